@@ -489,7 +489,17 @@ pub fn decode_body(msg_type: MsgType, body: &[u8]) -> Result<Message, DecodeErro
             for _ in 0..n {
                 rtr.push(r.u64()?);
             }
-            Message::Token(Token { token_seq, seq, aru, rotation_aru, fcc, backlog, retrans_flg, clear_rotations, rtr })
+            Message::Token(Token {
+                token_seq,
+                seq,
+                aru,
+                rotation_aru,
+                fcc,
+                backlog,
+                retrans_flg,
+                clear_rotations,
+                rtr,
+            })
         }
         MsgType::Mcast => {
             let seq = r.u64()?;
@@ -566,21 +576,53 @@ mod tests {
     }
     fn message() -> impl Strategy<Value = Message> {
         prop_oneof![
-            (any::<[u64; 4]>(), any::<u32>(), any::<u32>(), any::<bool>(), any::<u8>(), proptest::collection::vec(any::<u64>(), 0..RTR_MAX))
-                .prop_map(|(a, fcc, backlog, retrans_flg, clear_rotations, rtr)| Message::Token(Token {
-                    token_seq: a[0], seq: a[1], aru: a[2], rotation_aru: a[3], fcc, backlog, retrans_flg, clear_rotations, rtr
-                })),
-            (any::<u64>(), node(), proptest::option::of((ring(), any::<u64>())), proptest::collection::vec(any::<u8>(), 0..300))
+            (
+                any::<[u64; 4]>(),
+                any::<u32>(),
+                any::<u32>(),
+                any::<bool>(),
+                any::<u8>(),
+                proptest::collection::vec(any::<u64>(), 0..RTR_MAX)
+            )
+                .prop_map(|(a, fcc, backlog, retrans_flg, clear_rotations, rtr)| Message::Token(
+                    Token {
+                        token_seq: a[0],
+                        seq: a[1],
+                        aru: a[2],
+                        rotation_aru: a[3],
+                        fcc,
+                        backlog,
+                        retrans_flg,
+                        clear_rotations,
+                        rtr
+                    }
+                )),
+            (
+                any::<u64>(),
+                node(),
+                proptest::option::of((ring(), any::<u64>())),
+                proptest::collection::vec(any::<u8>(), 0..300)
+            )
                 .prop_map(|(seq, origin, enc, payload)| Message::Mcast(Mcast {
-                    seq, origin, encapsulated: enc.map(|(ring_id, seq)| Encapsulated { ring_id, seq }), payload
+                    seq,
+                    origin,
+                    encapsulated: enc.map(|(ring_id, seq)| Encapsulated { ring_id, seq }),
+                    payload
                 })),
             Just(Message::MergeDetect),
             Just(Message::TokenHoldCancel),
-            (any::<u64>(), nodes(40), nodes(40)).prop_map(|(ring_seq, proc_list, failed_list)| Message::Join(Join { ring_seq, proc_list, failed_list })),
-            (ring(), 1u8..=2, any::<u64>(), nodes(40), any::<(u64, u64, bool)>(), ring()).prop_map(|(new_ring_id, rotation, token_seq, members, (aru, high_seq, filled), old_ring_id)| {
-                let entries = members.iter().map(|node| CommitEntry { node, old_ring_id, aru, high_seq, filled }).collect();
-                Message::Commit(Commit { new_ring_id, rotation, token_seq, entries })
-            }),
+            (any::<u64>(), nodes(40), nodes(40)).prop_map(
+                |(ring_seq, proc_list, failed_list)| Message::Join(Join { ring_seq, proc_list, failed_list })
+            ),
+            (ring(), 1u8..=2, any::<u64>(), nodes(40), any::<(u64, u64, bool)>(), ring()).prop_map(
+                |(new_ring_id, rotation, token_seq, members, (aru, high_seq, filled), old_ring_id)| {
+                    let entries = members
+                        .iter()
+                        .map(|node| CommitEntry { node, old_ring_id, aru, high_seq, filled })
+                        .collect();
+                    Message::Commit(Commit { new_ring_id, rotation, token_seq, entries })
+                }
+            ),
         ]
     }
 
@@ -612,7 +654,11 @@ mod tests {
 
     #[test]
     fn header_layout_is_fixed_and_big_endian() {
-        let h = Header { cluster_id: 0x0102_0304, sender: NodeId::new(5).unwrap(), ring_id: RingId { rep: 5, seq: 0x11 } };
+        let h = Header {
+            cluster_id: 0x0102_0304,
+            sender: NodeId::new(5).unwrap(),
+            ring_id: RingId { rep: 5, seq: 0x11 },
+        };
         let b = encode_header(&h, MsgType::Join, 9);
         assert_eq!(&b[..4], &[0x51, 0x44, 1, 3]);
         assert_eq!(&b[4..8], &[1, 2, 3, 4]);

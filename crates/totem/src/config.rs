@@ -313,7 +313,10 @@ mod tests {
 
     #[test]
     fn inconsistent_values_are_refused() {
-        assert!(matches!(keys(&[("token", 10)]).derive(3), Err(TimingError::OutOfRange { key: "token", .. })));
+        assert!(matches!(
+            keys(&[("token", 10)]).derive(3),
+            Err(TimingError::OutOfRange { key: "token", .. })
+        ));
         assert!(matches!(
             keys(&[("join", 100), ("consensus", 60)]).derive(3),
             Err(TimingError::OutOfRange { key: "consensus", .. })

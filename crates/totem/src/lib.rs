@@ -16,9 +16,13 @@
 //! Deviations from the paper and from corosync are listed in `docs/totem.md`.
 
 mod config;
+mod ring;
 mod srp;
+mod timers;
 
-pub use config::{TimingError, TotemConfig, TotemKeys, DEFAULT_TOKEN_MS, MIN_HOLD_MS, MIN_TIMEOUT_MS, TIMING_KEYS};
+pub use config::{
+    TimingError, TotemConfig, TotemKeys, DEFAULT_TOKEN_MS, MIN_HOLD_MS, MIN_TIMEOUT_MS, TIMING_KEYS,
+};
 pub use srp::Totem;
 
 use quorumd_proto::wire::Packet;

@@ -1,27 +1,1119 @@
-//! TEMPORARY API SKELETON (being implemented).
-use crate::*;
+//! The Totem single-ring protocol state machine.
+//!
+//! One [`Totem`] is one node. Inputs: [`Totem::handle_packet`], [`Totem::handle_timeout`],
+//! [`Totem::submit`], [`Totem::leave`]. Outputs, drained by the caller after every input:
+//! [`Totem::poll_event`] (first: it carries the ring seq to persist), [`Totem::poll_transmit`],
+//! [`Totem::poll_timeout`].
+//!
+//! States follow the paper and corosync: GATHER (joins until consensus), COMMIT (the commit
+//! token's two rotations), RECOVERY (old-ring messages exchanged under the new ring's token)
+//! and OPERATIONAL (the ORF token orders messages). `docs/totem.md` gives the argument for
+//! each promise and every deviation.
+//!
+//! Invariants (asserted):
+//! - `members` always contains `my_id` and only configured nodes;
+//! - `proc_set` contains `my_id`, `failed_set` never does;
+//! - every installed ring seq is greater than the previous one (`max_seq_seen` only grows).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use quorumd_proto::limits::{MCAST_PAYLOAD_MAX, RETAINED_MESSAGES_MAX, RTR_MAX, SUBMIT_QUEUE_MAX};
+use quorumd_proto::wire::{Commit, CommitEntry, Encapsulated, Header, Join, Mcast, Message, Packet, Token};
 use quorumd_proto::{Instant, MemberList, NodeId, RingId};
+
+use crate::ring::{RingData, StoredMsg};
+use crate::timers::{Timer, Timers};
+use crate::{
+    ConfChange, ConfKind, Delivery, Dropped, Event, Mutant, State, Stats, SubmitError, TotemConfig,
+    TotemParams, Transmit,
+};
+
+/// What this node agreed on in GATHER, and the ring being formed from it.
+#[derive(Clone, Debug)]
+struct Forming {
+    /// The new ring's id.
+    ring_id: RingId,
+    /// Its members (proc − failed at consensus).
+    members: MemberList,
+    /// The failed set at consensus (a join that only repeats it is stale).
+    failed: MemberList,
+    /// Highest commit/ORF token_seq seen for this ring.
+    token_seq_seen: u64,
+    /// Filled when the second commit rotation reaches this node.
+    entries: Vec<CommitEntry>,
+}
+
+/// State kept only while in RECOVERY.
+#[derive(Debug)]
+struct Recovery {
+    /// Old-ring messages this node still has to send, oldest first.
+    queue: VecDeque<StoredMsg>,
+    /// The new ring's message store (recovery copies, then new messages).
+    new_ring: RingData,
+}
 
 /// One node's Totem protocol instance.
 #[derive(Debug)]
 pub struct Totem {
     my_id: NodeId,
+    nodelist: MemberList,
+    cfg: TotemConfig,
+    cluster_id: u32,
+    mutant: Option<Mutant>,
+    state: State,
+    left: bool,
+
+    /// The installed ring (before the first install: a pseudo ring `{my_id, start_seq}`).
+    ring_id: RingId,
     members: MemberList,
+    /// The failed set of the gather that formed the installed ring.
+    ring_failed: MemberList,
+    /// The installed ring's messages.
+    ring: RingData,
+    /// Highest ring seq seen in any join or used by this node.
+    max_seq_seen: u64,
+
+    // GATHER
+    proc_set: MemberList,
+    failed_set: MemberList,
+    joins: BTreeMap<NodeId, (MemberList, MemberList)>,
+    last_heard: BTreeMap<NodeId, Instant>,
+
+    // COMMIT / RECOVERY
+    forming: Option<Forming>,
+    recovery: Option<Recovery>,
+
+    // Token handling (OPERATIONAL and RECOVERY)
+    last_forward: Option<(NodeId, Packet)>,
+    held_token: Option<Token>,
+    my_last_sent: u32,
+    idle_rotations: u32,
+    last_rotation_seq: u64,
+    last_visit_seq: u64,
+    stuck_rotations: u32,
+    last_visit_aru: u64,
+
+    submit_queue: VecDeque<Vec<u8>>,
+    timers: Timers,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    stats: Stats,
 }
 
-#[allow(missing_docs, unused_variables, clippy::todo)]
 impl Totem {
-    pub fn new(params: TotemParams, now: Instant) -> Totem { todo!() }
-    pub fn handle_packet(&mut self, now: Instant, packet: Packet) -> Result<(), Dropped> { todo!() }
-    pub fn handle_timeout(&mut self, now: Instant) { todo!() }
-    pub fn submit(&mut self, payload: Vec<u8>) -> Result<(), SubmitError> { todo!() }
-    pub fn leave(&mut self, now: Instant) { todo!() }
-    pub fn poll_transmit(&mut self) -> Option<Transmit> { todo!() }
-    pub fn poll_event(&mut self) -> Option<Event> { todo!() }
-    pub fn poll_timeout(&self) -> Option<Instant> { todo!() }
-    pub fn my_id(&self) -> NodeId { self.my_id }
-    pub fn ring_id(&self) -> RingId { todo!() }
-    pub fn members(&self) -> &MemberList { &self.members }
-    pub fn state(&self) -> State { todo!() }
-    pub fn stats(&self) -> &Stats { todo!() }
+    /// Boots a node at `now`. It starts in GATHER and sends its first join at once.
+    pub fn new(params: TotemParams, now: Instant) -> Totem {
+        let TotemParams { my_id, nodelist, config, cluster_id, start_seq, mutant } = params;
+        assert!(nodelist.contains(my_id), "the nodelist must contain this node");
+        let mut t = Totem {
+            my_id,
+            nodelist,
+            cfg: config,
+            cluster_id,
+            mutant,
+            state: State::Gather,
+            left: false,
+            ring_id: RingId::new(my_id, start_seq),
+            members: MemberList::single(my_id),
+            ring_failed: MemberList::new(),
+            ring: RingData::default(),
+            max_seq_seen: start_seq,
+            proc_set: MemberList::single(my_id),
+            failed_set: MemberList::new(),
+            joins: BTreeMap::new(),
+            last_heard: BTreeMap::new(),
+            forming: None,
+            recovery: None,
+            last_forward: None,
+            held_token: None,
+            my_last_sent: 0,
+            idle_rotations: 0,
+            last_rotation_seq: 0,
+            last_visit_seq: 0,
+            stuck_rotations: 0,
+            last_visit_aru: 0,
+            submit_queue: VecDeque::new(),
+            timers: Timers::default(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: Stats::default(),
+        };
+        t.enter_gather(now, "node started");
+        t
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Inputs
+
+    /// A decoded packet arrived. An `Err` means it was ignored and nothing changed.
+    pub fn handle_packet(&mut self, now: Instant, packet: Packet) -> Result<(), Dropped> {
+        let result = self.dispatch(now, packet);
+        if result.is_err() {
+            self.stats.dropped += 1;
+        }
+        result
+    }
+
+    fn dispatch(&mut self, now: Instant, packet: Packet) -> Result<(), Dropped> {
+        let Packet { header, message } = packet;
+        if self.left {
+            return Err(Dropped::NotApplicable);
+        }
+        if header.cluster_id != self.cluster_id {
+            return Err(Dropped::OtherCluster);
+        }
+        if header.sender == self.my_id {
+            return Err(Dropped::FromSelf);
+        }
+        if !self.nodelist.contains(header.sender) {
+            return Err(Dropped::UnknownSender);
+        }
+        match message {
+            Message::Join(j) => self.on_join(now, header, j),
+            Message::Commit(c) => self.on_commit(now, header, c),
+            Message::Token(t) => self.on_token(now, header, t),
+            Message::Mcast(m) => self.on_mcast(header, m),
+            Message::MergeDetect => self.on_merge_detect(now, header),
+            Message::TokenHoldCancel => self.on_hold_cancel(now, header),
+        }
+    }
+
+    /// The deadline from [`Totem::poll_timeout`] passed (calling early does nothing).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.left {
+            return;
+        }
+        while let Some(timer) = self.timers.expired(now) {
+            self.on_timer(now, timer);
+        }
+    }
+
+    /// Queues a message for ordered delivery to every member of the ring.
+    pub fn submit(&mut self, payload: Vec<u8>) -> Result<(), SubmitError> {
+        if payload.len() > MCAST_PAYLOAD_MAX {
+            return Err(SubmitError::TooBig(payload.len()));
+        }
+        if self.submit_queue.len() >= SUBMIT_QUEUE_MAX {
+            return Err(SubmitError::QueueFull);
+        }
+        let was_empty = self.submit_queue.is_empty();
+        self.submit_queue.push_back(payload);
+        if self.state == State::Operational {
+            if self.held_token.is_some() || self.members.len() == 1 {
+                // Released by handle_timeout as soon as the caller polls: the deadline is past.
+                self.timers.arm(Timer::Hold, Instant::ZERO);
+            } else if was_empty && !self.is_rep() {
+                if let Some(rep) = self.members.lowest() {
+                    self.send(vec![rep], Message::TokenHoldCancel);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Clean shutdown: a leave (a join naming this node failed) so peers re-form at once.
+    /// After this the instance ignores every input.
+    pub fn leave(&mut self, _now: Instant) {
+        if self.left {
+            return;
+        }
+        let mut proc_list = self.proc_set.union(&self.members).unwrap_or_else(|_| self.members.clone());
+        proc_list.remove(self.my_id);
+        let join =
+            Join { ring_seq: self.max_seq_seen, proc_list, failed_list: MemberList::single(self.my_id) };
+        // Sent twice: a lost leave costs the peers a token timeout.
+        for _ in 0..2 {
+            self.send_to_others(Message::Join(join.clone()));
+        }
+        self.left = true;
+        self.timers.clear_all();
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Outputs and accessors
+
+    /// The next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event. Drain events before transmits (see [`Event::PersistRingSeq`]).
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The earliest armed deadline.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.left {
+            return None;
+        }
+        self.timers.earliest()
+    }
+
+    /// This node.
+    pub fn my_id(&self) -> NodeId {
+        self.my_id
+    }
+
+    /// The installed ring's id (before the first ring: `{my_id, start_seq}`).
+    pub fn ring_id(&self) -> RingId {
+        self.ring_id
+    }
+
+    /// The installed ring's members.
+    pub fn members(&self) -> &MemberList {
+        &self.members
+    }
+
+    /// The protocol state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The effective timing.
+    pub fn config(&self) -> &TotemConfig {
+        &self.cfg
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Sending helpers
+
+    fn header(&self) -> Header {
+        Header { cluster_id: self.cluster_id, sender: self.my_id, ring_id: self.current_ring_for_header() }
+    }
+
+    /// The ring id put in headers: the ring being recovered into while in RECOVERY (its token
+    /// and messages belong to it), otherwise the installed ring.
+    fn current_ring_for_header(&self) -> RingId {
+        match (&self.state, &self.forming) {
+            (State::Recovery, Some(f)) => f.ring_id,
+            _ => self.ring_id,
+        }
+    }
+
+    fn send(&mut self, to: Vec<NodeId>, message: Message) {
+        if to.is_empty() {
+            return;
+        }
+        let packet = Packet { header: self.header(), message };
+        self.transmits.push_back(Transmit { to, packet });
+    }
+
+    fn send_to_others(&mut self, message: Message) {
+        let to: Vec<NodeId> = self.nodelist.iter().filter(|n| *n != self.my_id).collect();
+        self.send(to, message);
+    }
+
+    fn send_to_ring(&mut self, members: &MemberList, message: Message) {
+        let to: Vec<NodeId> = members.iter().filter(|n| *n != self.my_id).collect();
+        self.send(to, message);
+    }
+
+    fn next_in(&self, members: &MemberList) -> NodeId {
+        let s = members.as_slice();
+        let pos = s.iter().position(|n| *n == self.my_id).unwrap_or(0);
+        s[(pos + 1) % s.len()]
+    }
+
+    fn set_state(&mut self, state: State, reason: &'static str) {
+        self.state = state;
+        self.events.push_back(Event::StateChanged { state, reason });
+    }
+
+    fn persist_seq(&mut self, seq: u64) {
+        assert!(seq >= self.max_seq_seen || self.mutant == Some(Mutant::ReuseRingSeq));
+        self.max_seq_seen = self.max_seq_seen.max(seq);
+        self.events.push_back(Event::PersistRingSeq(seq));
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // GATHER
+
+    fn enter_gather(&mut self, now: Instant, reason: &'static str) {
+        if self.state == State::Recovery {
+            // Token loss in RECOVERY restores the old ring's state: keep every old-ring message
+            // received so far (they are old-ring messages whichever ring comes next).
+            self.absorb_recovered();
+        }
+        let mut proc_set = self.members.clone();
+        if let Some(f) = self.forming.take() {
+            proc_set = proc_set.union(&f.members).unwrap_or(proc_set);
+        }
+        let _ = proc_set.insert(self.my_id);
+        self.failed_set = MemberList::new();
+        self.joins.clear();
+        self.last_heard = proc_set.iter().map(|n| (n, now)).collect();
+        self.proc_set = proc_set;
+        self.recovery = None;
+        self.last_forward = None;
+        self.held_token = None;
+        self.timers.clear_all();
+        self.set_state(State::Gather, reason);
+        self.timers.arm(Timer::Consensus, now + self.cfg.consensus);
+        self.send_join(now);
+    }
+
+    fn send_join(&mut self, now: Instant) {
+        let join = Join {
+            ring_seq: self.max_seq_seen,
+            proc_list: self.proc_set.clone(),
+            failed_list: self.failed_set.clone(),
+        };
+        self.send_to_others(Message::Join(join));
+        self.timers.arm(Timer::Join, now + self.cfg.join);
+    }
+
+    /// Whether a join tells this node something about the ring `members` (formed from a gather
+    /// whose failed set was `failed`, with seq `seq`) that it does not know: a join that only
+    /// repeats that gather is stale and must not break the ring.
+    fn join_is_news(
+        &self,
+        from: NodeId,
+        j: &Join,
+        members: &MemberList,
+        failed: &MemberList,
+        seq: u64,
+    ) -> bool {
+        if !members.contains(from) || j.failed_list.contains(from) || j.ring_seq >= seq {
+            return true;
+        }
+        if j.failed_list.iter().any(|n| members.contains(n)) {
+            return true;
+        }
+        j.proc_list.iter().any(|n| !members.contains(n) && !failed.contains(n))
+    }
+
+    fn on_join(&mut self, now: Instant, header: Header, j: Join) -> Result<(), Dropped> {
+        let from = header.sender;
+        match self.state {
+            State::Operational => {
+                let (members, failed) = (self.members.clone(), self.ring_failed.clone());
+                if !self.join_is_news(from, &j, &members, &failed, self.ring_id.seq) {
+                    return Err(Dropped::NotApplicable);
+                }
+                self.enter_gather(now, "join message received");
+            }
+            State::Commit | State::Recovery => {
+                let Some(f) = self.forming.clone() else { return Err(Dropped::NotApplicable) };
+                if !self.join_is_news(from, &j, &f.members, &f.failed, f.ring_id.seq) {
+                    return Err(Dropped::NotApplicable);
+                }
+                self.enter_gather(now, "join message received while forming a ring");
+            }
+            State::Gather => {}
+        }
+        self.gather_join(now, from, j);
+        Ok(())
+    }
+
+    fn gather_join(&mut self, now: Instant, from: NodeId, j: Join) {
+        self.max_seq_seen = self.max_seq_seen.max(j.ring_seq);
+        let before = (self.proc_set.clone(), self.failed_set.clone());
+        if j.failed_list.contains(from) || j.failed_list.contains(self.my_id) {
+            // A leave, or a node that cannot hear us: keep it out (symmetric failure).
+            self.add_proc(from, now);
+            let _ = self.failed_set.insert(from);
+            self.joins.remove(&from);
+        } else {
+            self.last_heard.insert(from, now);
+            self.joins.insert(from, (j.proc_list.clone(), j.failed_list.clone()));
+            let known = |n: &NodeId| self.nodelist.contains(*n);
+            let procs: Vec<NodeId> = j.proc_list.iter().filter(known).collect();
+            let fails: Vec<NodeId> = j.failed_list.iter().filter(known).collect();
+            for n in procs.into_iter().chain(std::iter::once(from)) {
+                self.add_proc(n, now);
+            }
+            for n in fails {
+                self.add_proc(n, now);
+                let _ = self.failed_set.insert(n);
+            }
+        }
+        self.failed_set.remove(self.my_id);
+        if (self.proc_set.clone(), self.failed_set.clone()) != before {
+            self.send_join(now);
+        }
+        self.check_consensus(now);
+    }
+
+    /// Adds a node to the proc set; a node learnt of now gets a whole consensus period to
+    /// answer before it can be declared failed.
+    fn add_proc(&mut self, n: NodeId, now: Instant) {
+        if self.proc_set.insert(n).is_ok() {
+            self.last_heard.entry(n).or_insert(now);
+        }
+    }
+
+    fn consensus_members(&self) -> MemberList {
+        self.proc_set.minus(&self.failed_set)
+    }
+
+    fn has_consensus(&self) -> bool {
+        let members = self.consensus_members();
+        let agreed = members
+            .iter()
+            .filter(|n| *n != self.my_id)
+            .all(|n| self.joins.get(&n).is_some_and(|(p, f)| *p == self.proc_set && *f == self.failed_set));
+        agreed
+    }
+
+    fn check_consensus(&mut self, now: Instant) {
+        if self.state != State::Gather {
+            return;
+        }
+        if self.mutant == Some(Mutant::SkipConsensus) && !self.joins.is_empty() {
+            self.mutant_install_without_agreement(now);
+            return;
+        }
+        if !self.has_consensus() {
+            return;
+        }
+        let members = self.consensus_members();
+        if members.lowest() == Some(self.my_id) {
+            self.create_commit(now, members);
+        }
+    }
+
+    /// The skip-consensus mutant: installs its own view at once, with the ring id the
+    /// representative would pick, without the commit token or recovery.
+    fn mutant_install_without_agreement(&mut self, now: Instant) {
+        let members = self.consensus_members();
+        let Some(rep) = members.lowest() else { return };
+        let ring_id = RingId::new(rep, self.max_seq_seen.saturating_add(4));
+        self.persist_seq(ring_id.seq);
+        self.forming = Some(Forming {
+            ring_id,
+            members,
+            failed: self.failed_set.clone(),
+            token_seq_seen: 0,
+            entries: Vec::new(),
+        });
+        self.install(now);
+    }
+
+    fn on_consensus_timeout(&mut self, now: Instant) {
+        let window_start =
+            Instant::from_micros(now.as_micros().saturating_sub(self.cfg.consensus.as_micros()));
+        let silent: Vec<NodeId> = self
+            .consensus_members()
+            .iter()
+            .filter(|n| *n != self.my_id)
+            .filter(|n| self.last_heard.get(n).is_none_or(|t| *t <= window_start))
+            .collect();
+        if !silent.is_empty() {
+            for n in &silent {
+                let _ = self.failed_set.insert(*n);
+            }
+            self.events.push_back(Event::NodesFailed(MemberList::from_ids(silent).unwrap_or_default()));
+            self.send_join(now);
+        }
+        self.timers.arm(Timer::Consensus, now + self.cfg.consensus);
+        self.check_consensus(now);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // COMMIT
+
+    fn my_commit_entry(&self) -> CommitEntry {
+        CommitEntry {
+            node: self.my_id,
+            old_ring_id: self.ring_id,
+            aru: self.ring.my_aru,
+            high_seq: self.ring.high_seq,
+            filled: true,
+        }
+    }
+
+    fn create_commit(&mut self, now: Instant, members: MemberList) {
+        let seq = if self.mutant == Some(Mutant::ReuseRingSeq) {
+            self.ring_id.seq.max(1)
+        } else {
+            self.max_seq_seen.saturating_add(4)
+        };
+        let ring_id = RingId::new(self.my_id, seq);
+        self.persist_seq(seq);
+        let entries = members
+            .iter()
+            .map(|node| {
+                if node == self.my_id {
+                    self.my_commit_entry()
+                } else {
+                    CommitEntry { node, old_ring_id: RingId::ZERO, aru: 0, high_seq: 0, filled: false }
+                }
+            })
+            .collect::<Vec<_>>();
+        self.forming = Some(Forming {
+            ring_id,
+            members: members.clone(),
+            failed: self.failed_set.clone(),
+            token_seq_seen: 1,
+            entries: Vec::new(),
+        });
+        self.timers.clear(Timer::Join);
+        self.timers.clear(Timer::Consensus);
+        self.set_state(State::Commit, "consensus reached, commit token created");
+        self.timers.arm(Timer::TokenLoss, now + self.cfg.token);
+        let commit = Commit { new_ring_id: ring_id, rotation: 1, token_seq: 1, entries };
+        if members.len() == 1 {
+            self.commit_second_rotation(now, commit);
+        } else {
+            self.forward_token(now, &members, Message::Commit(commit));
+        }
+    }
+
+    fn on_commit(&mut self, now: Instant, header: Header, c: Commit) -> Result<(), Dropped> {
+        let members =
+            MemberList::from_ids(c.entries.iter().map(|e| e.node)).map_err(|_| Dropped::Malformed)?;
+        if !members.contains(self.my_id) || !members.contains(header.sender) {
+            return Err(Dropped::Malformed);
+        }
+        if c.new_ring_id.rep != members.lowest().map_or(0, NodeId::get) {
+            return Err(Dropped::Malformed);
+        }
+        match self.state {
+            State::Gather => self.accept_commit(now, c, members),
+            State::Commit | State::Recovery => self.continue_commit(now, c),
+            State::Operational => Err(Dropped::NotApplicable),
+        }
+    }
+
+    fn accept_commit(&mut self, now: Instant, mut c: Commit, members: MemberList) -> Result<(), Dropped> {
+        // The creator saw every member's join carry the same sets; ours must be those sets too.
+        let agreed = members == self.consensus_members();
+        let newer = c.new_ring_id.seq > self.max_seq_seen || self.mutant == Some(Mutant::ReuseRingSeq);
+        if c.rotation != 1 || !agreed || !newer {
+            return Err(Dropped::NotApplicable);
+        }
+        let mine = self.my_commit_entry();
+        if let Some(e) = c.entries.iter_mut().find(|e| e.node == self.my_id) {
+            *e = mine;
+        }
+        self.persist_seq(c.new_ring_id.seq);
+        self.forming = Some(Forming {
+            ring_id: c.new_ring_id,
+            members: members.clone(),
+            failed: self.failed_set.clone(),
+            token_seq_seen: c.token_seq,
+            entries: Vec::new(),
+        });
+        self.timers.clear(Timer::Join);
+        self.timers.clear(Timer::Consensus);
+        self.set_state(State::Commit, "commit token received");
+        self.timers.arm(Timer::TokenLoss, now + self.cfg.token);
+        self.forward_token(now, &members, Message::Commit(c));
+        Ok(())
+    }
+
+    fn continue_commit(&mut self, now: Instant, c: Commit) -> Result<(), Dropped> {
+        let Some(f) = self.forming.as_mut() else { return Err(Dropped::NotApplicable) };
+        if c.new_ring_id != f.ring_id || c.token_seq <= f.token_seq_seen {
+            return Err(Dropped::NotApplicable);
+        }
+        f.token_seq_seen = c.token_seq;
+        let is_rep = f.ring_id.rep == self.my_id.get();
+        self.last_forward = None;
+        self.timers.clear(Timer::TokenRetransmit);
+        self.timers.arm(Timer::TokenLoss, now + self.cfg.token);
+        match (self.state, c.rotation, is_rep) {
+            (State::Commit, 1, true) if c.entries.iter().all(|e| e.filled) => {
+                self.commit_second_rotation(now, c);
+                Ok(())
+            }
+            (State::Commit, 2, false) if c.entries.iter().all(|e| e.filled) => {
+                let members = f.members.clone();
+                self.enter_recovery(now, &c.entries);
+                self.forward_token(now, &members, Message::Commit(c));
+                Ok(())
+            }
+            (State::Recovery, 2, true) => {
+                self.originate_token(now);
+                Ok(())
+            }
+            _ => Err(Dropped::NotApplicable),
+        }
+    }
+
+    /// The representative got the commit token back with every entry filled: second rotation.
+    fn commit_second_rotation(&mut self, now: Instant, mut c: Commit) {
+        c.rotation = 2;
+        let entries = c.entries.clone();
+        let members = self.forming.as_ref().map(|f| f.members.clone()).unwrap_or_default();
+        self.enter_recovery(now, &entries);
+        if members.len() == 1 {
+            self.install(now);
+        } else {
+            self.forward_token(now, &members, Message::Commit(c));
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // RECOVERY
+
+    fn enter_recovery(&mut self, now: Instant, entries: &[CommitEntry]) {
+        let my_old = self.ring_id;
+        let trans: Vec<&CommitEntry> = entries.iter().filter(|e| e.old_ring_id == my_old).collect();
+        let low_aru = trans.iter().map(|e| e.aru).min().unwrap_or(0);
+        let queue: VecDeque<StoredMsg> = if self.mutant == Some(Mutant::SkipRecovery) {
+            VecDeque::new()
+        } else {
+            self.ring
+                .msgs
+                .range(low_aru.saturating_add(1)..)
+                .filter(|(_, m)| m.encapsulated.is_none())
+                .map(|(seq, m)| StoredMsg {
+                    origin: m.origin,
+                    payload: m.payload.clone(),
+                    encapsulated: Some(Encapsulated { ring_id: my_old, seq: *seq }),
+                })
+                .collect()
+        };
+        if let Some(f) = self.forming.as_mut() {
+            f.entries = entries.to_vec();
+        }
+        self.recovery = Some(Recovery { queue, new_ring: RingData::default() });
+        self.my_last_sent = 0;
+        self.idle_rotations = 0;
+        self.last_visit_seq = 0;
+        self.stuck_rotations = 0;
+        self.last_visit_aru = 0;
+        self.set_state(State::Recovery, "commit token completed its rotations");
+        self.timers.arm(Timer::TokenLoss, now + self.cfg.token);
+    }
+
+    /// Copies the old-ring messages received through recovery into the old ring's store.
+    fn absorb_recovered(&mut self) {
+        let old = self.ring_id;
+        let recovered: Vec<(u64, StoredMsg)> = self
+            .recovery
+            .iter()
+            .flat_map(|r| r.new_ring.msgs.values())
+            .filter_map(|m| match m.encapsulated {
+                Some(enc) if enc.ring_id == old => Some((
+                    enc.seq,
+                    StoredMsg { origin: m.origin, payload: m.payload.clone(), encapsulated: None },
+                )),
+                _ => None,
+            })
+            .collect();
+        for (seq, m) in recovered {
+            self.ring.insert(seq, m);
+        }
+    }
+
+    fn originate_token(&mut self, now: Instant) {
+        let token = Token {
+            token_seq: 0,
+            seq: 0,
+            aru: 0,
+            rotation_aru: 0,
+            fcc: 0,
+            backlog: 0,
+            retrans_flg: true,
+            clear_rotations: 0,
+            rtr: Vec::new(),
+        };
+        self.visit_token(now, token);
+    }
+
+    /// Delivers what the old ring still owes, then the transitional and regular
+    /// configurations, and becomes OPERATIONAL in the new ring.
+    fn install(&mut self, now: Instant) {
+        self.absorb_recovered();
+        let Some(f) = self.forming.take() else { return };
+        let trans = MemberList::from_ids(
+            f.entries.iter().filter(|e| e.old_ring_id == self.ring_id).map(|e| e.node).chain([self.my_id]),
+        )
+        .unwrap_or_default();
+        let old_ring_id = self.ring_id;
+        // Old-ring messages: everything held above what was delivered, in seq order.
+        let pending: Vec<(u64, StoredMsg)> = self
+            .ring
+            .msgs
+            .range(self.ring.delivered_up_to.saturating_add(1)..)
+            .map(|(s, m)| (*s, m.clone()))
+            .collect();
+        for (seq, m) in pending {
+            if m.encapsulated.is_none() {
+                self.deliver(old_ring_id, seq, m);
+            }
+        }
+        let left = self.members.minus(&trans);
+        self.events.push_back(Event::ConfChange(ConfChange {
+            kind: ConfKind::Transitional,
+            ring_id: f.ring_id,
+            old_ring_id,
+            members: trans.clone(),
+            joined: MemberList::new(),
+            left,
+        }));
+        self.events.push_back(Event::ConfChange(ConfChange {
+            kind: ConfKind::Regular,
+            ring_id: f.ring_id,
+            old_ring_id,
+            members: f.members.clone(),
+            joined: f.members.minus(&trans),
+            left: MemberList::new(),
+        }));
+        assert!(f.members.contains(self.my_id), "a node is a member of every ring it installs");
+        assert!(f.members.is_subset(&self.nodelist), "rings hold only configured nodes");
+        self.ring_id = f.ring_id;
+        self.members = f.members;
+        self.ring_failed = f.failed;
+        self.ring = self.recovery.take().map(|r| r.new_ring).unwrap_or_default();
+        self.stats.rings_installed += 1;
+        self.set_state(State::Operational, "new ring installed");
+        self.timers.clear(Timer::Join);
+        self.timers.clear(Timer::Consensus);
+        self.timers.arm(Timer::TokenLoss, now + self.cfg.token);
+        if self.is_rep() && self.members.len() < self.nodelist.len() {
+            self.timers.arm(Timer::Merge, now + self.cfg.merge);
+        }
+        if self.members.len() == 1 {
+            // A singleton ring has no token to wait for: deliver its own messages directly.
+            self.timers.clear(Timer::TokenLoss);
+            self.flush_singleton();
+        } else {
+            self.deliver_ring();
+        }
+    }
+
+    fn is_rep(&self) -> bool {
+        self.members.lowest() == Some(self.my_id)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Ordered messages
+
+    fn deliver(&mut self, ring_id: RingId, seq: u64, m: StoredMsg) {
+        self.stats.delivered += 1;
+        self.events.push_back(Event::Deliver(Delivery {
+            ring_id,
+            seq,
+            origin: m.origin,
+            payload: m.payload,
+        }));
+    }
+
+    /// Delivers the installed ring's messages that are now contiguous (agreed order).
+    fn deliver_ring(&mut self) {
+        if self.state != State::Operational {
+            return;
+        }
+        let ring_id = self.ring_id;
+        for (seq, m) in self.ring.take_deliverable(self.mutant == Some(Mutant::DeliverOutOfOrder)) {
+            if m.encapsulated.is_none() {
+                self.deliver(ring_id, seq, m);
+            }
+        }
+    }
+
+    /// In a singleton ring every submitted message is ordered and delivered at once.
+    fn flush_singleton(&mut self) {
+        while let Some(payload) = self.submit_queue.pop_front() {
+            let seq = self.ring.high_seq + 1;
+            self.ring.insert(seq, StoredMsg { origin: self.my_id, payload, encapsulated: None });
+        }
+        self.deliver_ring();
+        let aru = self.ring.my_aru;
+        self.ring.collect_garbage(aru);
+    }
+
+    fn on_mcast(&mut self, header: Header, m: Mcast) -> Result<(), Dropped> {
+        let stored = StoredMsg { origin: m.origin, payload: m.payload, encapsulated: m.encapsulated };
+        if let (State::Recovery, Some(rec), Some(f)) =
+            (self.state, self.recovery.as_mut(), self.forming.as_ref())
+        {
+            if header.ring_id == f.ring_id {
+                return if rec.new_ring.insert(m.seq, stored) { Ok(()) } else { Err(Dropped::NotApplicable) };
+            }
+        }
+        if header.ring_id != self.ring_id {
+            return Err(Dropped::NotApplicable);
+        }
+        if !self.ring.insert(m.seq, stored) {
+            return Err(Dropped::NotApplicable);
+        }
+        self.deliver_ring();
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The ORF token
+
+    fn on_token(&mut self, now: Instant, header: Header, t: Token) -> Result<(), Dropped> {
+        let expected_ring = match self.state {
+            State::Operational => self.ring_id,
+            State::Recovery => self.forming.as_ref().map_or(RingId::ZERO, |f| f.ring_id),
+            _ => return Err(Dropped::NotApplicable),
+        };
+        if header.ring_id != expected_ring {
+            return Err(Dropped::NotApplicable);
+        }
+        // The ORF token's token_seq starts at 0 with the ring's representative and grows at
+        // every hop: anything not newer is a retransmission we already handled.
+        if t.token_seq <= self.active_ring().token_seq_seen {
+            return Err(Dropped::NotApplicable);
+        }
+        self.visit_token(now, t);
+        Ok(())
+    }
+
+    /// This node's turn with the token: retransmit, request, send, account, forward.
+    fn visit_token(&mut self, now: Instant, mut t: Token) {
+        let recovering = self.state == State::Recovery;
+        let members = if recovering {
+            self.forming.as_ref().map(|f| f.members.clone()).unwrap_or_default()
+        } else {
+            self.members.clone()
+        };
+        let is_rep = members.lowest() == Some(self.my_id);
+        self.last_forward = None;
+        self.timers.clear(Timer::TokenRetransmit);
+        self.timers.arm(Timer::TokenLoss, now + self.cfg.token);
+        {
+            let ring = self.active_ring_mut();
+            ring.token_seq_seen = t.token_seq;
+        }
+        if is_rep {
+            // A rotation ends here: its minimum aru is now known to every member.
+            t.aru = t.rotation_aru.min(t.seq);
+            t.clear_rotations = if t.retrans_flg { 0 } else { t.clear_rotations.saturating_add(1) };
+            t.retrans_flg = false;
+            self.track_idle(&t);
+        }
+        let aru = t.aru;
+        self.active_ring_mut().collect_garbage(aru);
+        let retransmitted = self.serve_retransmits(&members, &mut t);
+        self.request_missing(&mut t);
+        let sent = self.send_new_messages(&members, &mut t, retransmitted);
+        let my_aru = self.active_ring().my_aru;
+        let pending = self.recovery.as_ref().is_some_and(|r| !r.queue.is_empty());
+        if sent > 0 || pending || my_aru < t.seq {
+            t.retrans_flg = true;
+        }
+        t.rotation_aru = if is_rep { my_aru } else { t.rotation_aru.min(my_aru) };
+        self.check_fail_to_recv(my_aru, t.seq);
+        if self.state == State::Operational && self.stuck_rotations >= self.cfg.fail_recv_const {
+            // corosync's "FAILED TO RECEIVE": this node holds the ring back; re-form.
+            self.stuck_rotations = 0;
+            self.enter_gather(now, "failed to receive");
+            return;
+        }
+        if recovering && t.clear_rotations >= 1 {
+            self.install(now);
+        }
+        if self.state == State::Operational {
+            self.deliver_ring();
+        }
+        t.token_seq = t.token_seq.saturating_add(1);
+        if self.state == State::Operational && is_rep && self.should_hold(&t) {
+            self.held_token = Some(t);
+            self.timers.arm(Timer::Hold, now + self.cfg.hold);
+            return;
+        }
+        let next_members = if self.state == State::Operational { self.members.clone() } else { members };
+        self.forward_token(now, &next_members, Message::Token(t));
+    }
+
+    fn active_ring(&self) -> &RingData {
+        match (&self.state, &self.recovery) {
+            (State::Recovery, Some(r)) => &r.new_ring,
+            _ => &self.ring,
+        }
+    }
+
+    fn active_ring_mut(&mut self) -> &mut RingData {
+        match (&self.state, &mut self.recovery) {
+            (State::Recovery, Some(r)) => &mut r.new_ring,
+            _ => &mut self.ring,
+        }
+    }
+
+    fn serve_retransmits(&mut self, members: &MemberList, t: &mut Token) -> u32 {
+        let mut served = 0u32;
+        let mut still_missing = Vec::with_capacity(t.rtr.len());
+        let requests = std::mem::take(&mut t.rtr);
+        for seq in requests {
+            let found = self.active_ring().msgs.get(&seq).cloned();
+            match found {
+                Some(m) => {
+                    served += 1;
+                    self.stats.mcast_retransmits += 1;
+                    let mcast =
+                        Mcast { seq, origin: m.origin, encapsulated: m.encapsulated, payload: m.payload };
+                    self.send_to_ring(members, Message::Mcast(mcast));
+                }
+                None => still_missing.push(seq),
+            }
+        }
+        t.rtr = still_missing;
+        served
+    }
+
+    fn request_missing(&mut self, t: &mut Token) {
+        // Ask only for messages that were already ordered at this node's previous visit: a
+        // message sent just before the token may simply still be on its way.
+        let horizon = self.last_visit_seq.min(t.seq);
+        self.last_visit_seq = t.seq;
+        let ring = self.active_ring();
+        let missing: Vec<u64> = (ring.my_aru.saturating_add(1)..=horizon)
+            .filter(|s| !ring.msgs.contains_key(s) && *s > ring.gc_floor)
+            .take(RTR_MAX)
+            .collect();
+        for s in missing {
+            if t.rtr.len() >= RTR_MAX {
+                break;
+            }
+            if !t.rtr.contains(&s) {
+                t.rtr.push(s);
+            }
+        }
+    }
+
+    fn send_new_messages(&mut self, members: &MemberList, t: &mut Token, retransmitted: u32) -> u32 {
+        let fcc = t.fcc.saturating_sub(self.my_last_sent);
+        let window_room = self.cfg.window_size.saturating_sub(fcc).saturating_sub(retransmitted);
+        let budget = self.cfg.max_messages.min(window_room);
+        let mut sent = 0u32;
+        while sent < budget && self.active_ring().msgs.len() < RETAINED_MESSAGES_MAX {
+            let Some(msg) = self.next_outgoing() else { break };
+            t.seq = t.seq.saturating_add(1);
+            let seq = t.seq;
+            self.active_ring_mut().insert(seq, msg.clone());
+            let mcast =
+                Mcast { seq, origin: msg.origin, encapsulated: msg.encapsulated, payload: msg.payload };
+            self.send_to_ring(members, Message::Mcast(mcast));
+            sent += 1;
+        }
+        self.my_last_sent = sent;
+        t.fcc = fcc.saturating_add(sent);
+        t.backlog = u32::try_from(self.submit_queue.len()).unwrap_or(u32::MAX);
+        sent
+    }
+
+    /// The next message to order: old-ring copies first while recovering, new messages only
+    /// once OPERATIONAL.
+    fn next_outgoing(&mut self) -> Option<StoredMsg> {
+        match self.state {
+            State::Recovery => self.recovery.as_mut().and_then(|r| r.queue.pop_front()),
+            State::Operational => self.submit_queue.pop_front().map(|payload| StoredMsg {
+                origin: self.my_id,
+                payload,
+                encapsulated: None,
+            }),
+            _ => None,
+        }
+    }
+
+    fn check_fail_to_recv(&mut self, my_aru: u64, seq: u64) {
+        if my_aru < seq && my_aru == self.last_visit_aru {
+            self.stuck_rotations = self.stuck_rotations.saturating_add(1);
+        } else {
+            self.stuck_rotations = 0;
+        }
+        self.last_visit_aru = my_aru;
+    }
+
+    fn track_idle(&mut self, t: &Token) {
+        if t.seq == self.last_rotation_seq && t.rtr.is_empty() {
+            self.idle_rotations = self.idle_rotations.saturating_add(1);
+        } else {
+            self.idle_rotations = 0;
+        }
+        self.last_rotation_seq = t.seq;
+    }
+
+    fn should_hold(&self, t: &Token) -> bool {
+        self.idle_rotations >= self.cfg.seqno_unchanged_const
+            && t.rtr.is_empty()
+            && self.submit_queue.is_empty()
+            && t.aru == t.seq
+    }
+
+    fn release_held_token(&mut self, now: Instant) {
+        if let Some(t) = self.held_token.take() {
+            self.timers.clear(Timer::Hold);
+            self.idle_rotations = 0;
+            let members = self.members.clone();
+            self.forward_token(now, &members, Message::Token(t));
+        }
+    }
+
+    fn on_hold_cancel(&mut self, now: Instant, header: Header) -> Result<(), Dropped> {
+        if self.state != State::Operational || header.ring_id != self.ring_id || self.held_token.is_none() {
+            return Err(Dropped::NotApplicable);
+        }
+        self.release_held_token(now);
+        Ok(())
+    }
+
+    fn forward_token(&mut self, now: Instant, members: &MemberList, mut message: Message) {
+        if let Message::Commit(c) = &mut message {
+            // Like the ORF token, the commit token's token_seq grows at every hop so that a
+            // retransmitted copy is recognised.
+            c.token_seq = c.token_seq.saturating_add(1);
+            if let Some(f) = self.forming.as_mut() {
+                f.token_seq_seen = f.token_seq_seen.max(c.token_seq);
+            }
+        }
+        let next = self.next_in(members);
+        let packet = Packet { header: self.header(), message };
+        self.transmits.push_back(Transmit { to: vec![next], packet: packet.clone() });
+        self.last_forward = Some((next, packet));
+        self.timers.arm(Timer::TokenRetransmit, now + self.cfg.token_retransmit);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Merge detection and timers
+
+    fn on_merge_detect(&mut self, now: Instant, header: Header) -> Result<(), Dropped> {
+        if self.state != State::Operational || header.ring_id == self.ring_id {
+            return Err(Dropped::NotApplicable);
+        }
+        if self.members.contains(header.sender) && header.ring_id.seq < self.ring_id.seq {
+            return Err(Dropped::NotApplicable); // a stale probe from our own previous ring
+        }
+        self.enter_gather(now, "another ring detected");
+        self.add_proc(header.sender, now);
+        self.send_join(now);
+        Ok(())
+    }
+
+    fn on_timer(&mut self, now: Instant, timer: Timer) {
+        match timer {
+            Timer::TokenLoss => {
+                if self.state == State::Operational {
+                    self.stats.token_losses += 1;
+                }
+                self.enter_gather(now, "token lost");
+            }
+            Timer::TokenRetransmit => {
+                if let Some((to, packet)) = self.last_forward.clone() {
+                    self.stats.token_retransmits += 1;
+                    self.transmits.push_back(Transmit { to: vec![to], packet });
+                    self.timers.arm(Timer::TokenRetransmit, now + self.cfg.token_retransmit);
+                }
+            }
+            Timer::Join => self.send_join(now),
+            Timer::Consensus => self.on_consensus_timeout(now),
+            Timer::Merge => {
+                if self.state == State::Operational && self.is_rep() {
+                    let others: Vec<NodeId> = self.nodelist.minus(&self.members).iter().collect();
+                    self.send(others, Message::MergeDetect);
+                    self.timers.arm(Timer::Merge, now + self.cfg.merge);
+                }
+            }
+            Timer::Hold => {
+                if self.state == State::Operational && self.members.len() == 1 {
+                    self.flush_singleton();
+                } else {
+                    self.release_held_token(now);
+                }
+            }
+        }
+    }
 }

@@ -1,0 +1,149 @@
+//! The crate's one error type.
+//!
+//! Every function in this crate that can fail leaves all state exactly as it was when it returns
+//! an error: a refused datagram does not move a replay window, a refused seal does not use up a
+//! counter, a refused key or setting loads nothing. Each message ends by saying so, so a log
+//! line alone tells an operator that nothing was half-applied.
+
+/// Why a key, a setting or a datagram was refused. Nothing changed in any case.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CryptoError {
+    /// The authkey is shorter than [`crate::AUTHKEY_LEN_MIN`] bytes.
+    #[error(
+        "authkey is {len} bytes, shorter than the minimum of {min} bytes \
+         (corosync-keygen writes 256); no key was loaded",
+        min = crate::AUTHKEY_LEN_MIN
+    )]
+    AuthkeyTooShort {
+        /// Length of the key given.
+        len: usize,
+    },
+    /// The authkey is longer than [`crate::AUTHKEY_LEN_MAX`] bytes.
+    #[error(
+        "authkey is {len} bytes, longer than the maximum of {max} bytes; no key was loaded",
+        max = crate::AUTHKEY_LEN_MAX
+    )]
+    AuthkeyTooLong {
+        /// Length of the key given.
+        len: usize,
+    },
+    /// A `crypto_cipher` value corosync does not know.
+    #[error("crypto_cipher '{0}' is not one of none, aes256, aes192, aes128; nothing was configured")]
+    UnknownCipher(String),
+    /// A `crypto_hash` value corosync does not know.
+    #[error(
+        "crypto_hash '{0}' is not one of none, md5, sha1, sha256, sha384, sha512; nothing was configured"
+    )]
+    UnknownHash(String),
+    /// A cipher with `crypto_hash: none` (corosync refuses this too).
+    #[error("crypto_cipher: {0} needs a crypto_hash other than none; nothing was configured")]
+    CipherWithoutHash(&'static str),
+    /// A node id outside `1..=65535` (ours at construction, or a datagram's sender).
+    #[error("node id {0} is outside 1..=65535; nothing changed")]
+    BadNodeId(u32),
+    /// `seal` was handed fewer bytes than the 28-byte cluster header.
+    #[error("datagram to seal is {0} bytes, shorter than the 28-byte header; nothing was sent")]
+    PlaintextTooShort(usize),
+    /// `seal` was handed a datagram whose header `payload_len` is not its body length.
+    #[error(
+        "datagram to seal declares a {declared}-byte body but has {actual} bytes after the header; \
+         nothing was sent"
+    )]
+    PlaintextLengthMismatch {
+        /// `payload_len` in the header.
+        declared: u64,
+        /// Bytes after the header.
+        actual: usize,
+    },
+    /// `seal` was handed a datagram built by another node id than this context's.
+    #[error("datagram to seal names sender {sender} but this node is {me}; nothing was sent")]
+    NotOurSender {
+        /// Sender in the header.
+        sender: u32,
+        /// This context's node id.
+        me: u32,
+    },
+    /// The sealed payload length would not fit the header's u32 `payload_len`.
+    #[error("datagram body of {0} bytes is too large to seal; nothing was sent")]
+    TooLarge(usize),
+    /// Every counter of this epoch has been used; a new context with a higher epoch is needed.
+    #[error("all nonce counters of epoch {0} are used; restart with a higher epoch; nothing was sent")]
+    CounterExhausted(u64),
+    /// A sealed datagram shorter than its header, envelope and tag, or than its header says.
+    #[error("sealed datagram truncated: {len} bytes, at least {needed} needed; dropped, nothing changed")]
+    Truncated {
+        /// Bytes received.
+        len: usize,
+        /// Bytes the datagram needs to be whole.
+        needed: usize,
+    },
+    /// A sealed datagram longer than its header says (trailing bytes).
+    #[error(
+        "sealed datagram declares {declared} payload bytes but carries {actual}; dropped, nothing changed"
+    )]
+    LengthMismatch {
+        /// `payload_len` in the header.
+        declared: u64,
+        /// Bytes after the header.
+        actual: usize,
+    },
+    /// The datagram was sealed with another authkey or cluster name (its key id is not ours).
+    #[error(
+        "peer {sender} failed authentication: its authkey or cluster name differs from ours \
+         (key id {theirs:#010x}, ours {ours:#010x}); dropped, nothing changed"
+    )]
+    KeyMismatch {
+        /// Sender in the header.
+        sender: u32,
+        /// Key id carried by the datagram.
+        theirs: u32,
+        /// Our key id.
+        ours: u32,
+    },
+    /// The tag did not verify: a byte was changed in transit (or forged).
+    #[error(
+        "peer {sender} failed authentication: the datagram was altered or forged; dropped, nothing changed"
+    )]
+    AuthFailed {
+        /// Sender in the header (unauthenticated, as claimed).
+        sender: u32,
+    },
+    /// An authentic datagram from an epoch older than one already seen from that sender.
+    #[error(
+        "peer {sender} sent epoch {epoch}, older than its epoch {current} already seen \
+         (a replay, or its epoch went backwards on restart); dropped, nothing changed"
+    )]
+    OldEpoch {
+        /// The sender.
+        sender: u32,
+        /// Epoch of the datagram.
+        epoch: u64,
+        /// Highest epoch seen from that sender.
+        current: u64,
+    },
+    /// An authentic datagram whose (epoch, counter) was already accepted.
+    #[error("peer {sender} datagram {epoch}/{counter} is a replay; dropped, nothing changed")]
+    Replay {
+        /// The sender.
+        sender: u32,
+        /// Epoch of the datagram.
+        epoch: u64,
+        /// Counter of the datagram.
+        counter: u64,
+    },
+    /// An authentic datagram whose counter fell below the sender's replay window.
+    #[error(
+        "peer {sender} datagram {epoch}/{counter} is older than the replay window (lowest {lowest}); \
+         dropped, nothing changed"
+    )]
+    BelowWindow {
+        /// The sender.
+        sender: u32,
+        /// Epoch of the datagram.
+        epoch: u64,
+        /// Counter of the datagram.
+        counter: u64,
+        /// Lowest counter the window still accepts.
+        lowest: u64,
+    },
+}

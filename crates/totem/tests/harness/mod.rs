@@ -1,0 +1,160 @@
+//! A tiny deterministic network for Totem's own tests: fixed latency, optional drop of
+//! everything to or from crashed nodes, and a step loop. The full simulator lives in
+//! `quorumd-sim`; this one keeps the protocol crate testable on its own.
+
+use std::collections::BTreeMap;
+
+use quorumd_proto::wire;
+use quorumd_proto::{Duration, Instant, MemberList, NodeId, RingId};
+use quorumd_totem::{ConfKind, Event, State, Totem, TotemConfig, TotemParams};
+
+pub fn id(n: u32) -> NodeId {
+    NodeId::new(n).unwrap()
+}
+
+pub struct Net {
+    pub now: Instant,
+    pub nodes: BTreeMap<NodeId, Totem>,
+    pub nodelist: MemberList,
+    pub cfg: TotemConfig,
+    in_flight: BTreeMap<(Instant, u64), (NodeId, Vec<u8>)>,
+    counter: u64,
+    pub latency: Duration,
+    pub installs: Vec<(Instant, NodeId, RingId, MemberList)>,
+    pub delivered: BTreeMap<NodeId, Vec<(RingId, u64, Vec<u8>)>>,
+    pub persisted: BTreeMap<NodeId, u64>,
+    pub cut: Vec<(NodeId, NodeId)>,
+}
+
+impl Net {
+    pub fn new(n: u32, cfg: TotemConfig) -> Net {
+        Net {
+            now: Instant::from_micros(1_000_000),
+            nodes: BTreeMap::new(),
+            nodelist: MemberList::from_ids((1..=n).map(id)).unwrap(),
+            cfg,
+            in_flight: BTreeMap::new(),
+            counter: 0,
+            latency: Duration::from_micros(200),
+            installs: Vec::new(),
+            delivered: BTreeMap::new(),
+            persisted: BTreeMap::new(),
+            cut: Vec::new(),
+        }
+    }
+
+    pub fn start(&mut self, n: u32) {
+        let start_seq = self.persisted.get(&id(n)).map_or(1, |s| s + 1);
+        let t = Totem::new(
+            TotemParams {
+                my_id: id(n),
+                nodelist: self.nodelist.clone(),
+                config: self.cfg.clone(),
+                cluster_id: 7,
+                start_seq,
+                mutant: None,
+            },
+            self.now,
+        );
+        self.nodes.insert(id(n), t);
+        self.drain(id(n));
+    }
+
+    pub fn crash(&mut self, n: u32) {
+        self.nodes.remove(&id(n));
+    }
+
+    pub fn stop(&mut self, n: u32) {
+        if let Some(t) = self.nodes.get_mut(&id(n)) {
+            t.leave(self.now);
+        }
+        self.drain(id(n));
+        self.nodes.remove(&id(n));
+    }
+
+    fn drain(&mut self, n: NodeId) {
+        let Some(t) = self.nodes.get_mut(&n) else { return };
+        while let Some(ev) = t.poll_event() {
+            match ev {
+                Event::PersistRingSeq(s) => {
+                    self.persisted.insert(n, s);
+                }
+                Event::ConfChange(c) if c.kind == ConfKind::Regular => {
+                    self.installs.push((self.now, n, c.ring_id, c.members.clone()));
+                }
+                Event::Deliver(d) => self.delivered.entry(n).or_default().push((d.ring_id, d.seq, d.payload)),
+                _ => {}
+            }
+        }
+        while let Some(tx) = t.poll_transmit() {
+            let bytes = wire::encode(&tx.packet);
+            for to in tx.to {
+                if self.cut.contains(&(n, to)) || self.cut.contains(&(to, n)) {
+                    continue;
+                }
+                self.counter += 1;
+                self.in_flight.insert((self.now + self.latency, self.counter), (to, bytes.clone()));
+            }
+        }
+    }
+
+    /// Runs until `until`, processing arrivals and timers in time order.
+    pub fn run_until(&mut self, until: Instant) {
+        loop {
+            let next_msg = self.in_flight.keys().next().map(|k| k.0);
+            let next_timer = self.nodes.values().filter_map(|t| t.poll_timeout()).min();
+            let next = match (next_msg, next_timer) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => a.or(b).unwrap_or(until),
+            };
+            if next > until {
+                self.now = until;
+                return;
+            }
+            self.now = self.now.max(next);
+            if next_msg == Some(next) {
+                let key = *self.in_flight.keys().next().unwrap();
+                let (to, bytes) = self.in_flight.remove(&key).unwrap();
+                if let Some(t) = self.nodes.get_mut(&to) {
+                    let _ = t.handle_packet(self.now, wire::decode(&bytes).unwrap());
+                    self.drain(to);
+                }
+            } else {
+                let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+                for n in ids {
+                    let t = self.nodes.get_mut(&n).unwrap();
+                    if t.poll_timeout().is_some_and(|d| d <= self.now) {
+                        t.handle_timeout(self.now);
+                        self.drain(n);
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn run_ms(&mut self, ms: u64) {
+        let until = self.now + Duration::from_millis(ms);
+        self.run_until(until);
+    }
+
+    pub fn all_operational_in(&self, members: &[u32]) -> bool {
+        let want = MemberList::from_ids(members.iter().map(|n| id(*n))).unwrap();
+        let rings: Vec<RingId> =
+            members.iter().filter_map(|n| self.nodes.get(&id(*n))).map(|t| t.ring_id()).collect();
+        members.iter().all(|n| {
+            self.nodes.get(&id(*n)).is_some_and(|t| t.state() == State::Operational && *t.members() == want)
+        }) && rings.windows(2).all(|w| w[0] == w[1])
+    }
+
+    /// Runs in 1 ms steps until the predicate holds; returns the time it took.
+    pub fn run_until_true(&mut self, limit_ms: u64, f: impl Fn(&Net) -> bool) -> Option<Duration> {
+        let start = self.now;
+        for _ in 0..limit_ms {
+            if f(self) {
+                return Some(self.now - start);
+            }
+            self.run_ms(1);
+        }
+        f(self).then(|| self.now - start)
+    }
+}
