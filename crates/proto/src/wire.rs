@@ -636,8 +636,10 @@ mod tests {
         }
 
         #[test]
-        fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
-            let _ = decode(&bytes);
+        fn garbage_never_panics_and_accepted_bytes_are_canonical(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            if let Ok(p) = decode(&bytes) {
+                prop_assert_eq!(encode(&p), bytes);
+            }
         }
 
         #[test]
