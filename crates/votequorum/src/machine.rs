@@ -1,0 +1,631 @@
+//! [`Votequorum`]: the policy state machine around the calculation, driven like corosync's
+//! sync (SPEC §2.2, §3.2–§3.11).
+//!
+//! How the caller (the `node` crate) drives it:
+//! 1. At each new ring: [`Votequorum::sync_start`] (marks the nodes that left DEAD and decides
+//!    the LMS timer), then multicast [`Votequorum::my_nodeinfo`] in agreed order.
+//! 2. Deliver every votequorum payload in Totem agreed order, to every member, with
+//!    [`Votequorum::message_received`] (or the typed `nodeinfo_received` /
+//!    `reconfigure_received`); our own messages too.
+//! 3. At the sync barrier: [`Votequorum::activate`] recomputes and always asks for a quorum
+//!    notification (§2.2 trigger 1). Nodeinfos delivered during a sync are recorded at once
+//!    but the recomputation they ask for runs here, once, on the complete table (a deviation:
+//!    see DEVIATIONS.md); nodeinfos outside a sync recompute immediately, as in corosync.
+//! 4. After every call, drain [`Votequorum::poll_action`]: arm or cancel the LMS timer (feed
+//!    its expiry back with [`Votequorum::lms_timer_expired`] and the generation), persist the
+//!    expected votes (expected_votes_tracking), tell votequorum trackers about new expected
+//!    votes, and send a quorum-only notification when quorate flipped outside a sync (§2.2
+//!    trigger 2).
+//! 5. Client requests: [`Votequorum::set_expected`], [`Votequorum::set_votes`] and
+//!    [`Votequorum::cancel_wait_for_all`] only check and build the RECONFIGURE to multicast;
+//!    nothing changes until it is delivered back, so every member applies it at the same point.
+//!
+//! Invariants: our own row is always present and never DEAD; the wait-for-all status implies
+//! inquorate; at most one action of each kind is queued (a newer one replaces an older one, and
+//! a quorate flip followed by its flip-back cancels out).
+
+use std::collections::{BTreeSet, VecDeque};
+
+use quorumd_proto::{MemberList, NodeId, RingId};
+
+use crate::calc::{calculate_quorum, tie_breaker, AtbInputs, QuorumInputs, TieBreaker};
+use crate::config::{Settings, VqConfig};
+use crate::error::Error;
+use crate::limits::{EXPECTED_VOTES_MAX, VOTES_MAX};
+use crate::nodes::{NodeEntry, NodeFlags, NodeState, NodeTable, Tally};
+use crate::status::{Decision, InfoFlags, QuorumState};
+use crate::wire::{NodeInfo, ReconfigParam, Reconfigure, VqMessage};
+
+/// Something the caller must do on the machine's behalf.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// (Re)start the last-man-standing timer: cancel any armed one, then call
+    /// [`Votequorum::lms_timer_expired`] with `generation` after `window_ms`.
+    ArmLmsTimer {
+        /// `last_man_standing_window`, milliseconds.
+        window_ms: u32,
+        /// Hand this back on expiry; a stale generation is ignored.
+        generation: u64,
+    },
+    /// Cancel the last-man-standing timer.
+    CancelLmsTimer,
+    /// Store this value as the tracked expected votes (`ev_tracking`, 4 bytes) and hand it back
+    /// to [`Votequorum::new`] after a restart.
+    PersistExpectedVotes(u32),
+    /// Our expected votes changed: send the expected-votes callback to votequorum trackers.
+    ExpectedVotesChanged(u32),
+    /// Quorate flipped outside a sync: send a quorum-only notification with the current ring.
+    QuorateChanged {
+        /// The new value.
+        quorate: bool,
+    },
+}
+
+impl Action {
+    fn kind(&self) -> u8 {
+        match self {
+            Action::ArmLmsTimer { .. } | Action::CancelLmsTimer => 0,
+            Action::PersistExpectedVotes(_) => 1,
+            Action::ExpectedVotesChanged(_) => 2,
+            Action::QuorateChanged { .. } => 3,
+        }
+    }
+}
+
+/// Kinds of [`Action`]; the queue never holds more.
+const ACTION_KINDS: usize = 4;
+
+/// What [`Votequorum::activate`] returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Activation {
+    /// The state after the recomputation.
+    pub state: QuorumState,
+    /// Send the quorum notification. Always true: corosync notifies at every activation,
+    /// whether or not quorate changed (SPEC §2.2 trigger 1, §7 quirk 3).
+    pub notify: bool,
+}
+
+/// The votequorum state of one node.
+#[derive(Clone, Debug)]
+pub struct Votequorum {
+    settings: Settings,
+    nodes: NodeTable,
+    quorum: u32,
+    quorate: bool,
+    wfa_status: bool,
+    /// LMS is configured and not (yet) disabled by a node with more than one vote.
+    lms_enabled: bool,
+    lms_armed: Option<u64>,
+    lms_generation: u64,
+    /// Sticky tie-breaker ids from the last quorate computation.
+    lowest_node_id: Option<NodeId>,
+    highest_node_id: Option<NodeId>,
+    members: MemberList,
+    previous_members: MemberList,
+    ring_id: RingId,
+    ev_barrier: u32,
+    ev_tracking_barrier: u32,
+    in_sync: bool,
+    /// A recomputation requested by a nodeinfo during the sync, run at activation:
+    /// `(allow_decrease, by_current_nodes)`.
+    deferred: Option<(bool, bool)>,
+    /// Members whose nodeinfo in the current sync said QUORATE (agreed by every member).
+    sync_quorate: BTreeSet<NodeId>,
+    decision: Decision,
+    actions: VecDeque<Action>,
+}
+
+impl Votequorum {
+    /// Builds the state of node `my_id` from its configuration. `persisted_expected_votes` is
+    /// the last [`Action::PersistExpectedVotes`] value (None on a fresh state dir); it is used
+    /// only with expected_votes_tracking. Drain [`Votequorum::poll_action`] afterwards.
+    pub fn new(
+        my_id: NodeId,
+        config: &VqConfig,
+        persisted_expected_votes: Option<u32>,
+    ) -> Result<Votequorum, Error> {
+        Ok(Votequorum::from_settings(config.validate(my_id)?, persisted_expected_votes))
+    }
+
+    /// Builds the state from already validated settings.
+    pub fn from_settings(settings: Settings, persisted_expected_votes: Option<u32>) -> Votequorum {
+        let tracking = settings.expected_votes_tracking;
+        let ev_tracking_barrier =
+            if tracking { persisted_expected_votes.unwrap_or(0).min(EXPECTED_VOTES_MAX) } else { 0 };
+        // Deviation from corosync: with tracking on and nothing persisted yet, corosync starts
+        // from the nodelist total and ignores quorum.expected_votes; we use the configured value.
+        let expected_votes =
+            if ev_tracking_barrier > 0 { ev_tracking_barrier } else { settings.expected_votes };
+        let mut flags = NodeFlags::FIRST;
+        flags.set(NodeFlags::WFASTATUS, settings.wait_for_all);
+        let us = NodeEntry {
+            nodeid: settings.my_id,
+            state: NodeState::Member,
+            votes: settings.my_votes.min(VOTES_MAX),
+            expected_votes,
+            flags,
+        };
+        let mut nodes = NodeTable::default();
+        let my_row = nodes.entry(us.nodeid).map(|(row, _)| *row = us);
+        assert!(my_row.is_ok(), "an empty table has room for our own node");
+        let mut vq = Votequorum {
+            quorum: 0,
+            quorate: false,
+            wfa_status: settings.wait_for_all,
+            lms_enabled: settings.last_man_standing,
+            lms_armed: None,
+            lms_generation: 0,
+            lowest_node_id: None,
+            highest_node_id: None,
+            members: MemberList::new(),
+            previous_members: MemberList::new(),
+            ring_id: RingId::ZERO,
+            ev_barrier: expected_votes,
+            ev_tracking_barrier,
+            // No quorate flip is reported before the first activation: clients cannot connect
+            // before the first sync completes (SPEC §2.4), and that activation notifies anyway.
+            in_sync: true,
+            deferred: None,
+            sync_quorate: BTreeSet::new(),
+            decision: Decision::NotEnoughVotes { total_votes: 0, quorum: 0, tie_breaker: None },
+            actions: VecDeque::new(),
+            nodes,
+            settings,
+        };
+        vq.recalculate(false, false);
+        vq
+    }
+
+    /// The next thing the caller must do, if any.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// Our nodeinfo, to multicast at startup and during every sync.
+    pub fn my_nodeinfo(&self) -> NodeInfo {
+        let us = self.us();
+        NodeInfo { nodeid: us.nodeid, votes: us.votes, expected_votes: us.expected_votes, flags: us.flags }
+    }
+
+    /// The start of a membership sync (corosync's `votequorum_sync_init`): the nodes of the
+    /// previous ring missing from `members` become DEAD, and the LMS timer is (re)armed when
+    /// `members` still holds a quorum of nodes and somebody left, or when ATB is on, the
+    /// members are at most a quorum and the (sticky) lowest node id is here (SPEC §3.6).
+    pub fn sync_start(&mut self, ring_id: RingId, members: &MemberList) {
+        let my_id = self.settings.my_id;
+        self.in_sync = true;
+        self.deferred = None;
+        self.sync_quorate.clear();
+        if members.len() > 1 {
+            self.us_mut().flags.set(NodeFlags::FIRST, false);
+        }
+        let gone = self.members.minus(members);
+        for id in gone.iter().filter(|id| *id != my_id) {
+            if let Some(row) = self.nodes.get_mut(id) {
+                row.state = NodeState::Dead;
+            }
+        }
+        if self.lms_enabled {
+            let count = u32::try_from(members.len()).unwrap_or(u32::MAX);
+            let lowest_here = self.lowest_node_id.is_some_and(|id| self.nodes.is_member(id));
+            let atb = self.settings.auto_tie_breaker.is_some();
+            if (count >= self.quorum && !gone.is_empty()) || (count <= self.quorum && atb && lowest_here) {
+                self.arm_lms_timer();
+            }
+        }
+        self.previous_members = std::mem::replace(&mut self.members, members.clone());
+        self.ring_id = ring_id;
+    }
+
+    /// Decodes and applies one votequorum payload delivered by Totem from `from`.
+    pub fn message_received(&mut self, from: NodeId, payload: &[u8]) -> Result<(), Error> {
+        match VqMessage::decode(payload)? {
+            VqMessage::NodeInfo(info) => self.nodeinfo_received(from, &info),
+            VqMessage::Reconfigure(r) => self.reconfigure_received(from, &r),
+        }
+    }
+
+    /// A NODEINFO from `from`, delivered in agreed order (SPEC §3.2): X becomes MEMBER (or
+    /// LEAVING), its votes are stored, its expected votes are stored if it is quorate (or with
+    /// tracking) and otherwise set to ours; if we are inquorate and X is quorate we take over
+    /// its expected votes; a quorate X not waiting for all clears our WFA status.
+    pub fn nodeinfo_received(&mut self, from: NodeId, info: &NodeInfo) -> Result<(), Error> {
+        if info.nodeid != from {
+            return Err(Error::SenderMismatch { from, claimed: info.nodeid });
+        }
+        self.check_sender(from)?;
+        let (row, is_new) = self.nodes.entry(from)?;
+        let before = *row;
+        row.flags = info.flags;
+        row.votes = info.votes.min(VOTES_MAX);
+        row.state = NodeState::Member;
+        let leaving = info.flags.contains(NodeFlags::LEAVING);
+        if leaving {
+            row.state = NodeState::Leaving;
+        }
+        let x_quorate = info.flags.contains(NodeFlags::QUORATE);
+        if self.in_sync && x_quorate {
+            self.sync_quorate.insert(from);
+        }
+        let take_over = !self.quorate && x_quorate;
+        if take_over {
+            self.us_mut().expected_votes = info.expected_votes;
+        }
+        let expected = if x_quorate || self.settings.expected_votes_tracking {
+            info.expected_votes
+        } else {
+            self.us().expected_votes
+        };
+        let row = self.row_mut(from);
+        row.expected_votes = expected;
+        let after = *row;
+        if self.lms_enabled && after.votes > 1 {
+            // SPEC §3.1: LMS needs every node at 1 vote; corosync switches it off for good.
+            self.lms_enabled = false;
+            self.cancel_lms_timer();
+        }
+        let first = info.flags.contains(NodeFlags::FIRST);
+        if is_new || from == self.settings.my_id || first || before != after {
+            if self.in_sync {
+                // Deviation from corosync: corosync recomputes here, on a table that holds only
+                // the nodeinfos delivered so far. Those transient results re-arm WFA and refresh
+                // the ATB ids differently on different members; we recompute once, at activation,
+                // when every member holds the same rows.
+                let (decrease, by_node) = self.deferred.unwrap_or((false, false));
+                self.deferred = Some((decrease || leaving || take_over, by_node || leaving));
+            } else {
+                self.recalculate(leaving || take_over, leaving);
+            }
+        }
+        // corosync looks at the row's flags *after* the recomputation: for our own nodeinfo they
+        // are our fresh flags, not the (possibly stale) ones we sent.
+        let flags = self.nodes.get(from).map_or(NodeFlags::EMPTY, |row| row.flags);
+        if self.settings.wait_for_all
+            && flags.contains(NodeFlags::QUORATE)
+            && !flags.contains(NodeFlags::WFASTATUS)
+        {
+            self.set_wfa_status(false);
+        }
+        Ok(())
+    }
+
+    /// A RECONFIGURE from `from`, delivered in agreed order (SPEC §3.11): EXPECTED_VOTES sets
+    /// every member's expected votes and `ev_barrier`, NODE_VOTES sets one node's votes (an
+    /// unknown node is ignored, as corosync does), both recompute with decrease allowed;
+    /// CANCEL_WFA clears the WFA status and recomputes.
+    pub fn reconfigure_received(&mut self, from: NodeId, r: &Reconfigure) -> Result<(), Error> {
+        self.check_sender(from)?;
+        match r.param {
+            ReconfigParam::ExpectedVotes => {
+                if r.value > 0 {
+                    self.nodes.set_member_expected(r.value);
+                }
+                let expected = self.us().expected_votes;
+                self.push(Action::ExpectedVotesChanged(expected));
+                self.ev_barrier = r.value;
+                if self.settings.expected_votes_tracking {
+                    let floor = self.ev_tracking_barrier;
+                    let us = self.us_mut();
+                    us.expected_votes = us.expected_votes.max(floor);
+                }
+                self.recalculate(true, false);
+            }
+            ReconfigParam::NodeVotes => {
+                let Some(row) = self.nodes.get_mut(r.nodeid) else { return Ok(()) };
+                row.votes = r.value.min(VOTES_MAX);
+                self.recalculate(true, false);
+            }
+            ReconfigParam::CancelWfa => {
+                self.set_wfa_status(false);
+                self.recalculate(false, false);
+            }
+        }
+        Ok(())
+    }
+
+    /// The sync barrier (corosync's `votequorum_sync_activate`): recompute, end the sync, and
+    /// return the state with the instruction to notify.
+    pub fn activate(&mut self) -> Activation {
+        let (allow_decrease, by_current_nodes) = self.deferred.take().unwrap_or((false, false));
+        self.recalculate(allow_decrease, by_current_nodes);
+        self.in_sync = false;
+        Activation { state: self.state(), notify: true }
+    }
+
+    /// The LMS timer armed with `generation` fired. Only if it is the current timer and we are
+    /// still quorate: recompute with decrease allowed and expected votes = member count
+    /// (SPEC §3.6); a stale or cancelled timer does nothing.
+    pub fn lms_timer_expired(&mut self, generation: u64) {
+        if self.lms_armed != Some(generation) {
+            return;
+        }
+        self.lms_armed = None;
+        if self.quorate {
+            self.recalculate(true, true);
+        }
+    }
+
+    /// Checks `votequorum_setexpected(expected_votes)` (SPEC §3.11) and returns the RECONFIGURE
+    /// to multicast. Refused (INVALID_PARAM) below the current total votes, or when a quorate
+    /// cluster would become inquorate under the trial quorum.
+    pub fn set_expected(&self, expected_votes: u32) -> Result<Reconfigure, Error> {
+        if expected_votes == 0 || expected_votes > EXPECTED_VOTES_MAX {
+            // Deviation from corosync: 0 and values beyond the limits are refused outright.
+            return Err(Error::InvalidParam("expected votes must be between 1 and 25165440"));
+        }
+        let tally = self.nodes.tally();
+        if expected_votes < tally.total_votes {
+            return Err(Error::InvalidParam("expected votes cannot be below the current total votes"));
+        }
+        // corosync switches allow_downscale off for this trial.
+        let trial = self.quorum_inputs(true, expected_votes);
+        let trial = calculate_quorum(&tally, &QuorumInputs { allow_downscale: false, ..trial });
+        if self.quorate && trial > tally.total_votes {
+            return Err(Error::InvalidParam("this would make a quorate cluster inquorate"));
+        }
+        Ok(Reconfigure {
+            nodeid: self.settings.my_id,
+            value: expected_votes,
+            param: ReconfigParam::ExpectedVotes,
+        })
+    }
+
+    /// Checks `votequorum_setvotes(nodeid, votes)` (SPEC §3.11) and returns the RECONFIGURE to
+    /// multicast: NAME_NOT_FOUND for a node never heard of; INVALID_PARAM when the trial quorum
+    /// falls outside `[total/2, total]`.
+    pub fn set_votes(&self, nodeid: u32, votes: u32) -> Result<Reconfigure, Error> {
+        let id = NodeId::new(nodeid).map_err(|_| Error::NameNotFound(nodeid))?;
+        let row = self.nodes.get(id).ok_or(Error::NameNotFound(nodeid))?;
+        if votes > VOTES_MAX {
+            // Deviation from corosync: votes are bounded (crate::limits).
+            return Err(Error::InvalidParam("a node may hold at most 65535 votes"));
+        }
+        let mut tally = self.nodes.tally();
+        if row.state == NodeState::Member {
+            tally.total_votes = tally.total_votes.saturating_sub(row.votes).saturating_add(votes);
+        }
+        let trial = calculate_quorum(&tally, &self.quorum_inputs(true, 0));
+        if trial < tally.total_votes / 2 || trial > tally.total_votes {
+            return Err(Error::InvalidParam("the new quorum would lie outside [total/2, total]"));
+        }
+        Ok(Reconfigure { nodeid: id, value: votes, param: ReconfigParam::NodeVotes })
+    }
+
+    /// `quorum.cancel_wait_for_all` was set: the RECONFIGURE to multicast (SPEC §3.5).
+    pub fn cancel_wait_for_all(&self) -> Reconfigure {
+        Reconfigure { nodeid: self.settings.my_id, value: 0, param: ReconfigParam::CancelWfa }
+    }
+
+    /// A clean shutdown: with allow_downscale, marks us LEAVING and returns the nodeinfo to
+    /// multicast before exiting (SPEC §3.9); without it, nothing is sent.
+    pub fn leaving_nodeinfo(&mut self) -> Option<NodeInfo> {
+        if !self.settings.allow_downscale {
+            return None;
+        }
+        self.us_mut().flags.set(NodeFlags::LEAVING, true);
+        Some(self.my_nodeinfo())
+    }
+
+    /// Whether we are quorate.
+    pub fn quorate(&self) -> bool {
+        self.quorate
+    }
+
+    /// The current quorum.
+    pub fn quorum(&self) -> u32 {
+        self.quorum
+    }
+
+    /// Our expected votes.
+    pub fn expected_votes(&self) -> u32 {
+        self.us().expected_votes
+    }
+
+    /// The effective settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// One node's row (`votequorum_getinfo(nodeid)`), if known.
+    pub fn node(&self, id: NodeId) -> Option<NodeEntry> {
+        self.nodes.get(id).copied()
+    }
+
+    /// A snapshot for getinfo, quorumtool and explain.
+    pub fn state(&self) -> QuorumState {
+        let tally = self.nodes.tally();
+        let s = &self.settings;
+        let flags = InfoFlags::default()
+            .with(InfoFlags::TWONODE, s.two_node)
+            .with(InfoFlags::QUORATE, self.quorate)
+            .with(InfoFlags::WAIT_FOR_ALL, s.wait_for_all)
+            .with(InfoFlags::LAST_MAN_STANDING, self.lms_enabled)
+            .with(InfoFlags::AUTO_TIE_BREAKER, s.auto_tie_breaker.is_some())
+            .with(InfoFlags::ALLOW_DOWNSCALE, s.allow_downscale);
+        let us = self.us();
+        QuorumState {
+            node_id: s.my_id,
+            ring_id: self.ring_id,
+            members: self.members.clone(),
+            quorate: self.quorate,
+            quorum: self.quorum,
+            votes: us.votes,
+            expected_votes: us.expected_votes,
+            highest_expected: tally.highest_expected,
+            total_votes: tally.total_votes,
+            flags,
+            wait_for_all_status: self.wfa_status,
+            lms_window_running: self.lms_armed.is_some(),
+            nodes: self.nodes.rows().copied().collect(),
+            decision: self.decision.clone(),
+        }
+    }
+
+    /// corosync's `recalculate_quorum`: raise our expected votes to the total if below it
+    /// (persisting it with tracking), compute the quorum, apply an LMS/leaving override to
+    /// every member's expected votes, then decide quorate (SPEC §3.3 steps in order).
+    fn recalculate(&mut self, allow_decrease: bool, by_current_nodes: bool) {
+        let before = self.nodes.tally();
+        if before.total_votes > self.us().expected_votes {
+            self.us_mut().expected_votes = before.total_votes;
+            self.push(Action::ExpectedVotesChanged(before.total_votes));
+        }
+        let expected = self.us().expected_votes;
+        if self.settings.expected_votes_tracking && expected > self.ev_tracking_barrier {
+            self.ev_tracking_barrier = expected;
+            self.push(Action::PersistExpectedVotes(expected));
+        }
+        // Our expected votes may have risen: tally again, as corosync walks the table afresh.
+        let tally = self.nodes.tally();
+        let max_expected = if by_current_nodes { tally.total_nodes } else { 0 };
+        self.quorum = calculate_quorum(&tally, &self.quorum_inputs(allow_decrease, max_expected));
+        if max_expected > 0 {
+            self.nodes.set_member_expected(max_expected);
+        }
+        self.are_we_quorate(tally);
+    }
+
+    fn quorum_inputs(&self, allow_decrease: bool, max_expected: u32) -> QuorumInputs {
+        QuorumInputs {
+            allow_decrease,
+            max_expected,
+            previous_quorum: self.quorum,
+            two_node: self.settings.two_node,
+            allow_downscale: self.settings.allow_downscale,
+            ev_barrier: self.ev_barrier,
+        }
+    }
+
+    /// corosync's `are_we_quorate`: the WFA gate, votes, the tie-breaker, then the flags, the
+    /// WFA re-arm and the flip notification (SPEC §3.3 steps 1, 2, 3, 5, 6).
+    fn are_we_quorate(&mut self, tally: Tally) {
+        assert!(!(self.wfa_status && self.quorate), "invariant: the WFA status implies inquorate");
+        let total_votes = tally.total_votes;
+        let expected_votes = self.us().expected_votes;
+        if self.settings.wait_for_all && self.wfa_status {
+            if total_votes != expected_votes {
+                let missing = self.missing_nodes();
+                self.decision = Decision::WaitingForAll { total_votes, expected_votes, missing };
+                return;
+            }
+            self.set_wfa_status(false);
+        }
+        let quorum = self.quorum;
+        let mut decision = if quorum <= total_votes {
+            self.refresh_tie_breaker_ids();
+            Decision::QuorateByVotes { total_votes, quorum }
+        } else {
+            Decision::NotEnoughVotes { total_votes, quorum, tie_breaker: None }
+        };
+        if let (Decision::NotEnoughVotes { .. }, Some(verdict)) = (&decision, self.tie_breaker_verdict(tally))
+        {
+            decision = match verdict {
+                TieBreaker::Granted { node } => Decision::QuorateByTieBreaker { total_votes, quorum, node },
+                other => Decision::NotEnoughVotes { total_votes, quorum, tie_breaker: Some(other) },
+            };
+        }
+        let quorate = decision.is_quorate();
+        let flipped = quorate != self.quorate;
+        self.quorate = quorate;
+        self.us_mut().flags.set(NodeFlags::QUORATE, quorate);
+        if self.settings.wait_for_all {
+            // WFA re-arms whenever we are inquorate (SPEC §3.5).
+            self.set_wfa_status(!quorate);
+        }
+        self.decision = decision;
+        if flipped && !self.in_sync {
+            self.push(Action::QuorateChanged { quorate });
+        }
+    }
+
+    fn tie_breaker_verdict(&self, tally: Tally) -> Option<TieBreaker> {
+        let mode = self.settings.auto_tie_breaker.as_ref()?;
+        // Deviation from corosync (SPEC §7 quirk 12): the sticky ids are node-local, so a node
+        // that missed the last quorate membership holds a stale tie-breaker and can grant a
+        // tie the quorate side also grants (split brain). We let ATB decide only when every
+        // member said QUORATE in this sync: they all come from the last quorate membership and
+        // share its ids, so every member reaches the same verdict.
+        if let Some(stale) = self.members.iter().find(|id| !self.sync_quorate.contains(id)) {
+            return Some(TieBreaker::NotFromQuorateMembership { node: stale });
+        }
+        let inputs = AtbInputs {
+            mode,
+            lowest_node_id: self.lowest_node_id,
+            highest_node_id: self.highest_node_id,
+            total_votes: tally.total_votes,
+            expected_votes: self.us().expected_votes,
+            quorum: self.quorum,
+            members: &self.members,
+            previous_members: &self.previous_members,
+        };
+        Some(tie_breaker(&inputs, |id| self.nodes.is_member(id)))
+    }
+
+    /// Lowest and highest MEMBER ids (starting from ours), kept until the next quorate
+    /// computation.
+    fn refresh_tie_breaker_ids(&mut self) {
+        let my_id = self.settings.my_id;
+        let ids = self.nodes.members().map(|r| r.nodeid);
+        let (low, high) = ids.fold((my_id, my_id), |(lo, hi), id| (lo.min(id), hi.max(id)));
+        self.lowest_node_id = Some(low);
+        self.highest_node_id = Some(high);
+    }
+
+    /// Configured or known nodes that are not members now (for the WFA explanation).
+    fn missing_nodes(&self) -> Vec<NodeId> {
+        let known = self.nodes.rows().filter(|r| r.state != NodeState::Member).map(|r| r.nodeid);
+        let configured = self.settings.nodelist.iter().filter(|id| !self.nodes.is_member(*id));
+        known.chain(configured).collect::<BTreeSet<_>>().into_iter().collect()
+    }
+
+    fn check_sender(&self, from: NodeId) -> Result<(), Error> {
+        // Only members of the current ring speak; our own startup nodeinfo may come first.
+        if from == self.settings.my_id || self.members.contains(from) {
+            Ok(())
+        } else {
+            Err(Error::NotAMember(from))
+        }
+    }
+
+    fn set_wfa_status(&mut self, on: bool) {
+        self.wfa_status = on;
+        self.us_mut().flags.set(NodeFlags::WFASTATUS, on);
+    }
+
+    fn arm_lms_timer(&mut self) {
+        self.lms_generation += 1;
+        self.lms_armed = Some(self.lms_generation);
+        let window_ms = self.settings.last_man_standing_window_ms;
+        self.push(Action::ArmLmsTimer { window_ms, generation: self.lms_generation });
+    }
+
+    fn cancel_lms_timer(&mut self) {
+        if self.lms_armed.take().is_some() {
+            self.push(Action::CancelLmsTimer);
+        }
+    }
+
+    /// Queues an action, replacing an older one of its kind; a quorate flip that undoes a
+    /// queued flip cancels both.
+    fn push(&mut self, action: Action) {
+        let undone = matches!(action, Action::QuorateChanged { quorate }
+            if self.actions.contains(&Action::QuorateChanged { quorate: !quorate }));
+        self.actions.retain(|queued| queued.kind() != action.kind());
+        if !undone {
+            self.actions.push_back(action);
+        }
+        assert!(self.actions.len() <= ACTION_KINDS, "action queue holds one action per kind");
+    }
+
+    fn us(&self) -> &NodeEntry {
+        self.nodes.get(self.settings.my_id).expect("invariant: our own node is always in the table")
+    }
+
+    fn us_mut(&mut self) -> &mut NodeEntry {
+        self.row_mut(self.settings.my_id)
+    }
+
+    fn row_mut(&mut self, id: NodeId) -> &mut NodeEntry {
+        self.nodes.get_mut(id).expect("invariant: the row was just looked up or is our own")
+    }
+}

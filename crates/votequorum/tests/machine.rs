@@ -1,0 +1,139 @@
+//! The caller-facing contract of `Votequorum` (SPEC §2.2, §3.2, §3.6): what is dropped, what
+//! is held back during a sync, how timers and actions behave.
+
+use quorumd_proto::{MemberList, NodeId, RingId};
+use quorumd_votequorum::{
+    Action, Error, NodeFlags, NodeInfo, NodeState, ReconfigParam, Reconfigure, Votequorum, VqConfig,
+    VqMessage,
+};
+
+fn n(raw: u32) -> NodeId {
+    NodeId::new(raw).unwrap()
+}
+
+fn ids(raw: &[u32]) -> MemberList {
+    MemberList::from_ids(raw.iter().map(|r| n(*r))).unwrap()
+}
+
+fn actions(vq: &mut Votequorum) -> Vec<Action> {
+    std::iter::from_fn(|| vq.poll_action()).collect()
+}
+
+/// One sync of `members` as seen by `vq`, with the others' nodeinfos given.
+fn sync(vq: &mut Votequorum, seq: u64, members: &[u32], others: &[NodeInfo]) {
+    let list = ids(members);
+    vq.sync_start(RingId::new(list.lowest().unwrap(), seq), &list);
+    let mine = vq.my_nodeinfo();
+    let mut all: Vec<NodeInfo> = others.to_vec();
+    all.push(mine);
+    all.sort_by_key(|i| i.nodeid);
+    for info in all {
+        vq.message_received(info.nodeid, &VqMessage::NodeInfo(info).encode()).unwrap();
+    }
+}
+
+fn peer(id: u32, expected: u32, flags: NodeFlags) -> NodeInfo {
+    NodeInfo { nodeid: n(id), votes: 1, expected_votes: expected, flags }
+}
+
+#[test]
+fn spec_3_2_bad_messages_are_dropped_without_changing_state() {
+    let mut vq = Votequorum::new(n(1), &VqConfig::with_nodes(&ids(&[1, 2, 3])), None).unwrap();
+    sync(&mut vq, 1, &[1, 2], &[peer(2, 3, NodeFlags::EMPTY)]);
+    vq.activate();
+    let before = vq.state();
+    assert!(matches!(vq.message_received(n(2), &[9, 9]), Err(Error::UnknownMessageType(Some(9)))));
+    let forged = VqMessage::NodeInfo(peer(3, 3, NodeFlags::QUORATE)).encode();
+    assert_eq!(vq.message_received(n(2), &forged), Err(Error::SenderMismatch { from: n(2), claimed: n(3) }));
+    assert_eq!(vq.message_received(n(3), &forged), Err(Error::NotAMember(n(3))));
+    let r = Reconfigure { nodeid: n(3), value: 1, param: ReconfigParam::CancelWfa };
+    assert_eq!(vq.reconfigure_received(n(3), &r), Err(Error::NotAMember(n(3))));
+    assert_eq!(vq.state(), before);
+    assert_eq!(Error::NotAMember(n(3)).cs_error().raw(), 22);
+}
+
+#[test]
+fn spec_2_2_flips_during_a_sync_are_held_until_activation() {
+    let mut vq = Votequorum::new(n(1), &VqConfig::with_nodes(&ids(&[1, 2, 3])), None).unwrap();
+    assert!(actions(&mut vq).is_empty());
+    sync(&mut vq, 1, &[1, 2], &[peer(2, 3, NodeFlags::EMPTY)]);
+    assert!(actions(&mut vq).iter().all(|a| !matches!(a, Action::QuorateChanged { .. })));
+    let activation = vq.activate();
+    assert!(activation.notify && activation.state.quorate);
+    assert!(actions(&mut vq).is_empty(), "the activation itself is the notification");
+    // Outside a sync, a flip is an action (trigger 2).
+    let r = vq.set_expected(5).unwrap_err();
+    assert_eq!(r.cs_error().raw(), 7);
+    vq.reconfigure_received(
+        n(2),
+        &Reconfigure { nodeid: n(2), value: 5, param: ReconfigParam::ExpectedVotes },
+    )
+    .unwrap();
+    assert_eq!(
+        actions(&mut vq),
+        vec![Action::ExpectedVotesChanged(5), Action::QuorateChanged { quorate: false }]
+    );
+}
+
+#[test]
+fn spec_3_6_a_stale_lms_generation_does_nothing() {
+    let mut cfg = VqConfig::with_nodes(&ids(&[1, 2, 3, 4, 5]));
+    cfg.set_key("last_man_standing", "1").unwrap();
+    cfg.set_key("last_man_standing_window", "3000").unwrap();
+    let mut vq = Votequorum::new(n(1), &cfg, None).unwrap();
+    let q = NodeFlags::QUORATE;
+    let everyone: Vec<NodeInfo> = (2..=5).map(|i| peer(i, 5, NodeFlags::EMPTY)).collect();
+    sync(&mut vq, 1, &[1, 2, 3, 4, 5], &everyone);
+    vq.activate();
+    actions(&mut vq);
+    sync(&mut vq, 2, &[1, 2, 3, 4], &[peer(2, 5, q), peer(3, 5, q), peer(4, 5, q)]);
+    let first = actions(&mut vq);
+    assert_eq!(first, vec![Action::ArmLmsTimer { window_ms: 3000, generation: 1 }]);
+    vq.activate();
+    sync(&mut vq, 3, &[1, 2, 3], &[peer(2, 5, q), peer(3, 5, q)]);
+    assert_eq!(actions(&mut vq), vec![Action::ArmLmsTimer { window_ms: 3000, generation: 2 }]);
+    vq.activate();
+    vq.lms_timer_expired(1);
+    assert_eq!((vq.expected_votes(), vq.quorum()), (5, 3), "generation 1 was replaced");
+    vq.lms_timer_expired(2);
+    assert_eq!((vq.expected_votes(), vq.quorum()), (3, 2));
+    vq.lms_timer_expired(2);
+    assert!(!vq.state().lms_window_running);
+}
+
+#[test]
+fn spec_3_2_first_flag_clears_in_a_bigger_membership_and_dead_nodes_stay_listed() {
+    let mut vq = Votequorum::new(n(1), &VqConfig::with_nodes(&ids(&[1, 2, 3])), None).unwrap();
+    assert!(vq.my_nodeinfo().flags.contains(NodeFlags::FIRST));
+    sync(&mut vq, 1, &[1], &[]);
+    vq.activate();
+    assert!(vq.my_nodeinfo().flags.contains(NodeFlags::FIRST));
+    sync(&mut vq, 2, &[1, 2], &[peer(2, 3, NodeFlags::FIRST)]);
+    assert!(!vq.my_nodeinfo().flags.contains(NodeFlags::FIRST));
+    vq.activate();
+    sync(&mut vq, 3, &[1], &[]);
+    let state = vq.activate().state;
+    let rows: Vec<(u32, NodeState)> = state.nodes.iter().map(|r| (r.nodeid.get(), r.state)).collect();
+    assert_eq!(rows, vec![(1, NodeState::Member), (2, NodeState::Dead)]);
+    // A dead node is still known (the trial quorum refuses it here: 1 vote of 3 is no quorum).
+    assert!(matches!(vq.set_votes(2, 1), Err(Error::InvalidParam(_))));
+    assert_eq!(vq.set_votes(3, 1), Err(Error::NameNotFound(3)));
+}
+
+#[test]
+fn spec_3_6_actions_of_one_kind_coalesce_and_flip_backs_cancel() {
+    let mut cfg = VqConfig::with_nodes(&ids(&[1, 2, 3]));
+    cfg.set_key("wait_for_all", "1").unwrap();
+    let mut vq = Votequorum::new(n(1), &cfg, None).unwrap();
+    sync(&mut vq, 1, &[1, 2], &[peer(2, 3, NodeFlags::WFASTATUS)]);
+    vq.activate();
+    vq.reconfigure_received(n(1), &vq.cancel_wait_for_all()).unwrap();
+    vq.reconfigure_received(
+        n(2),
+        &Reconfigure { nodeid: n(2), value: 5, param: ReconfigParam::ExpectedVotes },
+    )
+    .unwrap();
+    // quorate went up, then down again: nothing to report; the expected votes event is kept.
+    assert_eq!(actions(&mut vq), vec![Action::ExpectedVotesChanged(5)]);
+    assert!(!vq.quorate());
+}
