@@ -77,6 +77,11 @@ pub struct Totem {
     proc_set: MemberList,
     failed_set: MemberList,
     joins: BTreeMap<NodeId, (MemberList, MemberList)>,
+    /// The newest `(ring_seq, join_seq)` each node has put in a join. A node's joins carry
+    /// a pair that only grows, so a join below it is an old one overtaken on the network.
+    join_seq_seen: BTreeMap<NodeId, (u64, u64)>,
+    /// Joins this node has sent (its `join_seq`).
+    joins_sent: u64,
     last_heard: BTreeMap<NodeId, Instant>,
 
     // COMMIT / RECOVERY
@@ -121,6 +126,8 @@ impl Totem {
             proc_set: MemberList::single(my_id),
             failed_set: MemberList::new(),
             joins: BTreeMap::new(),
+            join_seq_seen: BTreeMap::new(),
+            joins_sent: 0,
             last_heard: BTreeMap::new(),
             forming: None,
             recovery: None,
@@ -219,9 +226,14 @@ impl Totem {
         }
         let mut proc_list = self.proc_set.union(&self.members).unwrap_or_else(|_| self.members.clone());
         proc_list.remove(self.my_id);
-        let join =
-            Join { ring_seq: self.max_seq_seen, proc_list, failed_list: MemberList::single(self.my_id) };
-        // Sent twice: a lost leave costs the peers a token timeout.
+        self.joins_sent += 1;
+        let join = Join {
+            ring_seq: self.max_seq_seen,
+            join_seq: self.joins_sent,
+            proc_list,
+            failed_list: MemberList::single(self.my_id),
+        };
+        // Sent twice (the copy is dropped as a duplicate): a lost leave costs a token timeout.
         for _ in 0..2 {
             self.send_to_others(Message::Join(join.clone()));
         }
@@ -359,8 +371,10 @@ impl Totem {
     }
 
     fn send_join(&mut self, now: Instant) {
+        self.joins_sent += 1;
         let join = Join {
             ring_seq: self.max_seq_seen,
+            join_seq: self.joins_sent,
             proc_list: self.proc_set.clone(),
             failed_list: self.failed_set.clone(),
         };
@@ -379,7 +393,12 @@ impl Totem {
         failed: &MemberList,
         seq: u64,
     ) -> bool {
-        if !members.contains(from) || j.failed_list.contains(from) || j.ring_seq >= seq {
+        if !members.contains(from) {
+            // An outsider matters only if it wants us: a leave, or a join that names us failed
+            // (stale, or from a node that cannot hear us) gives us nothing to merge with.
+            return !j.failed_list.contains(from) && !j.failed_list.contains(self.my_id);
+        }
+        if j.failed_list.contains(from) || j.ring_seq >= seq {
             return true;
         }
         if j.failed_list.iter().any(|n| members.contains(n)) {
@@ -390,6 +409,11 @@ impl Totem {
 
     fn on_join(&mut self, now: Instant, header: Header, j: Join) -> Result<(), Dropped> {
         let from = header.sender;
+        let seen = self.join_seq_seen.entry(from).or_insert((0, 0));
+        if (j.ring_seq, j.join_seq) <= *seen {
+            return Err(Dropped::NotApplicable);
+        }
+        *seen = (j.ring_seq, j.join_seq);
         match self.state {
             State::Operational => {
                 let (members, failed) = (self.members.clone(), self.ring_failed.clone());
@@ -413,23 +437,26 @@ impl Totem {
 
     fn gather_join(&mut self, now: Instant, from: NodeId, j: Join) {
         self.max_seq_seen = self.max_seq_seen.max(j.ring_seq);
+        if self.failed_set.contains(from) {
+            // Already given up on for this gather (as corosync does): it is settled in the next.
+            return;
+        }
         let before = (self.proc_set.clone(), self.failed_set.clone());
+        let nodelist = self.nodelist.clone();
+        let known = |n: &NodeId| nodelist.contains(*n);
+        let procs: Vec<NodeId> = j.proc_list.iter().filter(known).chain([from]).collect();
+        for n in procs {
+            self.add_proc(n, now);
+        }
         if j.failed_list.contains(from) || j.failed_list.contains(self.my_id) {
-            // A leave, or a node that cannot hear us: keep it out (symmetric failure).
-            self.add_proc(from, now);
+            // A leave, or a node that cannot hear us: keep it out, but do not adopt its failed
+            // set (that would spread one node's view of a bad link to everyone).
             let _ = self.failed_set.insert(from);
             self.joins.remove(&from);
         } else {
             self.last_heard.insert(from, now);
             self.joins.insert(from, (j.proc_list.clone(), j.failed_list.clone()));
-            let known = |n: &NodeId| self.nodelist.contains(*n);
-            let procs: Vec<NodeId> = j.proc_list.iter().filter(known).collect();
-            let fails: Vec<NodeId> = j.failed_list.iter().filter(known).collect();
-            for n in procs.into_iter().chain(std::iter::once(from)) {
-                self.add_proc(n, now);
-            }
-            for n in fails {
-                self.add_proc(n, now);
+            for n in j.failed_list.iter().filter(known) {
                 let _ = self.failed_set.insert(n);
             }
         }

@@ -24,6 +24,12 @@ pub struct Net {
     pub delivered: BTreeMap<NodeId, Vec<(RingId, u64, Vec<u8>)>>,
     pub persisted: BTreeMap<NodeId, u64>,
     pub cut: Vec<(NodeId, NodeId)>,
+    /// Loss and duplication probabilities in parts per thousand, and extra random delay (µs).
+    pub loss_ppm: u64,
+    pub dup_ppm: u64,
+    pub jitter_us: u64,
+    rng: u64,
+    pub transitions: Vec<(NodeId, RingId, RingId, MemberList)>,
 }
 
 impl Net {
@@ -40,7 +46,24 @@ impl Net {
             delivered: BTreeMap::new(),
             persisted: BTreeMap::new(),
             cut: Vec::new(),
+            loss_ppm: 0,
+            dup_ppm: 0,
+            jitter_us: 0,
+            rng: 0x9E37_79B9_7F4A_7C15,
+            transitions: Vec::new(),
         }
+    }
+
+    pub fn seed(&mut self, seed: u64) {
+        self.rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    }
+
+    pub fn rand(&mut self, below: u64) -> u64 {
+        // xorshift64*
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) % below.max(1)
     }
 
     pub fn start(&mut self, n: u32) {
@@ -82,29 +105,65 @@ impl Net {
                 Event::ConfChange(c) if c.kind == ConfKind::Regular => {
                     self.installs.push((self.now, n, c.ring_id, c.members.clone()));
                 }
+                Event::ConfChange(c) => {
+                    self.transitions.push((n, c.old_ring_id, c.ring_id, c.members.clone()));
+                }
+                Event::StateChanged { state, reason } if std::env::var("TOTEM_TRACE").is_ok() => {
+                    eprintln!("{:?} {n} -> {state:?}: {reason}", self.now);
+                }
+                Event::NodesFailed(f) if std::env::var("TOTEM_TRACE").is_ok() => {
+                    eprintln!("{:?} {n} failed {f}", self.now);
+                }
                 Event::Deliver(d) => self.delivered.entry(n).or_default().push((d.ring_id, d.seq, d.payload)),
                 _ => {}
             }
         }
+        let mut txs = Vec::new();
         while let Some(tx) = t.poll_transmit() {
+            txs.push(tx);
+        }
+        for tx in txs {
             let bytes = wire::encode(&tx.packet);
             for to in tx.to {
                 if self.cut.contains(&(n, to)) || self.cut.contains(&(to, n)) {
                     continue;
                 }
-                self.counter += 1;
-                self.in_flight.insert((self.now + self.latency, self.counter), (to, bytes.clone()));
+                if self.rand(1000) < self.loss_ppm {
+                    continue;
+                }
+                let copies = if self.rand(1000) < self.dup_ppm { 2 } else { 1 };
+                for _ in 0..copies {
+                    self.counter += 1;
+                    let delay = self.latency + Duration::from_micros(self.rand(self.jitter_us + 1));
+                    self.in_flight.insert((self.now + delay, self.counter), (to, bytes.clone()));
+                }
             }
         }
     }
 
     /// Runs until `until`, processing arrivals and timers in time order.
     pub fn run_until(&mut self, until: Instant) {
+        let mut steps = 0u64;
         loop {
+            steps += 1;
+            assert!(
+                steps < 2_000_000,
+                "runaway at {:?}: {} in flight; states {:?}",
+                self.now,
+                self.in_flight.len(),
+                self.nodes
+                    .values()
+                    .map(|t| (t.my_id(), t.state(), t.ring_id(), t.poll_timeout()))
+                    .collect::<Vec<_>>()
+            );
             let next_msg = self.in_flight.keys().next().map(|k| k.0);
             let next_timer = self.nodes.values().filter_map(|t| t.poll_timeout()).min();
             let next = match (next_msg, next_timer) {
                 (Some(a), Some(b)) => a.min(b),
+                (None, None) => {
+                    self.now = until;
+                    return;
+                }
                 (a, b) => a.or(b).unwrap_or(until),
             };
             if next > until {
