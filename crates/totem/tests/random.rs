@@ -3,6 +3,8 @@
 //! run and convergence required once the network heals. The full simulator (`quorumd-sim`)
 //! does this at scale; this keeps the protocol crate honest on its own.
 
+#![allow(clippy::disallowed_methods)] // test harness: reads TOTEM_* knobs from the environment
+
 mod harness;
 
 use std::collections::BTreeMap;

@@ -1,5 +1,7 @@
 //! End-to-end Totem behaviour on a tiny fixed-latency network (SPEC §4, §2.6).
 
+#![allow(clippy::disallowed_methods)] // test harness: reads TOTEM_* knobs from the environment
+
 mod harness;
 
 use harness::{id, Net};

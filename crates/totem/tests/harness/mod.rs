@@ -2,6 +2,8 @@
 //! everything to or from crashed nodes, and a step loop. The full simulator lives in
 //! `quorumd-sim`; this one keeps the protocol crate testable on its own.
 
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
 use std::collections::BTreeMap;
 
 use quorumd_proto::wire;
