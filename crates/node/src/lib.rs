@@ -1,18 +1,33 @@
-//! One quorumd cluster node, sans-IO. It owns the Totem instance and (as the project grows)
-//! votequorum, crypto and the client session table; the daemon and the simulator drive the
-//! very same code.
+//! One quorumd cluster node, sans-IO. It composes Totem (membership and ordering), votequorum
+//! (the quorum decision), the quorum service (what clients are told, and when) and the table
+//! of client sessions. The daemon and the simulator drive the very same code.
 //!
 //! Contract: after every `handle_*` call the caller drains `poll_event` first (a
 //! [`TotemEvent::PersistRingSeq`] must be stored before anything polled after it is sent),
-//! then `poll_transmit`, then asks `poll_timeout` for the next deadline.
+//! then `poll_transmit` and `poll_client`, then asks `poll_timeout` for the next deadline.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod service;
+mod sessions;
+mod status;
+
+use std::collections::{BTreeMap, VecDeque};
+
+use quorumd_proto::ipc::{self, cs, Frame, Request, Response};
 use quorumd_proto::wire::{self, DecodeError};
-use quorumd_proto::{Instant, MemberList, NodeId, RingId};
+use quorumd_proto::{Duration, Instant, MemberList, NodeId, RingId};
 use quorumd_totem::{Dropped, Mutant, State, SubmitError, Totem, TotemConfig, TotemParams};
+use quorumd_votequorum::{Action, NodeFlags, QuorumState, Settings, Votequorum, VqMessage};
+
+use service::ServiceState;
+use sessions::{nodelist_frame, quorum_frame, Session, Sessions};
 
 pub use quorumd_totem::{ConfChange, ConfKind, Delivery, Event as TotemEvent};
+pub use sessions::{track, AccessPolicy, ConnId, Model};
+
+/// The service id that prefixes votequorum payloads on Totem (corosync's VOTEQUORUM = 5).
+pub const SERVICE_VOTEQUORUM: u8 = 5;
 
 /// Everything a node is built from.
 #[derive(Clone, Debug)]
@@ -25,10 +40,36 @@ pub struct NodeParams {
     pub totem: TotemConfig,
     /// Cluster id carried in every header.
     pub cluster_id: u32,
-    /// Persisted ring seq + 1 (0 when fresh).
+    /// Persisted ring seq + 1 (1 on a fresh state dir, like corosync).
     pub start_seq: u64,
     /// Test-only broken behaviour.
     pub mutant: Option<Mutant>,
+    /// Validated votequorum settings; `None` means no quorum provider (`QUORUM_FREE`).
+    pub quorum: Option<Settings>,
+    /// The last persisted tracked expected votes (`ev_tracking`), if any.
+    pub persisted_expected_votes: Option<u32>,
+    /// Who may use the IPC.
+    pub access: AccessPolicy,
+    /// Node names from the nodelist (for status output).
+    pub names: BTreeMap<NodeId, String>,
+}
+
+impl NodeParams {
+    /// Parameters with no quorum provider, default access and no names.
+    pub fn new(my_id: NodeId, nodelist: MemberList, totem: TotemConfig) -> NodeParams {
+        NodeParams {
+            my_id,
+            nodelist,
+            totem,
+            cluster_id: 0,
+            start_seq: 1,
+            mutant: None,
+            quorum: None,
+            persisted_expected_votes: None,
+            access: AccessPolicy::default(),
+            names: BTreeMap::new(),
+        }
+    }
 }
 
 /// A datagram ready for the network.
@@ -51,23 +92,104 @@ pub enum DropReason {
     Protocol(#[from] Dropped),
 }
 
+/// Something that happened on a client connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientInput {
+    /// A client connected; the shell read its peer credentials.
+    Connected {
+        /// Peer uid.
+        uid: u32,
+        /// Peer gid.
+        gid: u32,
+        /// Peer pid.
+        pid: u32,
+    },
+    /// One whole IPC frame (see `quorumd_proto::ipc::frame_len`).
+    Frame(Vec<u8>),
+    /// The client went away.
+    Disconnected,
+}
+
+/// What to do on a client connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientOutput {
+    /// Write this frame.
+    Send(Vec<u8>),
+    /// Close the connection (after writing what was queued).
+    Close,
+}
+
 /// What the node reports to its shell.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NodeEvent {
-    /// From the membership layer.
+    /// From the membership layer (ring seqs to persist, configuration changes, deliveries).
     Totem(TotemEvent),
+    /// A membership sync completed: clients were told about ring `ring_id`.
+    SyncCompleted {
+        /// The ring.
+        ring_id: RingId,
+        /// Its members.
+        members: MemberList,
+        /// Joined since the previous completed sync.
+        joined: MemberList,
+        /// Left since the previous completed sync.
+        left: MemberList,
+        /// What getquorate now returns.
+        quorate: bool,
+    },
+    /// Quorate flipped outside a membership change.
+    QuorateChanged {
+        /// The current ring.
+        ring_id: RingId,
+        /// The new value.
+        quorate: bool,
+    },
+    /// The shell must store the tracked expected votes (`ev_tracking`).
+    PersistExpectedVotes(u32),
+    /// A client was refused (log it: SPEC §6.1 "Denied connection attempt").
+    AccessDenied {
+        /// Connection.
+        conn: ConnId,
+        /// Peer uid.
+        uid: u32,
+        /// Peer gid.
+        gid: u32,
+        /// Peer pid.
+        pid: u32,
+    },
+    /// A client sent something invalid and was disconnected.
+    ClientError {
+        /// Connection.
+        conn: ConnId,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The clean leave is complete; the shell may exit.
+    Left,
 }
 
 /// One cluster node.
 #[derive(Debug)]
 pub struct Node {
+    my_id: NodeId,
     totem: Totem,
+    vq: Option<Votequorum>,
+    service: ServiceState,
+    sessions: Sessions,
+    names: BTreeMap<NodeId, String>,
+    access: AccessPolicy,
+    lms: Option<(Instant, u64)>,
+    leaving: Option<Instant>,
+    left: bool,
+    events: VecDeque<NodeEvent>,
+    client_out: VecDeque<(ConnId, ClientOutput)>,
     dropped: u64,
 }
 
 impl Node {
     /// Boots a node at `now`: it starts gathering at once.
     pub fn new(params: NodeParams, now: Instant) -> Node {
+        let vq = params.quorum.clone().map(|s| Votequorum::from_settings(s, params.persisted_expected_votes));
         let totem = Totem::new(
             TotemParams {
                 my_id: params.my_id,
@@ -79,8 +201,28 @@ impl Node {
             },
             now,
         );
-        Node { totem, dropped: 0 }
+        let mut node = Node {
+            my_id: params.my_id,
+            totem,
+            service: ServiceState::new(vq.is_some()),
+            vq,
+            sessions: Sessions::default(),
+            names: params.names,
+            access: params.access,
+            lms: None,
+            leaving: None,
+            left: false,
+            events: VecDeque::new(),
+            client_out: VecDeque::new(),
+            dropped: 0,
+        };
+        node.drain_vq(now);
+        node.pump(now);
+        node
     }
+
+    // -----------------------------------------------------------------------------------------
+    // Inputs
 
     /// A datagram arrived.
     pub fn handle_datagram(&mut self, now: Instant, bytes: &[u8]) -> Result<(), DropReason> {
@@ -90,42 +232,109 @@ impl Node {
         if result.is_err() {
             self.dropped += 1;
         }
+        self.pump(now);
         result
     }
 
     /// The deadline returned by `poll_timeout` passed.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.totem.handle_timeout(now);
+        if let Some((at, generation)) = self.lms {
+            if at <= now {
+                self.lms = None;
+                if let Some(vq) = self.vq.as_mut() {
+                    vq.lms_timer_expired(generation);
+                }
+                self.drain_vq(now);
+            }
+        }
+        if self.leaving.is_some_and(|at| at <= now) {
+            self.finish_leave(now);
+        }
+        self.pump(now);
     }
 
-    /// Queues a message for ordered delivery to every member.
+    /// Something happened on a client connection.
+    pub fn handle_client(&mut self, now: Instant, conn: ConnId, input: ClientInput) {
+        match input {
+            ClientInput::Connected { uid, gid, pid } => {
+                self.sessions.table.insert(conn, Session { uid, gid, pid, model: None, tracking: false });
+            }
+            ClientInput::Disconnected => {
+                self.sessions.table.remove(&conn);
+            }
+            ClientInput::Frame(bytes) => match ipc::decode(&bytes) {
+                Ok(Frame::Request(req)) => self.handle_request(now, conn, req),
+                Ok(_) => self.client_error(conn, "a client may only send requests".into()),
+                Err(e) => self.client_error(conn, format!("malformed frame: {e}")),
+            },
+        }
+        self.pump(now);
+    }
+
+    /// Queues a message for ordered delivery to every member (used by tests and tools).
     pub fn submit(&mut self, payload: Vec<u8>) -> Result<(), SubmitError> {
         self.totem.submit(payload)
     }
 
-    /// Clean shutdown: tells the ring so that peers re-form at once.
+    /// Clean shutdown. With allow_downscale the LEAVING nodeinfo is ordered first (SPEC §3.9);
+    /// then a Totem leave so that peers re-form at once. [`NodeEvent::Left`] says when done.
     pub fn leave(&mut self, now: Instant) {
-        self.totem.leave(now);
+        if self.left || self.leaving.is_some() {
+            return;
+        }
+        let leaving_info = self.vq.as_mut().and_then(Votequorum::leaving_nodeinfo);
+        let can_order = self.totem.state() == State::Operational && self.totem.members().len() > 1;
+        match leaving_info {
+            Some(info) if can_order => {
+                let mut payload = vec![SERVICE_VOTEQUORUM];
+                payload.extend(VqMessage::NodeInfo(info).encode());
+                if self.totem.submit(payload).is_ok() {
+                    self.leaving = Some(now + self.totem.config().token);
+                    return;
+                }
+                self.finish_leave(now);
+            }
+            _ => self.finish_leave(now),
+        }
+        self.pump(now);
     }
+
+    fn finish_leave(&mut self, now: Instant) {
+        self.leaving = None;
+        if !self.left {
+            self.left = true;
+            self.totem.leave(now);
+            self.events.push_back(NodeEvent::Left);
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Outputs and accessors
 
     /// The next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.totem.poll_transmit().map(|t| Transmit { to: t.to, bytes: wire::encode(&t.packet) })
     }
 
-    /// The next event.
+    /// The next event (drain before transmits).
     pub fn poll_event(&mut self) -> Option<NodeEvent> {
-        self.totem.poll_event().map(NodeEvent::Totem)
+        self.events.pop_front()
+    }
+
+    /// The next thing to do on a client connection.
+    pub fn poll_client(&mut self) -> Option<(ConnId, ClientOutput)> {
+        self.client_out.pop_front()
     }
 
     /// When `handle_timeout` must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.totem.poll_timeout()
+        [self.totem.poll_timeout(), self.lms.map(|(at, _)| at), self.leaving].into_iter().flatten().min()
     }
 
     /// This node's id.
     pub fn my_id(&self) -> NodeId {
-        self.totem.my_id()
+        self.my_id
     }
 
     /// The installed ring.
@@ -143,8 +352,301 @@ impl Node {
         self.totem.state()
     }
 
+    /// What `quorum_getquorate` returns now.
+    pub fn quorate(&self) -> bool {
+        self.service.quorate
+    }
+
+    /// Whether a membership sync has completed (clients may connect).
+    pub fn activated(&self) -> bool {
+        self.service.activated
+    }
+
+    /// The ring and view of the last quorum notification.
+    pub fn quorum_view(&self) -> (RingId, &MemberList) {
+        (self.service.quorum_ring, &self.service.quorum_view)
+    }
+
+    /// votequorum's state, when a provider is configured.
+    pub fn quorum_state(&self) -> Option<QuorumState> {
+        self.vq.as_ref().map(Votequorum::state)
+    }
+
+    /// The effective Totem timing.
+    pub fn totem_config(&self) -> &TotemConfig {
+        self.totem.config()
+    }
+
     /// Datagrams dropped so far.
     pub fn dropped(&self) -> u64 {
         self.dropped
+    }
+
+    /// Totem counters.
+    pub fn totem_stats(&self) -> &quorumd_totem::Stats {
+        self.totem.stats()
+    }
+
+    /// Connected client sessions.
+    pub fn client_count(&self) -> usize {
+        self.sessions.table.len()
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Membership → quorum service
+
+    /// Feeds Totem's events through the quorum service and forwards them to the shell.
+    fn pump(&mut self, now: Instant) {
+        while let Some(ev) = self.totem.poll_event() {
+            match &ev {
+                TotemEvent::ConfChange(c) if c.kind == ConfKind::Transitional => {
+                    self.service.trans = c.members.clone();
+                }
+                TotemEvent::ConfChange(c) => {
+                    let (ring, members) = (c.ring_id, c.members.clone());
+                    self.events.push_back(NodeEvent::Totem(ev));
+                    self.sync_start(now, ring, &members);
+                    continue;
+                }
+                TotemEvent::Deliver(d) => {
+                    let d = d.clone();
+                    self.events.push_back(NodeEvent::Totem(ev));
+                    self.delivered(now, &d);
+                    continue;
+                }
+                _ => {}
+            }
+            self.events.push_back(NodeEvent::Totem(ev));
+        }
+    }
+
+    fn sync_start(&mut self, now: Instant, ring: RingId, members: &MemberList) {
+        self.service.sync_start(ring, members);
+        let Some(vq) = self.vq.as_mut() else {
+            // No provider: nothing to wait for (SPEC §2.3).
+            self.activate(now);
+            return;
+        };
+        vq.sync_start(ring, members);
+        let mut payload = vec![SERVICE_VOTEQUORUM];
+        payload.extend(VqMessage::NodeInfo(vq.my_nodeinfo()).encode());
+        // The queue is bounded; a full queue means the ring is stuck and will re-form anyway.
+        let _ = self.totem.submit(payload);
+        self.drain_vq(now);
+    }
+
+    fn delivered(&mut self, now: Instant, d: &Delivery) {
+        let Some((&SERVICE_VOTEQUORUM, body)) = d.payload.split_first() else { return };
+        let Some(vq) = self.vq.as_mut() else { return };
+        let Ok(msg) = VqMessage::decode(body) else { return };
+        let applied = match msg {
+            VqMessage::NodeInfo(info) => vq.nodeinfo_received(d.origin, &info),
+            VqMessage::Reconfigure(r) => vq.reconfigure_received(d.origin, &r),
+        };
+        self.drain_vq(now);
+        if let VqMessage::NodeInfo(info) = msg {
+            if d.origin == self.my_id && info.flags.contains(NodeFlags::LEAVING) && self.leaving.is_some() {
+                self.finish_leave(now);
+            }
+            if applied.is_ok() && self.service.barrier_progress(d.ring_id, d.origin) {
+                self.activate(now);
+            }
+        }
+    }
+
+    /// The sync barrier passed: nodelist notification, then quorum notification (SPEC §2.2).
+    fn activate(&mut self, now: Instant) {
+        self.service.complete_sync();
+        let s = &self.service;
+        let nodelist = nodelist_frame(s.last_sync_ring, &s.member_list, &s.joined, &s.left);
+        for (conn, model) in self.sessions.trackers() {
+            if model == Model::V1 {
+                self.client_out.push_back((conn, ClientOutput::Send(nodelist.clone())));
+            }
+        }
+        if let Some(vq) = self.vq.as_mut() {
+            let activation = vq.activate();
+            self.service.quorate = activation.state.quorate;
+            self.service.quorum_ring = self.service.last_sync_ring;
+            self.service.quorum_view = self.service.member_list.clone();
+            if activation.notify {
+                self.notify_quorum();
+            }
+        }
+        self.events.push_back(NodeEvent::SyncCompleted {
+            ring_id: self.service.last_sync_ring,
+            members: self.service.member_list.clone(),
+            joined: self.service.joined.clone(),
+            left: self.service.left.clone(),
+            quorate: self.service.quorate,
+        });
+        self.drain_vq(now);
+    }
+
+    fn notify_quorum(&mut self) {
+        let frame = quorum_frame(self.service.quorate, self.service.quorum_ring, &self.service.quorum_view);
+        for (conn, _) in self.sessions.trackers() {
+            self.client_out.push_back((conn, ClientOutput::Send(frame.clone())));
+        }
+    }
+
+    fn drain_vq(&mut self, now: Instant) {
+        while let Some(action) = self.vq.as_mut().and_then(Votequorum::poll_action) {
+            match action {
+                Action::ArmLmsTimer { window_ms, generation } => {
+                    self.lms = Some((now + Duration::from_millis(u64::from(window_ms)), generation));
+                }
+                Action::CancelLmsTimer => self.lms = None,
+                Action::PersistExpectedVotes(v) => self.events.push_back(NodeEvent::PersistExpectedVotes(v)),
+                Action::ExpectedVotesChanged(_) => {}
+                Action::QuorateChanged { quorate } => {
+                    // Trigger 2 of SPEC §2.2: a flip outside a sync, reported with the current
+                    // ring; flips during a sync are reported at activation instead.
+                    if self.service.activated
+                        && self.service.sync.is_none()
+                        && quorate != self.service.quorate
+                    {
+                        self.service.quorate = quorate;
+                        self.notify_quorum();
+                        let ring_id = self.service.quorum_ring;
+                        self.events.push_back(NodeEvent::QuorateChanged { ring_id, quorate });
+                    }
+                }
+            }
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Client requests (SPEC §1.4)
+
+    fn reply(&mut self, conn: ConnId, response: Response) {
+        self.client_out.push_back((conn, ClientOutput::Send(ipc::encode(&Frame::Response(response)))));
+    }
+
+    fn close(&mut self, conn: ConnId) {
+        if self.sessions.table.remove(&conn).is_some() {
+            self.client_out.push_back((conn, ClientOutput::Close));
+        }
+    }
+
+    fn client_error(&mut self, conn: ConnId, reason: String) {
+        self.events.push_back(NodeEvent::ClientError { conn, reason });
+        self.close(conn);
+    }
+
+    fn handle_request(&mut self, now: Instant, conn: ConnId, req: Request) {
+        let Some(session) = self.sessions.table.get(&conn).cloned() else {
+            self.client_out.push_back((conn, ClientOutput::Close));
+            return;
+        };
+        match (req, session.model) {
+            (Request::Init { model }, None) => self.init(conn, &session, model),
+            (Request::Init { .. }, Some(_)) => {
+                self.client_error(conn, "second init on one connection".into())
+            }
+            (_, None) => self.client_error(conn, "request before init".into()),
+            (Request::GetQuorate, Some(_)) => {
+                let quorate = u32::from(self.service.quorate);
+                self.reply(conn, Response::GetQuorate { error: cs::OK, quorate });
+            }
+            (Request::TrackStart { flags }, Some(model)) => self.trackstart(conn, model, flags),
+            (Request::TrackStop, Some(_)) => {
+                if let Some(s) = self.sessions.table.get_mut(&conn) {
+                    s.tracking = false;
+                }
+                // SPEC §7 quirk 1, kept for compatibility: CS_OK even when not tracking.
+                self.reply(conn, Response::Result { error: cs::OK });
+            }
+            (Request::Status, Some(_)) => {
+                let json = status::status_json(self);
+                self.reply(conn, Response::Status { error: cs::OK, json });
+            }
+            (
+                req @ (Request::SetExpected { .. } | Request::SetVotes { .. } | Request::CancelWaitForAll),
+                _,
+            ) => {
+                let error = self.reconfigure(req);
+                self.reply(conn, Response::Result { error });
+            }
+        }
+        self.drain_vq(now);
+    }
+
+    fn init(&mut self, conn: ConnId, session: &Session, model: u32) {
+        let quorum_type = u32::from(self.vq.is_some());
+        if !self.access.allows(session.uid, session.gid) {
+            let (uid, gid, pid) = (session.uid, session.gid, session.pid);
+            self.events.push_back(NodeEvent::AccessDenied { conn, uid, gid, pid });
+            self.reply(conn, Response::Init { error: cs::ERR_ACCESS, quorum_type });
+            self.close(conn);
+            return;
+        }
+        if !self.service.activated {
+            // SPEC §2.4: no client before the first membership sync.
+            self.reply(conn, Response::Init { error: cs::ERR_TRY_AGAIN, quorum_type });
+            self.close(conn);
+            return;
+        }
+        let model = match model {
+            0 => Model::V0,
+            1 => Model::V1,
+            _ => {
+                self.reply(conn, Response::Init { error: cs::ERR_INVALID_PARAM, quorum_type });
+                self.close(conn);
+                return;
+            }
+        };
+        if let Some(s) = self.sessions.table.get_mut(&conn) {
+            s.model = Some(model);
+        }
+        self.reply(conn, Response::Init { error: cs::OK, quorum_type });
+    }
+
+    /// SPEC §1.4 trackstart, in its exact order: snapshot, then EXIST / enable / plain OK.
+    fn trackstart(&mut self, conn: ConnId, model: Model, flags: u32) {
+        if flags & (track::CURRENT | track::CHANGES) != 0 {
+            let s = &self.service;
+            if model == Model::V1 {
+                let empty = MemberList::new();
+                let frame = nodelist_frame(s.last_sync_ring, &s.member_list, &empty, &empty);
+                self.client_out.push_back((conn, ClientOutput::Send(frame)));
+            }
+            // Without a provider: quorate 1, ring 0.0, empty view (SPEC §2.3).
+            let frame = quorum_frame(s.quorate, s.quorum_ring, &s.quorum_view);
+            self.client_out.push_back((conn, ClientOutput::Send(frame)));
+        }
+        let Some(session) = self.sessions.table.get_mut(&conn) else { return };
+        let error = if session.tracking {
+            // SPEC §7 quirk 2, kept: EXIST, though the snapshot above was sent.
+            cs::ERR_EXIST
+        } else {
+            if flags & (track::CHANGES | track::CHANGES_ONLY) != 0 {
+                session.tracking = true;
+            }
+            cs::OK
+        };
+        self.reply(conn, Response::Result { error });
+    }
+
+    /// setexpected / setvotes / cancel_wait_for_all: checked here, applied by every member
+    /// when the RECONFIGURE is delivered in agreed order.
+    fn reconfigure(&mut self, req: Request) -> u32 {
+        let Some(vq) = self.vq.as_ref() else { return cs::ERR_NOT_SUPPORTED };
+        let checked = match req {
+            Request::SetExpected { expected } => vq.set_expected(expected),
+            Request::SetVotes { nodeid, votes } => vq.set_votes(nodeid, votes),
+            _ => Ok(vq.cancel_wait_for_all()),
+        };
+        match checked {
+            Ok(r) => {
+                let mut payload = vec![SERVICE_VOTEQUORUM];
+                payload.extend(VqMessage::Reconfigure(r).encode());
+                match self.totem.submit(payload) {
+                    Ok(()) => cs::OK,
+                    Err(_) => cs::ERR_TRY_AGAIN,
+                }
+            }
+            Err(e) => e.cs_error().raw(),
+        }
     }
 }

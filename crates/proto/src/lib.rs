@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod ids;
+pub mod ipc;
 pub mod limits;
 pub mod members;
 pub mod time;
