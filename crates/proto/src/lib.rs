@@ -12,6 +12,7 @@ pub mod ids;
 pub mod ipc;
 pub mod limits;
 pub mod members;
+pub mod shm;
 pub mod time;
 pub mod wire;
 
