@@ -184,7 +184,10 @@ pub struct Mcast {
 pub struct Join {
     /// The highest ring seq the sender has seen or used.
     pub ring_seq: u64,
-    /// Counts the joins this sender sent since it started; with `ring_seq` it orders a node's
+    /// The sender's boot number (its start ring seq, persisted at every boot, so it grows
+    /// from one boot to the next).
+    pub boot: u64,
+    /// Counts the joins this sender sent since it booted; `(boot, join_seq)` orders a node's
     /// joins, so one overtaken on the network is recognised as old.
     pub join_seq: u64,
     /// Nodes believed alive.
@@ -344,6 +347,7 @@ pub fn encode_body(message: &Message) -> Vec<u8> {
         Message::MergeDetect | Message::TokenHoldCancel => {}
         Message::Join(j) => {
             w.u64(j.ring_seq);
+            w.u64(j.boot);
             w.u64(j.join_seq);
             w.nodes(&j.proc_list);
             w.nodes(&j.failed_list);
@@ -524,10 +528,11 @@ pub fn decode_body(msg_type: MsgType, body: &[u8]) -> Result<Message, DecodeErro
         MsgType::TokenHoldCancel => Message::TokenHoldCancel,
         MsgType::Join => {
             let ring_seq = r.u64()?;
+            let boot = r.u64()?;
             let join_seq = r.u64()?;
             let proc_list = r.nodes("proc list")?;
             let failed_list = r.nodes("failed list")?;
-            Message::Join(Join { ring_seq, join_seq, proc_list, failed_list })
+            Message::Join(Join { ring_seq, boot, join_seq, proc_list, failed_list })
         }
         MsgType::Commit => {
             let new_ring_id = r.ring()?;
@@ -616,9 +621,10 @@ mod tests {
                 })),
             Just(Message::MergeDetect),
             Just(Message::TokenHoldCancel),
-            (any::<u64>(), any::<u64>(), nodes(40), nodes(40)).prop_map(
-                |(ring_seq, join_seq, proc_list, failed_list)| Message::Join(Join {
+            (any::<(u64, u64, u64)>(), nodes(40), nodes(40)).prop_map(
+                |((ring_seq, boot, join_seq), proc_list, failed_list)| Message::Join(Join {
                     ring_seq,
+                    boot,
                     join_seq,
                     proc_list,
                     failed_list
@@ -683,7 +689,7 @@ mod tests {
     fn oversized_counts_are_refused_before_allocation() {
         let h = Header { cluster_id: 1, sender: NodeId::new(1).unwrap(), ring_id: RingId::ZERO };
         // A join claiming 65535 proc entries with no bytes behind them.
-        let mut body = [0u8; 16].to_vec();
+        let mut body = [0u8; 24].to_vec();
         body.extend_from_slice(&u16::MAX.to_be_bytes());
         let mut dg = encode_header(&h, MsgType::Join, body.len()).to_vec();
         dg.extend_from_slice(&body);
@@ -693,7 +699,7 @@ mod tests {
     #[test]
     fn node_zero_and_unsorted_lists_are_refused() {
         let h = Header { cluster_id: 1, sender: NodeId::new(1).unwrap(), ring_id: RingId::ZERO };
-        let mut body = [0u8; 16].to_vec();
+        let mut body = [0u8; 24].to_vec();
         body.extend_from_slice(&2u16.to_be_bytes());
         body.extend_from_slice(&3u32.to_be_bytes());
         body.extend_from_slice(&2u32.to_be_bytes());

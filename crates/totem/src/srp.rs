@@ -77,9 +77,12 @@ pub struct Totem {
     proc_set: MemberList,
     failed_set: MemberList,
     joins: BTreeMap<NodeId, (MemberList, MemberList)>,
-    /// The newest `(ring_seq, join_seq)` each node has put in a join. A node's joins carry
-    /// a pair that only grows, so a join below it is an old one overtaken on the network.
+    /// The newest `(boot, join_seq)` each node has put in a join. A node's joins carry a
+    /// pair that only grows, across restarts too, so a join below it is an old one overtaken
+    /// on the network.
     join_seq_seen: BTreeMap<NodeId, (u64, u64)>,
+    /// This boot's number: the start seq, persisted at boot.
+    boot: u64,
     /// Joins this node has sent (its `join_seq`).
     joins_sent: u64,
     last_heard: BTreeMap<NodeId, Instant>,
@@ -128,6 +131,7 @@ impl Totem {
             joins: BTreeMap::new(),
             join_seq_seen: BTreeMap::new(),
             joins_sent: 0,
+            boot: start_seq,
             last_heard: BTreeMap::new(),
             forming: None,
             recovery: None,
@@ -145,6 +149,9 @@ impl Totem {
             events: VecDeque::new(),
             stats: Stats::default(),
         };
+        // The start seq is persisted at once: it numbers this boot, and the next boot starts
+        // above it (so joins of this boot and the next are never confused).
+        t.events.push_back(Event::PersistRingSeq(start_seq));
         t.enter_gather(now, "node started");
         t
     }
@@ -229,6 +236,7 @@ impl Totem {
         self.joins_sent += 1;
         let join = Join {
             ring_seq: self.max_seq_seen,
+            boot: self.boot,
             join_seq: self.joins_sent,
             proc_list,
             failed_list: MemberList::single(self.my_id),
@@ -374,6 +382,7 @@ impl Totem {
         self.joins_sent += 1;
         let join = Join {
             ring_seq: self.max_seq_seen,
+            boot: self.boot,
             join_seq: self.joins_sent,
             proc_list: self.proc_set.clone(),
             failed_list: self.failed_set.clone(),
@@ -410,10 +419,10 @@ impl Totem {
     fn on_join(&mut self, now: Instant, header: Header, j: Join) -> Result<(), Dropped> {
         let from = header.sender;
         let seen = self.join_seq_seen.entry(from).or_insert((0, 0));
-        if (j.ring_seq, j.join_seq) <= *seen {
+        if (j.boot, j.join_seq) <= *seen {
             return Err(Dropped::NotApplicable);
         }
-        *seen = (j.ring_seq, j.join_seq);
+        *seen = (j.boot, j.join_seq);
         match self.state {
             State::Operational => {
                 let (members, failed) = (self.members.clone(), self.ring_failed.clone());
@@ -441,6 +450,14 @@ impl Totem {
             // Already given up on for this gather (as corosync does): it is settled in the next.
             return;
         }
+        if j.failed_list.contains(self.my_id) && !j.failed_list.contains(from) {
+            // The sender counts us as failed. Its view is not merged and the join does not
+            // count as hearing from it: its gather ends without us (we are in its failed set),
+            // after which it falls silent and our own consensus period marks it failed. Failing
+            // it at once instead would let one stale view set every node against every other.
+            self.joins.remove(&from);
+            return;
+        }
         let before = (self.proc_set.clone(), self.failed_set.clone());
         let nodelist = self.nodelist.clone();
         let known = |n: &NodeId| nodelist.contains(*n);
@@ -448,9 +465,8 @@ impl Totem {
         for n in procs {
             self.add_proc(n, now);
         }
-        if j.failed_list.contains(from) || j.failed_list.contains(self.my_id) {
-            // A leave, or a node that cannot hear us: keep it out, but do not adopt its failed
-            // set (that would spread one node's view of a bad link to everyone).
+        if j.failed_list.contains(from) {
+            // A leave.
             let _ = self.failed_set.insert(from);
             self.joins.remove(&from);
         } else {
