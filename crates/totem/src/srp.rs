@@ -85,6 +85,8 @@ pub struct Totem {
     boot: u64,
     /// Joins this node has sent (its `join_seq`).
     joins_sent: u64,
+    /// Consensus periods spent in the current gather.
+    consensus_rounds: u32,
     last_heard: BTreeMap<NodeId, Instant>,
 
     // COMMIT / RECOVERY
@@ -131,6 +133,7 @@ impl Totem {
             joins: BTreeMap::new(),
             join_seq_seen: BTreeMap::new(),
             joins_sent: 0,
+            consensus_rounds: 0,
             boot: start_seq,
             last_heard: BTreeMap::new(),
             forming: None,
@@ -367,6 +370,7 @@ impl Totem {
         let _ = proc_set.insert(self.my_id);
         self.failed_set = MemberList::new();
         self.joins.clear();
+        self.consensus_rounds = 0;
         self.last_heard = proc_set.iter().map(|n| (n, now)).collect();
         self.proc_set = proc_set;
         self.recovery = None;
@@ -401,11 +405,15 @@ impl Totem {
         members: &MemberList,
         failed: &MemberList,
         seq: u64,
+        forming: bool,
     ) -> bool {
         if !members.contains(from) {
             // An outsider matters only if it wants us: a leave, or a join that names us failed
-            // (stale, or from a node that cannot hear us) gives us nothing to merge with.
-            return !j.failed_list.contains(from) && !j.failed_list.contains(self.my_id);
+            // (stale, or from a node that cannot hear us) gives us nothing to merge with. While
+            // a ring is being formed, a node its gather agreed to leave out waits for the next
+            // round (merging it now would abort the formation again and again).
+            let excluded = forming && failed.contains(from);
+            return !excluded && !j.failed_list.contains(from) && !j.failed_list.contains(self.my_id);
         }
         if j.failed_list.contains(from) || j.ring_seq >= seq {
             return true;
@@ -426,14 +434,14 @@ impl Totem {
         match self.state {
             State::Operational => {
                 let (members, failed) = (self.members.clone(), self.ring_failed.clone());
-                if !self.join_is_news(from, &j, &members, &failed, self.ring_id.seq) {
+                if !self.join_is_news(from, &j, &members, &failed, self.ring_id.seq, false) {
                     return Err(Dropped::NotApplicable);
                 }
                 self.enter_gather(now, "join message received");
             }
             State::Commit | State::Recovery => {
                 let Some(f) = self.forming.clone() else { return Err(Dropped::NotApplicable) };
-                if !self.join_is_news(from, &j, &f.members, &f.failed, f.ring_id.seq) {
+                if !self.join_is_news(from, &j, &f.members, &f.failed, f.ring_id.seq, true) {
                     return Err(Dropped::NotApplicable);
                 }
                 self.enter_gather(now, "join message received while forming a ring");
@@ -541,12 +549,26 @@ impl Totem {
     fn on_consensus_timeout(&mut self, now: Instant) {
         let window_start =
             Instant::from_micros(now.as_micros().saturating_sub(self.cfg.consensus.as_micros()));
-        let silent: Vec<NodeId> = self
+        self.consensus_rounds = self.consensus_rounds.saturating_add(1);
+        let mut silent: Vec<NodeId> = self
             .consensus_members()
             .iter()
             .filter(|n| *n != self.my_id)
             .filter(|n| self.last_heard.get(n).is_none_or(|t| *t <= window_start))
             .collect();
+        if silent.is_empty() && self.consensus_rounds >= 2 && !self.has_consensus() {
+            // Everyone answers but some still disagree after two periods (their view keeps
+            // changing, e.g. they are caught up in another gather): as corosync does, give up
+            // on those that do not agree, so that every gather ends within two periods.
+            silent = self
+                .consensus_members()
+                .iter()
+                .filter(|n| *n != self.my_id)
+                .filter(|n| {
+                    !self.joins.get(n).is_some_and(|(p, f)| *p == self.proc_set && *f == self.failed_set)
+                })
+                .collect();
+        }
         if !silent.is_empty() {
             for n in &silent {
                 let _ = self.failed_set.insert(*n);
@@ -873,6 +895,10 @@ impl Totem {
             if header.ring_id == f.ring_id {
                 return if rec.new_ring.insert(m.seq, stored) { Ok(()) } else { Err(Dropped::NotApplicable) };
             }
+            // The old ring's store is frozen once recovery starts: what it held then is exactly
+            // what this node re-sends to the others. A late old-ring message stored now would be
+            // delivered here and nowhere else, breaking virtual synchrony.
+            return Err(Dropped::NotApplicable);
         }
         if header.ring_id != self.ring_id {
             return Err(Dropped::NotApplicable);

@@ -1,0 +1,266 @@
+//! The fuzzer: one seed → one random run with a safety phase and a liveness phase.
+//!
+//! Safety phase: all nodes boot (staggered), then for `safety_ms` of virtual time random faults
+//! (crash, restart, graceful stop, pause, resume, partitions, one-way and two-way link cuts,
+//! link repairs, heals, loss changes) and background submits, with every checker after every
+//! step. Liveness phase: the network heals and loses nothing, paused nodes resume, every
+//! stopped or crashed node restarts, and within `3 × token + 2 s` every node must be
+//! operational in one ring of all nodes (checker (g)); otherwise the seed is "unconverged".
+//!
+//! Invariants: the run is a function of `(seed, options)` only. Independent random streams
+//! (node count, network parameters, schedule; the world has its own) keep a seed's meaning when
+//! an option overrides one choice, so the printed reproduction command replays the same run.
+//! A panic inside the protocol is caught and reported as a violation of the seed.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use quorumd_proto::{Duration, MemberList, NodeId};
+use quorumd_totem::{Mutant, TotemKeys};
+
+use crate::check::liveness::Liveness;
+use crate::check::{violation, Checker, Status, Violation};
+use crate::net::NetParams;
+use crate::rng::Rng;
+use crate::settle;
+use crate::world::{World, WorldParams, WorldStats};
+
+mod faults;
+
+use faults::{apply, choose_fault};
+
+const STREAM_NODES: u64 = 1;
+const STREAM_NET: u64 = 2;
+const STREAM_SCHEDULE: u64 = 3;
+
+/// What a fuzz run varies and what it fixes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FuzzOptions {
+    /// Fewest and most nodes (inclusive); each seed picks a count in this range.
+    pub nodes: (usize, usize),
+    /// Build every node with this mutant.
+    pub mutant: Option<Mutant>,
+    /// Fixed loss probability (otherwise random per seed, and changed by faults).
+    pub loss: Option<f64>,
+    /// Fixed duplication probability (otherwise random per seed).
+    pub dup: Option<f64>,
+    /// Fixed one-way latency in µs (otherwise random per seed).
+    pub latency_us: Option<u64>,
+    /// Fixed jitter in µs (otherwise random per seed).
+    pub jitter_us: Option<u64>,
+    /// Length of the safety phase, virtual ms.
+    pub safety_ms: u64,
+    /// Whether nodes submit background messages.
+    pub traffic: bool,
+    /// `totem.token` in ms (otherwise the default).
+    pub token_ms: Option<u32>,
+    /// Keep the event log (for printing failing seeds).
+    pub log: bool,
+}
+
+impl Default for FuzzOptions {
+    fn default() -> Self {
+        FuzzOptions {
+            nodes: (3, 5),
+            mutant: None,
+            loss: None,
+            dup: None,
+            latency_us: None,
+            jitter_us: None,
+            safety_ms: 6000,
+            traffic: true,
+            token_ms: None,
+            log: false,
+        }
+    }
+}
+
+/// What one seed did.
+#[derive(Clone, Debug)]
+pub struct SeedOutcome {
+    /// The seed.
+    pub seed: u64,
+    /// Its node count.
+    pub nodes: usize,
+    /// Safety violations (empty when none).
+    pub violations: Vec<Violation>,
+    /// Why the liveness phase did not converge.
+    pub unconverged: Option<Violation>,
+    /// Digest of every event (see [`World::digest`]).
+    pub digest: u64,
+    /// Counters.
+    pub stats: WorldStats,
+    /// Virtual time at the end of the run.
+    pub end: quorumd_proto::Instant,
+    /// The event log (when asked for).
+    pub log: Vec<String>,
+}
+
+/// The message a node submits as background traffic: origin id and counter, unique.
+pub fn payload(node: NodeId, counter: u64) -> Vec<u8> {
+    let mut p = node.get().to_be_bytes().to_vec();
+    p.extend_from_slice(&counter.to_be_bytes());
+    p
+}
+
+/// The node count `seed` runs with.
+pub fn nodes_for_seed(seed: u64, opts: &FuzzOptions) -> usize {
+    let (lo, hi) = opts.nodes;
+    Rng::stream(seed, STREAM_NODES).between(lo as u64, hi as u64) as usize
+}
+
+/// The command line that replays `seed` with `nodes` nodes.
+pub fn repro_command(seed: u64, nodes: usize, opts: &FuzzOptions) -> String {
+    let mut cmd = format!("quorumd-sim fuzz --seeds {seed}..{} --nodes {nodes}", seed + 1);
+    if let Some(m) = opts.mutant {
+        cmd += &format!(" --mutant {}", m.name());
+    }
+    let defaults = FuzzOptions::default();
+    let opt = |name: &str, v: Option<String>| v.map(|v| format!(" --{name} {v}")).unwrap_or_default();
+    cmd += &opt("loss", opts.loss.map(|v| v.to_string()));
+    cmd += &opt("dup", opts.dup.map(|v| v.to_string()));
+    cmd += &opt("latency-us", opts.latency_us.map(|v| v.to_string()));
+    cmd += &opt("jitter-us", opts.jitter_us.map(|v| v.to_string()));
+    cmd += &opt("token", opts.token_ms.map(|v| v.to_string()));
+    if opts.safety_ms != defaults.safety_ms {
+        cmd += &format!(" --safety-ms {}", opts.safety_ms);
+    }
+    if !opts.traffic {
+        cmd += " --no-traffic";
+    }
+    cmd
+}
+
+fn world_params(seed: u64, nodes: usize, opts: &FuzzOptions) -> WorldParams {
+    // Every draw happens whatever the overrides, so an override changes only its own value.
+    let mut r = Rng::stream(seed, STREAM_NET);
+    let loss = [0.0, 0.0, 0.01, 0.05][r.below(4) as usize];
+    let dup = [0.0, 0.0, 0.01, 0.05][r.below(4) as usize];
+    let latency_us = r.between(50, 1000);
+    let jitter_us = [0, 200, 1000, 5000][r.below(4) as usize];
+    let ids = (1..=nodes as u32).filter_map(|i| NodeId::new(i).ok());
+    let keys = TotemKeys { token: opts.token_ms, ..TotemKeys::default() };
+    WorldParams {
+        nodelist: MemberList::from_ids(ids).unwrap_or_default(),
+        keys,
+        net: NetParams {
+            loss: opts.loss.unwrap_or(loss),
+            dup: opts.dup.unwrap_or(dup),
+            latency: Duration::from_micros(opts.latency_us.unwrap_or(latency_us)),
+            jitter: Duration::from_micros(opts.jitter_us.unwrap_or(jitter_us)),
+        },
+        seed,
+        mutant: opts.mutant,
+        cluster_id: 0x5155,
+    }
+}
+
+/// Runs one seed: safety phase, then (if no violation) the liveness phase.
+pub fn run_seed(seed: u64, opts: &FuzzOptions) -> SeedOutcome {
+    let nodes = nodes_for_seed(seed, opts);
+    let mut outcome = SeedOutcome {
+        seed,
+        nodes,
+        violations: Vec::new(),
+        unconverged: None,
+        digest: 0,
+        stats: WorldStats::default(),
+        end: quorumd_proto::Instant::ZERO,
+        log: Vec::new(),
+    };
+    let mut world = match World::new(world_params(seed, nodes, opts)) {
+        Ok(w) => w,
+        Err(e) => {
+            outcome.violations.push(violation("setup", quorumd_proto::Instant::ZERO, e.to_string()));
+            return outcome;
+        }
+    };
+    if opts.log {
+        world.enable_log();
+    }
+    let result = catch_unwind(AssertUnwindSafe(|| drive(&mut world, seed, opts)));
+    outcome.violations = world.violations().to_vec();
+    match result {
+        Ok(unconverged) => outcome.unconverged = unconverged,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            outcome.violations.push(violation(
+                "panic",
+                world.now(),
+                format!("the protocol panicked: {what}"),
+            ));
+        }
+    }
+    outcome.digest = world.digest();
+    outcome.stats = world.stats().clone();
+    outcome.end = world.now();
+    outcome.log = world.log_lines();
+    outcome
+}
+
+fn drive(world: &mut World, seed: u64, opts: &FuzzOptions) -> Option<Violation> {
+    let mut rng = Rng::stream(seed, STREAM_SCHEDULE);
+    safety_phase(world, &mut rng, opts);
+    if !world.violations().is_empty() {
+        return None;
+    }
+    let unconverged = liveness_phase(world);
+    // A safety violation during the liveness phase (e.g. a message storm) is the finding; the
+    // missing convergence is its consequence and is not counted twice.
+    unconverged.filter(|_| world.violations().is_empty())
+}
+
+fn safety_phase(world: &mut World, rng: &mut Rng, opts: &FuzzOptions) {
+    for id in world.nodelist().clone().iter() {
+        world.run_for(Duration::from_millis(rng.below(100)));
+        let _ = world.start(id);
+    }
+    let end = world.now() + Duration::from_millis(opts.safety_ms);
+    let mut next_fault = world.now() + Duration::from_millis(rng.between(100, 800));
+    let mut counter = 0u64;
+    while world.now() < end && world.violations().is_empty() && !world.is_stuck() {
+        let tick = Duration::from_millis(rng.between(5, 60));
+        world.run_until((world.now() + tick).min(end));
+        if opts.traffic && rng.chance(0.6) {
+            let running = world.with_status(Status::Running);
+            if let Some(id) = rng.pick(&running).copied() {
+                counter += 1;
+                let _ = world.submit(id, payload(id, counter));
+            }
+        }
+        if world.now() >= next_fault {
+            if let Some(fault) = choose_fault(rng, world, opts) {
+                world.note(&format!("fault: {fault}"));
+                apply(world, fault);
+            }
+            next_fault = world.now() + Duration::from_millis(rng.between(100, 1000));
+        }
+    }
+}
+
+fn liveness_phase(world: &mut World) -> Option<Violation> {
+    world.note("liveness phase: heal, resume, restart");
+    world.net_mut().heal();
+    world.net_mut().params.loss = 0.0;
+    world.net_mut().params.dup = 0.0;
+    for id in world.with_status(Status::Paused) {
+        let _ = world.resume(id);
+    }
+    for status in [Status::Never, Status::Crashed, Status::Stopped] {
+        for id in world.with_status(status) {
+            let _ = world.start(id);
+        }
+    }
+    let token = world.totem_config().token;
+    let bound = token + token + token + Duration::from_millis(2000);
+    let deadline = world.now() + bound;
+    world.run_until_pred(deadline, settle::converged);
+    let views = world.views();
+    Liveness.at_end(world.now(), &views).err().map(|v| Violation {
+        message: format!("not converged within {bound} of the liveness phase: {}", v.message),
+        ..v
+    })
+}

@@ -1,0 +1,278 @@
+//! `quorumd-sim`: the deterministic simulator's command line.
+//!
+//! - `fuzz`: random fault schedules per seed, every checker after every step, then liveness;
+//! - `latency`: membership reaction times per cluster size, in virtual ms;
+//! - `run`: scenario files.
+//!
+//! Ranges are Rust-like: `A..B` excludes B, `A..=B` includes it; a single number is itself.
+// This shell reads scenario files named on the command line.
+#![allow(clippy::disallowed_methods)]
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use quorumd_sim::fuzz::{self, FuzzOptions, SeedOutcome};
+use quorumd_sim::latency::{self, TARGET_EXTRA_AFTER_TOKEN_MS, TARGET_HEAL_MS, TARGET_JOIN_MS};
+use quorumd_sim::scenario::{self, Outcome};
+use quorumd_totem::Mutant;
+
+#[derive(Debug, Parser)]
+#[command(name = "quorumd-sim", about = "quorumd's deterministic simulator", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Random fault schedules, one per seed; exit 1 on any violation or unconverged seed
+    /// (with --mutant: exit 1 when the checkers catch nothing).
+    Fuzz(FuzzArgs),
+    /// Membership reaction times (crash, cut, heal, join) in virtual ms.
+    Latency(LatencyArgs),
+    /// Run scenario files.
+    Run {
+        /// Scenario files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct FuzzArgs {
+    /// Seeds: `A..B` (B excluded), `A..=B`, or one seed.
+    #[arg(long, default_value = "1..101")]
+    seeds: String,
+    /// Node count: `N`, `A..B` or `A..=B`; each seed picks one.
+    #[arg(long, default_value = "3..=5")]
+    nodes: String,
+    /// Build every node with this mutant: skip-consensus, reuse-ring-seq, deliver-out-of-order,
+    /// skip-recovery.
+    #[arg(long)]
+    mutant: Option<String>,
+    /// Fixed packet loss probability (default: random per seed and changed by faults).
+    #[arg(long)]
+    loss: Option<f64>,
+    /// Fixed duplication probability (default: random per seed).
+    #[arg(long)]
+    dup: Option<f64>,
+    /// Fixed one-way latency, µs (default: random per seed).
+    #[arg(long)]
+    latency_us: Option<u64>,
+    /// Fixed jitter, µs (default: random per seed).
+    #[arg(long)]
+    jitter_us: Option<u64>,
+    /// totem.token in ms (default: the totem default).
+    #[arg(long)]
+    token: Option<u32>,
+    /// Safety phase length, virtual ms.
+    #[arg(long, default_value_t = 6000)]
+    safety_ms: u64,
+    /// No background messages.
+    #[arg(long)]
+    no_traffic: bool,
+    /// One line per seed.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Print the event log of failing seeds (last N lines).
+    #[arg(long, value_name = "LINES")]
+    log: Option<usize>,
+}
+
+#[derive(Debug, clap::Args)]
+struct LatencyArgs {
+    /// Cluster sizes, comma separated.
+    #[arg(long, default_value = "2,3,5,16,32,64", value_delimiter = ',')]
+    nodes: Vec<usize>,
+    /// Trials (seeds 1..=N) per size; the median is printed.
+    #[arg(long, default_value_t = 3)]
+    trials: u64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Fuzz(args) => run_fuzz(&args),
+        Cmd::Latency(args) => run_latency(&args),
+        Cmd::Run { files } => run_scenarios(&files),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("quorumd-sim: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Parses `A..B`, `A..=B` or `N` into an inclusive range.
+fn parse_range(text: &str) -> Result<(u64, u64)> {
+    let num = |s: &str| s.trim().parse::<u64>().with_context(|| format!("`{s}` is not a number"));
+    let (lo, hi) = if let Some((a, b)) = text.split_once("..=") {
+        (num(a)?, num(b)?)
+    } else if let Some((a, b)) = text.split_once("..") {
+        let b = num(b)?;
+        if b == 0 {
+            bail!("empty range `{text}`");
+        }
+        (num(a)?, b - 1)
+    } else {
+        let n = num(text)?;
+        (n, n)
+    };
+    if hi < lo {
+        bail!("empty range `{text}`");
+    }
+    Ok((lo, hi))
+}
+
+fn fuzz_options(args: &FuzzArgs) -> Result<FuzzOptions> {
+    let (lo, hi) = parse_range(&args.nodes)?;
+    if lo < 1 || hi > 384 {
+        bail!("--nodes must be between 1 and 384");
+    }
+    let mutant = match &args.mutant {
+        None => None,
+        Some(name) => Some(Mutant::from_name(name).with_context(|| {
+            let names: Vec<&str> = Mutant::ALL.iter().map(|m| m.name()).collect();
+            format!("unknown mutant `{name}` (known: {})", names.join(", "))
+        })?),
+    };
+    Ok(FuzzOptions {
+        nodes: (lo as usize, hi as usize),
+        mutant,
+        loss: args.loss,
+        dup: args.dup,
+        latency_us: args.latency_us,
+        jitter_us: args.jitter_us,
+        safety_ms: args.safety_ms,
+        traffic: !args.no_traffic,
+        token_ms: args.token,
+        log: args.log.is_some(),
+    })
+}
+
+fn print_failure(o: &SeedOutcome, opts: &FuzzOptions, log_lines: Option<usize>) {
+    if let Some(v) = o.violations.first() {
+        println!("seed {} nodes {}: VIOLATION {v}", o.seed, o.nodes);
+        if o.violations.len() > 1 {
+            println!("  (+{} more violations)", o.violations.len() - 1);
+        }
+    }
+    if let Some(u) = &o.unconverged {
+        println!("seed {} nodes {}: UNCONVERGED {u}", o.seed, o.nodes);
+    }
+    println!("  reproduce: {}", fuzz::repro_command(o.seed, o.nodes, opts));
+    if let Some(n) = log_lines {
+        for line in o.log.iter().skip(o.log.len().saturating_sub(n)) {
+            println!("    {line}");
+        }
+    }
+}
+
+fn run_fuzz(args: &FuzzArgs) -> Result<bool> {
+    let opts = fuzz_options(args)?;
+    let (first, last) = parse_range(&args.seeds)?;
+    let (mut seeds, mut violations, mut unconverged) = (0u64, 0u64, 0u64);
+    let mut caught_by: std::collections::BTreeMap<&'static str, u64> = Default::default();
+    for seed in first..=last {
+        let o = fuzz::run_seed(seed, &opts);
+        seeds += 1;
+        if let Some(v) = o.violations.first() {
+            violations += 1;
+            *caught_by.entry(v.checker).or_default() += 1;
+        }
+        if o.unconverged.is_some() {
+            unconverged += 1;
+        }
+        let failed = !o.violations.is_empty() || o.unconverged.is_some();
+        if args.verbose {
+            println!(
+                "seed {} nodes {}: {} virtual {} ms, {} datagrams, {} events, {} deliveries, digest {:016x}",
+                o.seed,
+                o.nodes,
+                if failed { "FAILED" } else { "ok" },
+                o.end.as_micros() / 1000,
+                o.stats.scheduled,
+                o.stats.events,
+                o.stats.messages_delivered,
+                o.digest
+            );
+        }
+        if failed && (opts.mutant.is_none() || violations + unconverged <= 3) {
+            print_failure(&o, &opts, args.log);
+        }
+    }
+    println!("sim fuzz: seeds={seeds} violations={violations} unconverged={unconverged}");
+    let Some(m) = opts.mutant else { return Ok(violations == 0 && unconverged == 0) };
+    if violations == 0 {
+        println!("mutant {}: NOT caught by any checker", m.name());
+        return Ok(false);
+    }
+    let by: Vec<String> = caught_by.iter().map(|(c, n)| format!("{c} ({n} seeds)")).collect();
+    println!("mutant {}: caught by {}", m.name(), by.join(", "));
+    Ok(true)
+}
+
+fn run_latency(args: &LatencyArgs) -> Result<bool> {
+    println!(
+        "targets: crash_ms, cut_ms <= token + {TARGET_EXTRA_AFTER_TOKEN_MS}; heal_ms <= {TARGET_HEAL_MS}; \
+         join_ms <= {TARGET_JOIN_MS}  (median of {} trials, virtual time)",
+        args.trials
+    );
+    println!(
+        "{:>6} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "nodes", "crash_ms", "cut_ms", "heal_ms", "join_ms", "token_ms"
+    );
+    let mut all_ok = true;
+    for &n in &args.nodes {
+        if !(1..=384).contains(&n) {
+            bail!("cluster size {n} is out of range 1..=384");
+        }
+        let row = latency::measure(n, args.trials);
+        let ms = |d: quorumd_proto::Duration| format!("{:.1}", d.as_micros() as f64 / 1000.0);
+        match row.median {
+            Some(s) => println!(
+                "{:>6} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                n,
+                ms(s.crash),
+                ms(s.cut),
+                ms(s.heal),
+                ms(s.join),
+                row.token_ms
+            ),
+            None => println!("{:>6} {:>9} {:>9} {:>9} {:>9} {:>9}", n, "-", "-", "-", "-", row.token_ms),
+        }
+        for f in &row.failures {
+            all_ok = false;
+            println!("  FAILED TRIAL {f}");
+        }
+    }
+    Ok(all_ok)
+}
+
+fn run_scenarios(files: &[std::path::PathBuf]) -> Result<bool> {
+    let (mut passed, mut failed) = (0, 0);
+    for file in files {
+        let shown = file.display();
+        let outcome = match std::fs::read_to_string(file) {
+            Ok(text) => scenario::run_text(&text),
+            Err(e) => Outcome::Fail { line: 0, message: format!("cannot read: {e}") },
+        };
+        match outcome {
+            Outcome::Pass => {
+                passed += 1;
+                println!("PASS {shown}");
+            }
+            Outcome::Fail { line, message } => {
+                failed += 1;
+                println!("FAIL {shown}:{line}: {message}");
+            }
+        }
+    }
+    println!("sim run: scenarios={} passed={passed} failed={failed}", files.len());
+    Ok(failed == 0)
+}

@@ -1,0 +1,353 @@
+//! The deterministic world: a virtual clock, an event queue of datagram arrivals, the node
+//! timers, the simulated network, node lifecycles and the checkers.
+//!
+//! Responsibility: drive [`Node`]s exactly as the daemon would — one input at a time, then
+//! drain `poll_event` (persisting [`TotemEvent::PersistRingSeq`] and feeding the checkers),
+//! then `poll_transmit` (one arrival per destination, through the [`Network`]), then
+//! `poll_timeout`.
+//!
+//! Invariants:
+//! - one `u64` seed decides everything: the network draws from one [`Rng`], the queue is a
+//!   `BTreeMap` keyed by `(arrival time, insertion counter)`, timers by `(deadline, node id)`,
+//!   and ties go to arrivals before timers; there is no wall clock, no hash iteration, no
+//!   thread;
+//! - a datagram reaches only the incarnation it was sent towards: a crash loses everything in
+//!   flight to the node;
+//! - a paused node processes nothing: arrivals wait in a bounded inbox, its timer fires late;
+//! - virtual time never goes backwards, and a node that never lets time advance (a timer that
+//!   stays due after firing) is reported as a violation instead of hanging the run.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::rc::Rc;
+
+use quorumd_node::{Node, NodeEvent, TotemEvent, Transmit};
+use quorumd_proto::{Duration, Instant, MemberList, NodeId};
+use quorumd_totem::{Mutant, TimingError, TotemConfig, TotemKeys};
+
+use crate::check::{self, Checker, NodeView, Status, Violation};
+use crate::net::{NetParams, Network};
+use crate::rng::Rng;
+
+/// Most datagrams a paused node's inbox holds; later ones are lost (a full socket buffer).
+pub const PAUSED_INBOX_MAX: usize = 1024;
+/// Most inputs processed at one virtual instant before the run is declared stuck.
+pub const SAME_INSTANT_STEPS_MAX: u64 = 200_000;
+/// Most datagrams in flight at once, at least. A healthy ring keeps a few per node in flight;
+/// a membership change may cost every node a join to every other for every change it sees
+/// (n³, e.g. when 64 nodes boot at once). Beyond `max(IN_FLIGHT_MIN, 2·n³)` the protocol is
+/// amplifying its own traffic (a message storm), which is reported as a violation instead of
+/// exhausting memory.
+pub const IN_FLIGHT_MIN: usize = 100_000;
+/// Most inputs (arrivals and timer expiries) one world processes, a bound on a run's cost.
+pub const STEPS_MAX: u64 = 200_000_000;
+/// Most violations kept per run (the first one is the one that matters).
+pub const VIOLATIONS_MAX: usize = 16;
+/// Lines of the event log kept when logging is on.
+pub const LOG_LINES_MAX: usize = 200_000;
+/// How often `run_until_pred` re-evaluates a predicate when nothing changed.
+pub const PREDICATE_POLL: Duration = Duration::from_millis(10);
+
+/// A lifecycle operation that does not apply, or a bad configuration. Nothing changed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SimError {
+    /// The node is not in the nodelist.
+    #[error("node {0} is not in the nodelist")]
+    UnknownNode(NodeId),
+    /// The operation does not apply to the node's status.
+    #[error("cannot {op} node {node}: it is {status}")]
+    BadState {
+        /// The operation.
+        op: &'static str,
+        /// The node.
+        node: NodeId,
+        /// Its status.
+        status: Status,
+    },
+    /// The totem keys do not derive a valid timing.
+    #[error(transparent)]
+    Timing(#[from] TimingError),
+    /// The nodelist is empty.
+    #[error("the nodelist is empty")]
+    EmptyNodelist,
+}
+
+/// Everything a world is built from.
+#[derive(Clone, Debug)]
+pub struct WorldParams {
+    /// The configured nodes.
+    pub nodelist: MemberList,
+    /// `totem { }` keys.
+    pub keys: TotemKeys,
+    /// Network parameters at the start.
+    pub net: NetParams,
+    /// The seed of the network's randomness.
+    pub seed: u64,
+    /// Broken behaviour for every node (checker tests).
+    pub mutant: Option<Mutant>,
+    /// The cluster id in every header.
+    pub cluster_id: u32,
+}
+
+impl WorldParams {
+    /// Default keys and a quiet network for `nodelist`, seed 1.
+    pub fn new(nodelist: MemberList) -> WorldParams {
+        WorldParams {
+            nodelist,
+            keys: TotemKeys::default(),
+            net: NetParams::default(),
+            seed: 1,
+            mutant: None,
+            cluster_id: 0x5155,
+        }
+    }
+}
+
+/// Counters of one run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorldStats {
+    /// Datagram copies put on the network (one per destination, two when duplicated).
+    pub scheduled: u64,
+    /// Datagrams lost by the network model (loss or cut).
+    pub lost: u64,
+    /// Datagrams handed to a node.
+    pub delivered: u64,
+    /// Datagrams that found their node down, restarted or with a full inbox.
+    pub undeliverable: u64,
+    /// Datagrams a node refused.
+    pub dropped_by_node: u64,
+    /// Transmits addressed to this very node or to an unconfigured one.
+    pub misaddressed: u64,
+    /// Timer expiries handed to nodes.
+    pub timeouts: u64,
+    /// Events drained from nodes.
+    pub events: u64,
+    /// Ordered messages delivered to nodes (`Deliver` events).
+    pub messages_delivered: u64,
+}
+
+#[derive(Debug)]
+struct Slot {
+    status: Status,
+    node: Option<Node>,
+    incarnation: u64,
+    persisted: Option<u64>,
+    inbox: VecDeque<Rc<[u8]>>,
+    timer: Option<Instant>,
+    /// `stop` was called; the node is dropped when it reports `NodeEvent::Left`.
+    stopping: bool,
+}
+
+#[derive(Debug)]
+struct Arrival {
+    to: NodeId,
+    incarnation: u64,
+    /// Shared by every copy of one transmit.
+    bytes: Rc<[u8]>,
+}
+
+/// The simulated cluster.
+#[derive(Debug)]
+pub struct World {
+    now: Instant,
+    rng: Rng,
+    net: Network,
+    nodelist: MemberList,
+    totem: TotemConfig,
+    cluster_id: u32,
+    mutant: Option<Mutant>,
+    slots: BTreeMap<NodeId, Slot>,
+    queue: BTreeMap<(Instant, u64), Arrival>,
+    timers: BTreeSet<(Instant, NodeId)>,
+    counter: u64,
+    in_flight_max: usize,
+    checkers: Vec<Box<dyn Checker>>,
+    violations: Vec<Violation>,
+    digest: u64,
+    changed: bool,
+    last_conf_change: Instant,
+    same_instant_steps: u64,
+    steps: u64,
+    stuck: bool,
+    log: Option<VecDeque<String>>,
+    stats: WorldStats,
+}
+
+impl World {
+    /// A world of stopped nodes at time zero, with the safety checkers installed.
+    pub fn new(params: WorldParams) -> Result<World, SimError> {
+        if params.nodelist.is_empty() {
+            return Err(SimError::EmptyNodelist);
+        }
+        let totem = params.keys.derive(params.nodelist.len())?;
+        let n = params.nodelist.len();
+        let in_flight_max = IN_FLIGHT_MIN.max(2 * n * n * n);
+        let slots = params
+            .nodelist
+            .iter()
+            .map(|id| {
+                let slot = Slot {
+                    status: Status::Never,
+                    node: None,
+                    incarnation: 0,
+                    persisted: None,
+                    inbox: VecDeque::new(),
+                    timer: None,
+                    stopping: false,
+                };
+                (id, slot)
+            })
+            .collect();
+        Ok(World {
+            now: Instant::ZERO,
+            rng: Rng::stream(params.seed, 0x6e6574),
+            net: Network::new(params.net),
+            checkers: check::safety_checkers(&params.nodelist),
+            nodelist: params.nodelist,
+            totem,
+            cluster_id: params.cluster_id,
+            mutant: params.mutant,
+            slots,
+            queue: BTreeMap::new(),
+            timers: BTreeSet::new(),
+            counter: 0,
+            in_flight_max,
+            violations: Vec::new(),
+            digest: 0xcbf2_9ce4_8422_2325,
+            changed: false,
+            last_conf_change: Instant::ZERO,
+            same_instant_steps: 0,
+            steps: 0,
+            stuck: false,
+            log: None,
+            stats: WorldStats::default(),
+        })
+    }
+
+    /// Virtual now.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The configured nodes.
+    pub fn nodelist(&self) -> &MemberList {
+        &self.nodelist
+    }
+
+    /// The effective Totem timing every node uses.
+    pub fn totem_config(&self) -> &TotemConfig {
+        &self.totem
+    }
+
+    /// The network, to partition, cut links or change loss.
+    pub fn net_mut(&mut self) -> &mut Network {
+        &mut self.net
+    }
+
+    /// The network.
+    pub fn net(&self) -> &Network {
+        &self.net
+    }
+
+    /// Violations found so far (at most [`VIOLATIONS_MAX`]).
+    pub fn violations(&self) -> &[Violation] {
+        &self.violations
+    }
+
+    /// FNV-1a digest of every event every node emitted, with its time and node: two runs with
+    /// the same digest behaved the same.
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &WorldStats {
+        &self.stats
+    }
+
+    /// When the last configuration change was emitted by any node.
+    pub fn last_conf_change(&self) -> Instant {
+        self.last_conf_change
+    }
+
+    /// Starts keeping a log of lifecycle steps, faults and membership events.
+    pub fn enable_log(&mut self) {
+        self.log = Some(VecDeque::new());
+    }
+
+    /// The kept log lines, oldest first.
+    pub fn log_lines(&self) -> Vec<String> {
+        self.log.as_ref().map(|l| l.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Adds a line to the log (when logging is on), stamped with virtual now.
+    pub fn note(&mut self, line: &str) {
+        let stamped = format!("{:>12} ms  {line}", check::fmt_ms(self.now));
+        if let Some(log) = self.log.as_mut() {
+            if log.len() >= LOG_LINES_MAX {
+                log.pop_front();
+            }
+            log.push_back(stamped);
+        }
+    }
+
+    /// A node's status.
+    pub fn status(&self, id: NodeId) -> Option<Status> {
+        self.slots.get(&id).map(|s| s.status)
+    }
+
+    /// The running (or paused) node object.
+    pub fn node(&self, id: NodeId) -> Option<&Node> {
+        self.slots.get(&id).and_then(|s| s.node.as_ref())
+    }
+
+    /// Nodes with this status, ascending.
+    pub fn with_status(&self, status: Status) -> Vec<NodeId> {
+        self.slots.iter().filter(|(_, s)| s.status == status).map(|(id, _)| *id).collect()
+    }
+
+    /// A node's externally visible state.
+    pub fn view(&self, id: NodeId) -> Option<NodeView> {
+        let slot = self.slots.get(&id)?;
+        Some(match &slot.node {
+            Some(node) => NodeView {
+                id,
+                status: slot.status,
+                state: Some(node.state()),
+                ring_id: node.ring_id(),
+                members: node.members().clone(),
+            },
+            None => NodeView {
+                id,
+                status: slot.status,
+                state: None,
+                ring_id: quorumd_proto::RingId::ZERO,
+                members: MemberList::new(),
+            },
+        })
+    }
+
+    /// Every node's view, ascending by id.
+    pub fn views(&self) -> Vec<NodeView> {
+        self.nodelist.iter().filter_map(|id| self.view(id)).collect()
+    }
+
+    /// Runs `checker.at_end` on the current views; a violation is recorded and returned.
+    pub fn check_end(&mut self, checker: &mut dyn Checker) -> Result<(), Violation> {
+        let views = self.views();
+        let result = checker.at_end(self.now, &views);
+        if let Err(v) = &result {
+            self.record_violation(v.clone());
+        }
+        result
+    }
+
+    fn record_violation(&mut self, v: Violation) {
+        self.note(&format!("VIOLATION {v}"));
+        if self.violations.len() < VIOLATIONS_MAX {
+            self.violations.push(v);
+        }
+    }
+}
+
+mod drive;
+mod lifecycle;

@@ -1,0 +1,289 @@
+//! The step loop: picks the next due input (earliest arrival or timer; arrivals first on a
+//! tie), hands it to its node and drains the node's outputs.
+//!
+//! Invariants: after every input the node's events are drained before its transmits (a
+//! persisted ring seq is stored before anything polled after it is sent); every transmit is
+//! routed by the network model with the world's one [`crate::rng::Rng`], in transmit order,
+//! destination order.
+
+use std::rc::Rc;
+
+use quorumd_proto::{Instant, NodeId};
+
+use super::{
+    Arrival, NodeEvent, TotemEvent, Transmit, World, PREDICATE_POLL, SAME_INSTANT_STEPS_MAX, STEPS_MAX,
+};
+use crate::check::{violation, Status};
+
+impl World {
+    /// Advances virtual time to `until`, processing every input due by then.
+    pub fn run_until(&mut self, until: Instant) {
+        while !self.stuck && self.step(until) {}
+        if !self.stuck {
+            self.now = self.now.max(until);
+        }
+    }
+
+    /// Advances virtual time by `d`.
+    pub fn run_for(&mut self, d: quorumd_proto::Duration) {
+        self.run_until(self.now + d);
+    }
+
+    /// Runs until `pred` holds (checked after every step that changed a node's membership or
+    /// state, and every [`PREDICATE_POLL`]) or `deadline` passes. Returns whether it held; on
+    /// success virtual now is the instant it first held.
+    pub fn run_until_pred(&mut self, deadline: Instant, mut pred: impl FnMut(&World) -> bool) -> bool {
+        self.changed = false;
+        if pred(self) {
+            return true;
+        }
+        let mut next_poll = self.now + PREDICATE_POLL;
+        loop {
+            if self.stuck {
+                return false;
+            }
+            let horizon = next_poll.min(deadline);
+            if self.step(horizon) {
+                if std::mem::take(&mut self.changed) && pred(self) {
+                    return true;
+                }
+                continue;
+            }
+            self.now = self.now.max(horizon);
+            if pred(self) {
+                return true;
+            }
+            if horizon >= deadline {
+                return false;
+            }
+            next_poll = horizon + PREDICATE_POLL;
+        }
+    }
+
+    /// Whether the run stopped making progress (reported as a violation).
+    pub fn is_stuck(&self) -> bool {
+        self.stuck
+    }
+
+    /// Processes the next input due at or before `until`; false when there is none.
+    fn step(&mut self, until: Instant) -> bool {
+        let arrival = self.queue.first_key_value().map(|(k, _)| k.0);
+        let timer = self.timers.first().copied();
+        let (at, is_arrival) = match (arrival, timer) {
+            (None, None) => return false,
+            (Some(a), None) => (a, true),
+            (None, Some((t, _))) => (t, false),
+            (Some(a), Some((t, _))) if a <= t.max(self.now) => (a, true),
+            (Some(_), Some((t, _))) => (t, false),
+        };
+        let at = at.max(self.now);
+        if at > until {
+            return false;
+        }
+        self.advance_to(at);
+        if self.stuck {
+            return false;
+        }
+        if is_arrival {
+            if let Some((_, a)) = self.queue.pop_first() {
+                self.deliver(a);
+            }
+        } else if let Some((_, id)) = timer {
+            self.fire_timer(id);
+        }
+        true
+    }
+
+    fn advance_to(&mut self, at: Instant) {
+        self.steps += 1;
+        if self.queue.len() > self.in_flight_max || self.steps > STEPS_MAX {
+            self.stuck = true;
+            let v = violation(
+                "progress",
+                self.now,
+                format!(
+                    "{} datagrams in flight after {} inputs (bounds: {} in flight, {STEPS_MAX} inputs): the \
+                     protocol is amplifying its own traffic or never quiesces",
+                    self.queue.len(),
+                    self.steps,
+                    self.in_flight_max
+                ),
+            );
+            self.record_violation(v);
+            return;
+        }
+        if at > self.now {
+            self.now = at;
+            self.same_instant_steps = 0;
+            return;
+        }
+        self.same_instant_steps += 1;
+        if self.same_instant_steps > SAME_INSTANT_STEPS_MAX {
+            self.stuck = true;
+            let now = self.now;
+            let due_timers: Vec<String> =
+                self.timers.iter().take_while(|(t, _)| *t <= now).map(|(_, id)| id.to_string()).collect();
+            let due_arrivals = self.queue.keys().take_while(|(t, _)| *t <= now).count();
+            let v = violation(
+                "progress",
+                now,
+                format!(
+                    "more than {SAME_INSTANT_STEPS_MAX} inputs at one virtual instant: the run makes no \
+                     progress (still due now: {due_arrivals} datagrams, {} queued in all; timers of nodes [{}])",
+                    self.queue.len(),
+                    due_timers.join(" ")
+                ),
+            );
+            self.record_violation(v);
+        }
+    }
+
+    fn fire_timer(&mut self, id: NodeId) {
+        self.set_timer(id, None);
+        let now = self.now;
+        if let Some(node) = self.slots.get_mut(&id).and_then(|s| s.node.as_mut()) {
+            self.stats.timeouts += 1;
+            node.handle_timeout(now);
+        }
+        self.drain(id);
+    }
+
+    fn deliver(&mut self, a: Arrival) {
+        let Some(slot) = self.slots.get_mut(&a.to) else { return };
+        if slot.incarnation != a.incarnation {
+            self.stats.undeliverable += 1;
+            return;
+        }
+        match slot.status {
+            Status::Running => self.handle_bytes(a.to, &a.bytes),
+            Status::Paused if slot.inbox.len() < super::PAUSED_INBOX_MAX => slot.inbox.push_back(a.bytes),
+            _ => self.stats.undeliverable += 1,
+        }
+        self.drain(a.to);
+    }
+
+    /// Hands one datagram to a running node (its outputs are drained by the caller).
+    pub(super) fn handle_bytes(&mut self, id: NodeId, bytes: &[u8]) {
+        let now = self.now;
+        if let Some(node) = self.slots.get_mut(&id).and_then(|s| s.node.as_mut()) {
+            self.stats.delivered += 1;
+            if node.handle_datagram(now, bytes).is_err() {
+                self.stats.dropped_by_node += 1;
+            }
+        }
+    }
+
+    /// Drains a running node's events, then its transmits, then re-arms its timer (or drops
+    /// the node when its graceful leave is complete).
+    pub(super) fn drain(&mut self, id: NodeId) {
+        let Some(slot) = self.slots.get_mut(&id) else { return };
+        if slot.status != Status::Running {
+            return;
+        }
+        let Some(node) = slot.node.as_mut() else { return };
+        let mut events = Vec::new();
+        let mut left = false;
+        while let Some(ev) = node.poll_event() {
+            match ev {
+                NodeEvent::Totem(ev) => {
+                    if let TotemEvent::PersistRingSeq(s) = ev {
+                        slot.persisted = Some(s);
+                    }
+                    events.push(ev);
+                }
+                NodeEvent::Left => left = true,
+                // Quorum and client events are not this simulator's business yet.
+                _ => {}
+            }
+        }
+        let mut transmits = Vec::new();
+        while let Some(t) = node.poll_transmit() {
+            transmits.push(t);
+        }
+        let timeout = node.poll_timeout();
+        let finish = left && slot.stopping;
+        for ev in &events {
+            self.observe(id, ev);
+        }
+        for t in transmits {
+            self.send(id, t);
+        }
+        self.set_timer(id, timeout);
+        if finish {
+            self.finish_stop(id);
+        }
+    }
+
+    pub(super) fn set_timer(&mut self, id: NodeId, at: Option<Instant>) {
+        let Some(slot) = self.slots.get_mut(&id) else { return };
+        if let Some(old) = slot.timer.take() {
+            self.timers.remove(&(old, id));
+        }
+        slot.timer = at;
+        if let Some(at) = at {
+            if slot.status == Status::Running {
+                self.timers.insert((at, id));
+            }
+        }
+    }
+
+    fn observe(&mut self, id: NodeId, ev: &TotemEvent) {
+        self.stats.events += 1;
+        let line = format!("{} {id} {ev:?}\n", self.now.as_micros());
+        for b in line.bytes() {
+            self.digest = (self.digest ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        match ev {
+            TotemEvent::ConfChange(cc) => {
+                self.changed = true;
+                self.last_conf_change = self.now;
+                self.note(&format!(
+                    "node {id} {:?} ring {} members {} (from {}, joined {}, left {})",
+                    cc.kind, cc.ring_id, cc.members, cc.old_ring_id, cc.joined, cc.left
+                ));
+            }
+            TotemEvent::StateChanged { state, reason } => {
+                self.changed = true;
+                self.note(&format!("node {id} -> {state:?}: {reason}"));
+            }
+            TotemEvent::NodesFailed(l) => self.note(&format!("node {id} marks failed {l}")),
+            TotemEvent::Deliver(_) => self.stats.messages_delivered += 1,
+            TotemEvent::PersistRingSeq(_) => {}
+        }
+        let now = self.now;
+        let mut found = Vec::new();
+        for c in self.checkers.iter_mut() {
+            if let Err(v) = c.on_event(now, id, ev) {
+                found.push(v);
+            }
+        }
+        for v in found {
+            self.record_violation(v);
+        }
+    }
+
+    fn send(&mut self, from: NodeId, t: Transmit) {
+        let shared: Rc<[u8]> = t.bytes.into();
+        for to in t.to {
+            let Some(incarnation) = self.slots.get(&to).map(|s| s.incarnation) else {
+                self.stats.misaddressed += 1;
+                continue;
+            };
+            if to == from {
+                self.stats.misaddressed += 1;
+                continue;
+            }
+            let delays = self.net.route(&mut self.rng, from, to);
+            if delays.is_empty() {
+                self.stats.lost += 1;
+            }
+            for d in delays {
+                let bytes = Rc::clone(&shared);
+                self.counter += 1;
+                self.stats.scheduled += 1;
+                let arrival = Arrival { to, incarnation, bytes };
+                self.queue.insert((self.now + d, self.counter), arrival);
+            }
+        }
+    }
+}
