@@ -234,7 +234,9 @@ impl Totem {
         if self.left {
             return;
         }
-        let mut proc_list = self.proc_set.union(&self.members).unwrap_or_else(|_| self.members.clone());
+        // What we leave: the installed ring, or the set being gathered.
+        let mut proc_list =
+            if self.state == State::Operational { self.members.clone() } else { self.proc_set.clone() };
         proc_list.remove(self.my_id);
         self.joins_sent += 1;
         let join = Join {
@@ -467,22 +469,26 @@ impl Totem {
             return;
         }
         let before = (self.proc_set.clone(), self.failed_set.clone());
+        if j.failed_list.contains(from) {
+            // A leave: the leaver's view does not matter any more.
+            self.add_proc(from, now);
+            let _ = self.failed_set.insert(from);
+            self.joins.remove(&from);
+            self.failed_set.remove(self.my_id);
+            self.send_join(now);
+            self.check_consensus(now);
+            return;
+        }
         let nodelist = self.nodelist.clone();
         let known = |n: &NodeId| nodelist.contains(*n);
         let procs: Vec<NodeId> = j.proc_list.iter().filter(known).chain([from]).collect();
         for n in procs {
             self.add_proc(n, now);
         }
-        if j.failed_list.contains(from) {
-            // A leave.
-            let _ = self.failed_set.insert(from);
-            self.joins.remove(&from);
-        } else {
-            self.last_heard.insert(from, now);
-            self.joins.insert(from, (j.proc_list.clone(), j.failed_list.clone()));
-            for n in j.failed_list.iter().filter(known) {
-                let _ = self.failed_set.insert(n);
-            }
+        self.last_heard.insert(from, now);
+        self.joins.insert(from, (j.proc_list.clone(), j.failed_list.clone()));
+        for n in j.failed_list.iter().filter(known) {
+            let _ = self.failed_set.insert(n);
         }
         self.failed_set.remove(self.my_id);
         if (self.proc_set.clone(), self.failed_set.clone()) != before {
@@ -966,7 +972,7 @@ impl Totem {
         }
         t.rotation_aru = if is_rep { my_aru } else { t.rotation_aru.min(my_aru) };
         self.check_fail_to_recv(my_aru, t.seq);
-        if self.state == State::Operational && self.stuck_rotations >= self.cfg.fail_recv_const {
+        if self.stuck_rotations >= self.cfg.fail_recv_const {
             // corosync's "FAILED TO RECEIVE": this node holds the ring back; re-form.
             self.stuck_rotations = 0;
             self.enter_gather(now, "failed to receive");

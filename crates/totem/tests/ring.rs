@@ -123,3 +123,15 @@ fn idle_ring_stays_stable_and_holds_the_token() {
     let forwarded: u64 = net.nodes.values().map(|t| t.stats().token_retransmits).sum();
     assert_eq!(forwarded, 0, "no token retransmissions on a healthy ring");
 }
+
+#[test]
+fn last_peer_leaving_leaves_a_singleton_at_once() {
+    let mut net = Net::new(2, cfg(1000));
+    net.start(1);
+    net.start(2);
+    net.run_until_true(2000, |n| n.all_operational_in(&[1, 2])).unwrap();
+    net.run_ms(500);
+    net.stop(1);
+    let took = net.run_until_true(2000, |n| n.all_operational_in(&[2])).unwrap();
+    assert!(took.as_millis() < 20, "took {took}");
+}
