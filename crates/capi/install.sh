@@ -1,0 +1,34 @@
+#!/bin/sh
+# Builds libquorum.so.5 in release mode and installs it with Corosync's layout:
+#   PREFIX/lib/libquorum.so.5.0.0, libquorum.so.5 -> libquorum.so.5.0.0,
+#   libquorum.so -> libquorum.so.5, PREFIX/include/corosync/{quorum.h,corotypes.h},
+#   PREFIX/lib/pkgconfig/libquorum.pc
+# Usage: crates/capi/install.sh PREFIX   (LIBDIR=... to override PREFIX/lib; DESTDIR for staging)
+set -eu
+
+if [ $# -ne 1 ]; then
+	echo "usage: $0 PREFIX" >&2
+	exit 2
+fi
+PREFIX=$1
+LIBDIR=${LIBDIR:-$PREFIX/lib}
+DESTDIR=${DESTDIR:-}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+target=${CARGO_TARGET_DIR:-$root/target}
+case $target in
+	/*) ;;
+	*) target=$root/$target ;;
+esac
+
+cargo build --release --manifest-path "$root/Cargo.toml" -p quorumd-capi
+
+install -d "$DESTDIR$LIBDIR/pkgconfig" "$DESTDIR$PREFIX/include/corosync"
+install -m 0755 "$target/release/libquorum.so" "$DESTDIR$LIBDIR/libquorum.so.5.0.0"
+ln -sfn libquorum.so.5.0.0 "$DESTDIR$LIBDIR/libquorum.so.5"
+ln -sfn libquorum.so.5 "$DESTDIR$LIBDIR/libquorum.so"
+install -m 0644 "$here/include/corosync/quorum.h" "$here/include/corosync/corotypes.h" \
+	"$DESTDIR$PREFIX/include/corosync/"
+sed -e "s|@PREFIX@|$PREFIX|g" -e "s|@LIBDIR@|$LIBDIR|g" "$here/libquorum.pc.in" \
+	> "$DESTDIR$LIBDIR/pkgconfig/libquorum.pc"
+echo "installed libquorum.so.5 into $DESTDIR$LIBDIR"

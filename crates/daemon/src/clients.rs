@@ -1,0 +1,161 @@
+//! Local client connections: framing, bounded buffers, peer credentials and the state-page
+//! descriptor sent with the `Init` reply. A client that stops reading never stalls the daemon:
+//! once its pending output passes [`OUT_MAX`] it is disconnected (and must reconnect, which
+//! gives it a fresh snapshot) — nothing is silently dropped from a live connection.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::mem::MaybeUninit;
+use std::os::fd::BorrowedFd;
+
+use mio::net::UnixStream;
+use mio::{Interest, Registry, Token};
+use quorumd_node::ConnId;
+use quorumd_proto::ipc::{self, FRAME_MAX};
+use rustix::net::{sendmsg, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+
+/// Most bytes queued for one client before it is disconnected.
+pub const OUT_MAX: usize = 4 << 20;
+/// First token used for clients.
+pub const FIRST_TOKEN: usize = 1000;
+
+pub struct Client {
+    stream: UnixStream,
+    inbuf: Vec<u8>,
+    out: Vec<u8>,
+    closing: bool,
+}
+
+/// What reading a client produced.
+pub enum ReadOutcome {
+    Frames(Vec<Vec<u8>>),
+    Closed,
+    Bad(String),
+}
+
+#[derive(Default)]
+pub struct Clients {
+    pub map: BTreeMap<ConnId, Client>,
+    next: u64,
+}
+
+pub fn token_of(conn: ConnId) -> Token {
+    Token(FIRST_TOKEN + conn.0 as usize)
+}
+
+pub fn conn_of(token: Token) -> ConnId {
+    ConnId((token.0 - FIRST_TOKEN) as u64)
+}
+
+impl Clients {
+    pub fn add(&mut self, registry: &Registry, mut stream: UnixStream) -> io::Result<ConnId> {
+        self.next += 1;
+        let conn = ConnId(self.next);
+        registry.register(&mut stream, token_of(conn), Interest::READABLE)?;
+        self.map.insert(conn, Client { stream, inbuf: Vec::new(), out: Vec::new(), closing: false });
+        Ok(conn)
+    }
+
+    pub fn peer_credentials(&self, conn: ConnId) -> io::Result<(u32, u32, u32)> {
+        let c = self.map.get(&conn).ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+        let cred = rustix::net::sockopt::socket_peercred(&c.stream)?;
+        Ok((cred.uid.as_raw(), cred.gid.as_raw(), cred.pid.as_raw_nonzero().get() as u32))
+    }
+
+    pub fn remove(&mut self, registry: &Registry, conn: ConnId) {
+        if let Some(mut c) = self.map.remove(&conn) {
+            let _ = registry.deregister(&mut c.stream);
+        }
+    }
+
+    /// Reads what is there and splits it into whole frames.
+    pub fn read(&mut self, conn: ConnId) -> ReadOutcome {
+        let Some(c) = self.map.get_mut(&conn) else { return ReadOutcome::Closed };
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match c.stream.read(&mut buf) {
+                Ok(0) => return ReadOutcome::Closed,
+                Ok(n) => {
+                    c.inbuf.extend_from_slice(&buf[..n]);
+                    if c.inbuf.len() > 4 * FRAME_MAX {
+                        return ReadOutcome::Bad("client sent more than it may have outstanding".into());
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return ReadOutcome::Closed,
+            }
+        }
+        let mut frames = Vec::new();
+        loop {
+            match ipc::frame_len(&c.inbuf) {
+                Ok(Some(n)) => frames.push(c.inbuf.drain(..n).collect()),
+                Ok(None) => break,
+                Err(e) => return ReadOutcome::Bad(format!("bad frame: {e}")),
+            }
+        }
+        ReadOutcome::Frames(frames)
+    }
+
+    /// Queues bytes; with `fd`, the first byte carries it as SCM_RIGHTS. Returns false when
+    /// the client must be dropped (too much pending, or the socket failed).
+    pub fn send(
+        &mut self,
+        registry: &Registry,
+        conn: ConnId,
+        bytes: &[u8],
+        fd: Option<BorrowedFd<'_>>,
+    ) -> bool {
+        let Some(c) = self.map.get_mut(&conn) else { return true };
+        let mut rest = bytes;
+        if let (Some(fd), true) = (fd, c.out.is_empty()) {
+            let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+            let mut control = SendAncillaryBuffer::new(&mut space);
+            let fds = [fd];
+            control.push(SendAncillaryMessage::ScmRights(&fds));
+            match sendmsg(&c.stream, &[io::IoSlice::new(bytes)], &mut control, SendFlags::NOSIGNAL) {
+                Ok(n) => rest = &bytes[n..],
+                Err(rustix::io::Errno::AGAIN) => {}
+                Err(_) => return false,
+            }
+        }
+        if c.out.len() + rest.len() > OUT_MAX {
+            return false;
+        }
+        c.out.extend_from_slice(rest);
+        flush(registry, conn, c)
+    }
+
+    /// Writes what is pending; false when the client must be dropped.
+    pub fn flush(&mut self, registry: &Registry, conn: ConnId) -> bool {
+        match self.map.get_mut(&conn) {
+            Some(c) => flush(registry, conn, c),
+            None => true,
+        }
+    }
+
+    /// Closes once everything queued is written; false when it can be dropped now.
+    pub fn close_after_flush(&mut self, registry: &Registry, conn: ConnId) -> bool {
+        let Some(c) = self.map.get_mut(&conn) else { return false };
+        c.closing = true;
+        flush(registry, conn, c)
+    }
+}
+
+/// Writes what it can; false when the client is to be dropped (failed, or closing and done).
+fn flush(registry: &Registry, conn: ConnId, c: &mut Client) -> bool {
+    while !c.out.is_empty() {
+        match c.stream.write(&c.out) {
+            Ok(0) => return false,
+            Ok(n) => {
+                c.out.drain(..n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return false,
+        }
+    }
+    let interest =
+        if c.out.is_empty() { Interest::READABLE } else { Interest::READABLE | Interest::WRITABLE };
+    registry.reregister(&mut c.stream, token_of(conn), interest).is_ok() && !(c.closing && c.out.is_empty())
+}

@@ -1,0 +1,481 @@
+//! The event loop: one thread, one `mio` poll. Wait for the earliest deadline or I/O, feed the
+//! node, drain its outputs (events first: ring seqs are persisted before anything is sent).
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration as StdDuration, Instant as StdInstant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use mio::net::{UdpSocket, UnixListener};
+use mio::{Events, Interest, Poll, Token};
+use quorumd_crypto::{CryptoConfig, CryptoContext};
+use quorumd_node::{ClientInput, ClientOutput, Node, NodeEvent, TotemEvent};
+use quorumd_proto::ipc::{self, cs, Frame, Response};
+use quorumd_proto::shm::{StatePage, FLAG_ALIVE};
+use quorumd_proto::{Instant, NodeId};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+use tracing::{debug, error, info, warn};
+
+use crate::clients::{conn_of, Clients, ReadOutcome, FIRST_TOKEN};
+use crate::page::Page;
+use crate::setup::{self, Loaded};
+use crate::state::StateDir;
+use crate::Cli;
+
+const UDP: Token = Token(0);
+const LISTENER: Token = Token(1);
+const SIGNALS: Token = Token(2);
+
+/// `quorumd --check-config FILE`: parse, validate, derive, print; change nothing.
+pub fn check_config(path: &Path, nodeid: Option<u32>) -> Result<()> {
+    let Loaded { config, .. } = setup::load(path)?;
+    for w in &config.warnings {
+        println!("warning: {w}");
+    }
+    let totem = setup::totem_config(&config)?;
+    let peers = setup::peer_addresses(&config)?;
+    let nodelist = setup::nodelist(&config)?;
+    let any = nodeid.and_then(|n| NodeId::new(n).ok()).or_else(|| nodelist.lowest());
+    let my = any.ok_or_else(|| anyhow!("the nodelist is empty"))?;
+    let quorum = setup::quorum_settings(&config, my)?;
+    setup::access_policy(&config)?;
+    crypto_config(&config)?;
+    println!("configuration {} is valid", path.display());
+    println!("nodes: {} ({})", nodelist.len(), nodelist);
+    for (id, addr) in &peers {
+        println!("  node {id}: {addr}");
+    }
+    println!(
+        "totem: token {} ms, consensus {} ms, join {} ms, merge {} ms, token_retransmit {} ms, hold {} ms",
+        totem.token.as_millis(),
+        totem.consensus.as_millis(),
+        totem.join.as_millis(),
+        totem.merge.as_millis(),
+        totem.token_retransmit.as_millis(),
+        totem.hold.as_millis()
+    );
+    println!("expected failure detection: about {} ms", (totem.token + totem.consensus).as_millis());
+    match quorum {
+        Some(q) => println!(
+            "quorum: corosync_votequorum, expected votes {}, two_node {}, wait_for_all {}, last_man_standing {}, auto_tie_breaker {}",
+            q.expected_votes,
+            q.two_node,
+            q.wait_for_all,
+            q.last_man_standing,
+            q.auto_tie_breaker.is_some()
+        ),
+        None => println!("quorum: no provider (clients always see quorate = 1)"),
+    }
+    Ok(())
+}
+
+fn crypto_config(config: &quorumd_config::Config) -> Result<CryptoConfig> {
+    let (cipher, hash) = config.totem.effective_crypto();
+    // The config crate's enums spell corosync's values; their Debug names lowercased are those.
+    let (cipher, hash) = (format!("{cipher:?}").to_lowercase(), format!("{hash:?}").to_lowercase());
+    CryptoConfig::parse(&cipher, &hash).map_err(|e| anyhow!("totem crypto: {e}"))
+}
+
+fn crypto_context(
+    config: &quorumd_config::Config,
+    my_id: NodeId,
+    epoch: u64,
+) -> Result<Option<CryptoContext>> {
+    let cc = crypto_config(config)?;
+    if cc.is_plaintext() {
+        warn!(target: "TOTEM", "crypto_cipher and crypto_hash are 'none': cluster traffic is neither encrypted nor authenticated");
+        return Ok(None);
+    }
+    let keyfile = config.totem.keyfile.clone().unwrap_or_else(|| "/etc/corosync/authkey".into());
+    let key = std::fs::read(&keyfile).with_context(|| format!("cannot read the authkey {keyfile}"))?;
+    if let Ok(meta) = std::fs::metadata(&keyfile) {
+        if let Some(w) = quorumd_crypto::authkey_mode_warning(meta.permissions().mode()) {
+            warn!(target: "TOTEM", "{keyfile}: {w}");
+        }
+    }
+    let cluster = config.totem.cluster_name.clone().unwrap_or_default();
+    let ctx =
+        CryptoContext::new(&key, &cluster, my_id.get(), epoch).map_err(|e| anyhow!("{keyfile}: {e}"))?;
+    info!(target: "TOTEM", "crypto: {cc} (key id {:08x})", ctx.key_id());
+    Ok(Some(ctx))
+}
+
+fn socket_path(cli: &Cli) -> PathBuf {
+    cli.socket
+        .clone()
+        .or_else(|| std::env::var_os("QUORUMD_SOCKET").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("/run/quorumd/quorumd.sock"))
+}
+
+/// Binds the client socket. A stale socket file is replaced only if nothing answers on it.
+fn bind_listener(path: &Path) -> Result<UnixListener> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            bail!("another daemon is already serving {}", path.display());
+        }
+        std::fs::remove_file(path).with_context(|| format!("cannot remove stale {}", path.display()))?;
+    }
+    let listener = UnixListener::bind(path).with_context(|| format!("cannot bind {}", path.display()))?;
+    // Anyone may connect; who may *use* the service is decided from the peer credentials
+    // (root or a uidgid entry), and everyone else gets CS_ERR_ACCESS, as with corosync.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
+    Ok(listener)
+}
+
+fn init_logging(config: &quorumd_config::Config) {
+    let debug = config.logging.settings.debug.is_some_and(|d| !matches!(d, quorumd_config::DebugLevel::Off));
+    let default = if debug { "debug" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("QUORUMD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let ansi = std::io::IsTerminal::is_terminal(&io::stderr());
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(io::stderr).try_init();
+}
+
+struct Daemon {
+    node: Node,
+    origin: StdInstant,
+    udp: UdpSocket,
+    peers: BTreeMap<NodeId, SocketAddr>,
+    by_ip: BTreeMap<IpAddr, NodeId>,
+    crypto: Option<CryptoContext>,
+    state: StateDir,
+    page: Page,
+    poll: Poll,
+    listener: UnixListener,
+    clients: Clients,
+    quorum_type: u32,
+    ready: bool,
+    left: bool,
+    stop_deadline: Option<StdInstant>,
+}
+
+/// Runs the daemon until SIGTERM/SIGINT.
+pub fn run(cli: &Cli) -> Result<()> {
+    let Loaded { config, path } = setup::load(&cli.config)?;
+    init_logging(&config);
+    for w in &config.warnings {
+        warn!(target: "MAIN", "{w}");
+    }
+    let peers = setup::peer_addresses(&config)?;
+    let my_id = setup::local_node(&config, cli.nodeid, &peers)?;
+    let mut params = setup::node_params(&config, my_id)?;
+    let state = StateDir::open(&cli.state_dir, my_id)?;
+    params.start_seq = state.ring_seq()?.saturating_add(1);
+    params.persisted_expected_votes = state.expected_votes()?;
+    let epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    let crypto = crypto_context(&config, my_id, epoch)?;
+    let bind = peers[&my_id];
+    let udp = UdpSocket::bind(bind).with_context(|| format!("cannot bind UDP {bind}"))?;
+    let sock = socket_path(cli);
+    let listener = bind_listener(&sock)?;
+    let t = &params.totem;
+    info!(target: "MAIN", "quorumd {} starting: node {my_id} of {} ({}), config {}", env!("CARGO_PKG_VERSION"), params.nodelist, bind, path.display());
+    info!(target: "TOTEM", "token {} ms, consensus {} ms, join {} ms, merge {} ms: a failed node is noticed within about {} ms",
+        t.token.as_millis(), t.consensus.as_millis(), t.join.as_millis(), t.merge.as_millis(), (t.token + t.consensus).as_millis());
+    let quorum_type = u32::from(params.quorum.is_some());
+    let origin = StdInstant::now();
+    let node = Node::new(params, Instant::from_micros(0));
+    let by_ip = peers.iter().map(|(id, a)| (a.ip(), *id)).collect();
+    let mut d = Daemon {
+        node,
+        origin,
+        udp,
+        peers,
+        by_ip,
+        crypto,
+        state,
+        page: Page::new()?,
+        poll: Poll::new()?,
+        listener,
+        clients: Clients::default(),
+        quorum_type,
+        ready: false,
+        left: false,
+        stop_deadline: None,
+    };
+    let result = d.event_loop();
+    d.page.retire();
+    let _ = std::fs::remove_file(&sock);
+    result
+}
+
+impl Daemon {
+    fn now(&self) -> Instant {
+        Instant::from_micros(self.origin.elapsed().as_micros() as u64)
+    }
+
+    fn event_loop(&mut self) -> Result<()> {
+        let registry = self.poll.registry().try_clone()?;
+        registry.register(&mut self.udp, UDP, Interest::READABLE)?;
+        registry.register(&mut self.listener, LISTENER, Interest::READABLE)?;
+        let mut signals = Signals::new([SIGTERM, SIGINT])?;
+        registry.register(&mut signals, SIGNALS, Interest::READABLE)?;
+        self.drain_outputs()?;
+        let mut events = Events::with_capacity(256);
+        loop {
+            if self.left || self.stop_deadline.is_some_and(|d| StdInstant::now() >= d) {
+                info!(target: "MAIN", "quorumd stopped");
+                return Ok(());
+            }
+            let timeout = self.node.poll_timeout().map(|at| {
+                let now = self.now();
+                StdDuration::from_micros(at.as_micros().saturating_sub(now.as_micros()))
+            });
+            let timeout = match (timeout, self.stop_deadline) {
+                (t, Some(d)) => {
+                    Some(t.unwrap_or(StdDuration::MAX).min(d.saturating_duration_since(StdInstant::now())))
+                }
+                (t, None) => t,
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e.into());
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    UDP => self.read_udp(),
+                    LISTENER => self.accept(),
+                    SIGNALS if signals.pending().next().is_some() => self.begin_stop(),
+                    t if t.0 >= FIRST_TOKEN => {
+                        self.client_ready(conn_of(t), ev.is_readable(), ev.is_writable())
+                    }
+                    _ => {}
+                }
+                self.drain_outputs()?;
+            }
+            let now = self.now();
+            if self.node.poll_timeout().is_some_and(|at| at <= now) {
+                self.node.handle_timeout(now);
+            }
+            self.drain_outputs()?;
+        }
+    }
+
+    fn begin_stop(&mut self) {
+        if self.stop_deadline.is_none() {
+            info!(target: "MAIN", "signal received: leaving the cluster");
+            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+            self.stop_deadline = Some(StdInstant::now() + StdDuration::from_secs(3));
+            let now = self.now();
+            self.node.leave(now);
+        }
+    }
+
+    fn read_udp(&mut self) {
+        let mut buf = vec![0u8; 65_536];
+        loop {
+            let (n, from) = match self.udp.recv_from(&mut buf) {
+                Ok(x) => x,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    debug!(target: "TOTEM", "recv: {e}");
+                    return;
+                }
+            };
+            if !self.by_ip.contains_key(&from.ip()) {
+                debug!(target: "TOTEM", "dropped a datagram from {from}: not a nodelist address");
+                continue;
+            }
+            let plain = match self.crypto.as_mut() {
+                Some(c) => match c.open(&buf[..n]) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        warn!(target: "TOTEM", "dropped a datagram from {from}: {e}");
+                        continue;
+                    }
+                },
+                None => buf[..n].to_vec(),
+            };
+            let now = self.now();
+            if let Err(e) = self.node.handle_datagram(now, &plain) {
+                debug!(target: "TOTEM", "dropped a datagram from {from}: {e}");
+            }
+            if let Err(e) = self.drain_outputs() {
+                error!(target: "MAIN", "{e:#}");
+                std::process::exit(8);
+            }
+        }
+    }
+
+    fn accept(&mut self) {
+        loop {
+            let stream = match self.listener.accept() {
+                Ok((s, _)) => s,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    warn!(target: "IPC", "accept: {e}");
+                    return;
+                }
+            };
+            let registry = self.poll.registry();
+            let Ok(conn) = self.clients.add(registry, stream) else { continue };
+            let now = self.now();
+            match self.clients.peer_credentials(conn) {
+                Ok((uid, gid, pid)) => {
+                    debug!(target: "IPC", "connection {} from pid {pid} uid {uid} gid {gid}", conn.0);
+                    self.node.handle_client(now, conn, ClientInput::Connected { uid, gid, pid });
+                }
+                Err(e) => {
+                    warn!(target: "IPC", "no peer credentials: {e}");
+                    self.clients.remove(registry, conn);
+                }
+            }
+        }
+    }
+
+    fn client_ready(&mut self, conn: quorumd_node::ConnId, readable: bool, writable: bool) {
+        let registry = self.poll.registry().try_clone().expect("registry");
+        if writable && !self.clients.flush(&registry, conn) {
+            self.drop_client(conn);
+            return;
+        }
+        if !readable {
+            return;
+        }
+        let now = self.now();
+        match self.clients.read(conn) {
+            ReadOutcome::Frames(frames) => {
+                for f in frames {
+                    self.node.handle_client(now, conn, ClientInput::Frame(f));
+                }
+            }
+            ReadOutcome::Closed => self.drop_client(conn),
+            ReadOutcome::Bad(why) => {
+                warn!(target: "IPC", "connection {}: {why}; disconnected", conn.0);
+                self.drop_client(conn);
+            }
+        }
+    }
+
+    fn drop_client(&mut self, conn: quorumd_node::ConnId) {
+        let registry = self.poll.registry();
+        self.clients.remove(registry, conn);
+        let now = self.now();
+        self.node.handle_client(now, conn, ClientInput::Disconnected);
+    }
+
+    /// Events first (persisting ring seqs), then the state page, datagrams and client output.
+    fn drain_outputs(&mut self) -> Result<()> {
+        while let Some(ev) = self.node.poll_event() {
+            self.on_event(ev)?;
+        }
+        self.publish_page()?;
+        while let Some(t) = self.node.poll_transmit() {
+            let bytes = match self.crypto.as_mut() {
+                Some(c) => c.seal(&t.bytes).map_err(|e| anyhow!("seal: {e}"))?,
+                None => t.bytes,
+            };
+            for to in t.to {
+                if let Some(addr) = self.peers.get(&to) {
+                    if let Err(e) = self.udp.send_to(&bytes, *addr) {
+                        debug!(target: "TOTEM", "send to node {to} ({addr}): {e}");
+                    }
+                }
+            }
+        }
+        let registry = self.poll.registry().try_clone()?;
+        while let Some((conn, out)) = self.node.poll_client() {
+            let keep = match out {
+                ClientOutput::Send(bytes) => {
+                    let init_ok = matches!(
+                        ipc::decode(&bytes),
+                        Ok(Frame::Response(Response::Init { error: cs::OK, .. }))
+                    );
+                    let fd = init_ok.then(|| self.page.client_fd());
+                    self.clients.send(&registry, conn, &bytes, fd)
+                }
+                ClientOutput::Close => self.clients.close_after_flush(&registry, conn),
+            };
+            if !keep {
+                if self.clients.map.contains_key(&conn) {
+                    debug!(target: "IPC", "connection {} closed", conn.0);
+                }
+                self.clients.remove(&registry, conn);
+                let now = self.now();
+                self.node.handle_client(now, conn, ClientInput::Disconnected);
+            }
+        }
+        Ok(())
+    }
+
+    fn publish_page(&mut self) -> Result<()> {
+        if !self.node.activated() {
+            return Ok(());
+        }
+        let (ring, view) = self.node.quorum_view();
+        let page = StatePage {
+            flags: FLAG_ALIVE,
+            quorate: u32::from(self.node.quorate()),
+            quorum_type: self.quorum_type,
+            ring_rep: ring.rep,
+            ring_seq: ring.seq,
+            view: view.raw(),
+        };
+        self.page.publish(page)
+    }
+
+    fn on_event(&mut self, ev: NodeEvent) -> Result<()> {
+        match ev {
+            NodeEvent::Totem(TotemEvent::PersistRingSeq(seq)) => {
+                self.state
+                    .store_ring_seq(seq)
+                    .context("the ring seq must be stored before the ring is used")?;
+            }
+            NodeEvent::Totem(TotemEvent::StateChanged { state, reason }) => {
+                debug!(target: "TOTEM", "{state:?}: {reason}");
+            }
+            NodeEvent::Totem(TotemEvent::NodesFailed(nodes)) => {
+                info!(target: "TOTEM", "nodes {nodes} did not answer join messages: marked failed");
+            }
+            NodeEvent::Totem(TotemEvent::ConfChange(c)) if c.kind == quorumd_node::ConfKind::Regular => {
+                info!(target: "TOTEM", "A new membership ({}) was formed. Members{}", c.ring_id, c.members);
+            }
+            NodeEvent::Totem(_) => {}
+            NodeEvent::SyncCompleted { ring_id, members, joined, left, quorate } => {
+                info!(target: "QUORUM", "Sync members[{}]: {members} joined: {joined} left: {left}", members.len());
+                if quorate {
+                    info!(target: "QUORUM", "This node is within the primary component and will provide service (ring {ring_id}).");
+                } else {
+                    info!(target: "QUORUM", "This node is within the non-primary component and will NOT provide any services (ring {ring_id}).");
+                }
+                if !self.ready {
+                    self.ready = true;
+                    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+                }
+                let status = format!(
+                    "ring {ring_id}, {} members, {}",
+                    members.len(),
+                    if quorate { "quorate" } else { "not quorate" }
+                );
+                let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Status(&status)]);
+            }
+            NodeEvent::QuorateChanged { ring_id, quorate } => {
+                info!(target: "QUORUM", "quorate is now {quorate} (ring {ring_id})");
+            }
+            NodeEvent::PersistExpectedVotes(ev) => self.state.store_expected_votes(ev)?,
+            NodeEvent::AccessDenied { uid, gid, pid, .. } => {
+                warn!(target: "IPC", "Denied connection attempt from {uid}:{gid} (pid {pid}): add a uidgid entry to allow it");
+            }
+            NodeEvent::ClientError { conn, reason } => {
+                warn!(target: "IPC", "connection {}: {reason}", conn.0)
+            }
+            NodeEvent::Left => {
+                info!(target: "MAIN", "left the cluster");
+                self.left = true;
+            }
+        }
+        Ok(())
+    }
+}
