@@ -16,7 +16,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_quorumd");
 struct Cluster {
     dir: PathBuf,
     port: u16,
-    size: u32,
     procs: Vec<(u32, Child)>,
 }
 
@@ -49,7 +48,7 @@ impl Cluster {
             "totem {{\n  version: 2\n  cluster_name: {name}\n{extra_totem}  interface {{\n    linknumber: 0\n    mcastport: {port}\n  }}\n}}\nnodelist {{\n{nodes}}}\nquorum {{\n{quorum}}}\n"
         );
         std::fs::write(dir.join("corosync.conf"), conf).unwrap();
-        Cluster { dir, port, size, procs: Vec::new() }
+        Cluster { dir, port, procs: Vec::new() }
     }
 
     fn plain(name: &str, size: u32) -> Cluster {
@@ -100,14 +99,14 @@ impl Cluster {
 
     /// The members node `n` reports, once it accepts clients.
     fn members(&self, n: u32) -> Option<Vec<u64>> {
-        let mut c = QuorumClient::connect_with(&self.socket(n), Model::V1).ok()?;
+        let c = QuorumClient::connect_with(self.socket(n), Model::V1).ok()?;
         let status = c.status().ok()?;
         let list = status.split("\"members\":[").nth(1)?.split(']').next()?;
         Some(list.split(',').filter(|s| !s.is_empty()).filter_map(|s| s.parse().ok()).collect())
     }
 
     fn quorate(&self, n: u32) -> Option<bool> {
-        QuorumClient::connect_with(&self.socket(n), Model::V1).ok()?.getquorate().ok()
+        QuorumClient::connect_with(self.socket(n), Model::V1).ok()?.getquorate().ok()
     }
 
     /// Waits until node `n` reports exactly `want`; returns how long it took.
@@ -201,7 +200,7 @@ fn garbage_datagrams_change_nothing() {
     c.start(1);
     c.start(2);
     c.wait_members(1, &[1, 2], Duration::from_secs(10));
-    let before = QuorumClient::connect_with(&c.socket(1), Model::V1).unwrap().status().unwrap();
+    let before = QuorumClient::connect_with(c.socket(1), Model::V1).unwrap().status().unwrap();
     let ring = |s: &str| s.split("\"ring_id\":\"").nth(1).unwrap().split('"').next().unwrap().to_string();
     // From a nodelist address (127.0.0.2) and from one outside it (127.0.0.9).
     for src in ["127.0.0.2:0", "127.0.0.9:0"] {
@@ -222,7 +221,7 @@ fn garbage_datagrams_change_nothing() {
         let _ = s.send_to(&hdr, ("127.0.0.1", c.port));
     }
     std::thread::sleep(Duration::from_millis(500));
-    let after = QuorumClient::connect_with(&c.socket(1), Model::V1).unwrap().status().unwrap();
+    let after = QuorumClient::connect_with(c.socket(1), Model::V1).unwrap().status().unwrap();
     assert_eq!(ring(&before), ring(&after), "no membership change");
     assert_eq!(c.members(1).as_deref(), Some(&[1, 2][..]));
 }
