@@ -8,7 +8,7 @@
 //! Rules every exported function keeps:
 //! - no panic crosses the boundary (`catch_unwind` → `CS_ERR_LIBRARY`);
 //! - NULL out-pointers give `CS_ERR_INVALID_PARAM` where corosync would crash (documented in
-//!   `DEVIATIONS.md`);
+//!   `docs/deviations.md`);
 //! - no lock is held while an application callback runs (callbacks may call any function,
 //!   `quorum_finalize` included).
 #![deny(unsafe_code)]

@@ -30,7 +30,7 @@
 //! ```
 //!
 //! Deviations from corosync (each marked `Deviation from corosync:` in the code and listed in
-//! `DEVIATIONS.md`): unknown keys and subsections in `totem`, `quorum`, `nodelist`, `node`,
+//! `docs/deviations.md`): unknown keys and subsections in `totem`, `quorum`, `nodelist`, `node`,
 //! `logging` are errors with a "did you mean" suggestion; unknown top-level sections are
 //! warnings; values are type-checked everywhere; duplicate node ids, names, addresses, link
 //! numbers and logger subsystems are errors; every node needs a nodeid and a ring0_addr;

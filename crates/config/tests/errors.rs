@@ -1,5 +1,5 @@
 //! Every error and warning form, as golden strings: what an operator reads at startup.
-//! Deviations from corosync are marked; see DEVIATIONS.md.
+//! Deviations from corosync are marked; see docs/deviations.md.
 
 use quorumd_config::{parse_str, parse_with_includes, text_from_bytes, ConfigError};
 

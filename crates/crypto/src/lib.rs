@@ -14,7 +14,7 @@
 //!   (sender, epoch, counter);
 //! - no input makes this crate panic, and every error leaves all state unchanged.
 //!
-//! Deviations from corosync are listed in `DEVIATIONS.md` beside this crate's `Cargo.toml`:
+//! Deviations from corosync are listed in `docs/deviations.md`:
 //! whatever cipher and hash are named, crypto on means XChaCha20-Poly1305 with an
 //! HKDF-SHA256-derived key ([`config`], [`seal`]).
 //!

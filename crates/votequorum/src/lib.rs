@@ -21,7 +21,7 @@
 //! - the members of one ring that process the same messages in the same order agree on
 //!   `quorate` and `quorum`: nothing depends on local time or on local-only mutations, a sync is
 //!   recomputed once on the complete table, and auto_tie_breaker decides only when every member
-//!   comes from the last quorate membership (DEVIATIONS.md; checked by `tests/properties.rs`).
+//!   comes from the last quorate membership (docs/deviations.md; checked by `tests/properties.rs`).
 //!   Expected votes may differ for a while: each node runs its own LMS window (SPEC §3.6);
 //! - our own node is always in the table and never DEAD;
 //! - while the wait-for-all status is set the node is inquorate;
@@ -29,7 +29,7 @@
 //!   [`limits::VOTES_MAX`] votes, so every sum fits a `u32`.
 //!
 //! Deviations from corosync are marked `Deviation from corosync:` in the code and listed in
-//! `DEVIATIONS.md` next to this crate.
+//! `docs/deviations.md`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

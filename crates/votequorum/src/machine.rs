@@ -10,7 +10,7 @@
 //! 3. At the sync barrier: [`Votequorum::activate`] recomputes and always asks for a quorum
 //!    notification (§2.2 trigger 1). Nodeinfos delivered during a sync are recorded at once
 //!    but the recomputation they ask for runs here, once, on the complete table (a deviation:
-//!    see DEVIATIONS.md); nodeinfos outside a sync recompute immediately, as in corosync.
+//!    see docs/deviations.md); nodeinfos outside a sync recompute immediately, as in corosync.
 //! 4. After every call, drain [`Votequorum::poll_action`]: arm or cancel the LMS timer (feed
 //!    its expiry back with [`Votequorum::lms_timer_expired`] and the generation), persist the
 //!    expected votes (expected_votes_tracking), tell votequorum trackers about new expected
