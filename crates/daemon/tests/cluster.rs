@@ -289,3 +289,53 @@ fn configuration_errors_name_the_file_and_line_and_change_nothing() {
     assert!(!dir.join("s").exists(), "a refused config creates nothing");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn five_nodes_form_and_a_restarted_node_continues_its_ring_seq() {
+    let mut c = Cluster::plain("five", 5);
+    for n in 1..=5 {
+        c.start(n);
+    }
+    for n in 1..=5 {
+        c.wait_members(n, &[1, 2, 3, 4, 5], Duration::from_secs(10));
+    }
+    let ringfile = c.dir.join("state5").join("ringid_5");
+    let stored = |p: &Path| u64::from_ne_bytes(std::fs::read(p).unwrap().try_into().unwrap());
+    let before = stored(&ringfile);
+    c.signal(5, "-KILL");
+    c.wait_members(1, &[1, 2, 3, 4], Duration::from_secs(5));
+    c.start(5);
+    c.wait_members(1, &[1, 2, 3, 4, 5], Duration::from_secs(5));
+    assert!(stored(&ringfile) > before, "the restarted node went past its persisted ring seq");
+}
+
+#[test]
+fn a_client_that_never_reads_is_cut_off_and_never_stalls_the_others() {
+    use quorumd_proto::ipc::{encode, Frame, Request};
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    let mut c = Cluster::plain("slow", 1);
+    c.start(1);
+    c.wait_members(1, &[1], Duration::from_secs(10));
+    let mut slow = UnixStream::connect(c.socket(1)).unwrap();
+    slow.write_all(&encode(&Frame::Request(Request::Init { model: 1 }))).unwrap();
+    slow.set_write_timeout(Some(Duration::from_millis(200))).unwrap();
+    let status = encode(&Frame::Request(Request::Status));
+    let start = Instant::now();
+    let mut cut_off = false;
+    while start.elapsed() < Duration::from_secs(20) {
+        // Ask for status over and over without ever reading an answer.
+        if slow.write_all(&status).is_err() {
+            cut_off = true;
+            break;
+        }
+        if start.elapsed().as_millis() % 50 == 0 {
+            // Meanwhile another client is served promptly.
+            let t = Instant::now();
+            assert!(c.members(1).is_some(), "the daemon stopped serving others");
+            assert!(t.elapsed() < Duration::from_secs(1), "another client waited {:?}", t.elapsed());
+        }
+    }
+    assert!(cut_off, "the slow client was never disconnected");
+    assert!(c.members(1).is_some());
+}
