@@ -5,7 +5,14 @@
 //! link repairs, heals, loss changes) and background submits, with every checker after every
 //! step. Liveness phase: the network heals and loses nothing, paused nodes resume, every
 //! stopped or crashed node restarts, and within `3 × token + 2 s` every node must be
-//! operational in one ring of all nodes (checker (g)); otherwise the seed is "unconverged".
+//! operational in one ring of all nodes (checker (g)) whose sync every node has completed,
+//! reporting the quorum state votequorum's rules give for the full membership
+//! ([`crate::check::quorum_liveness`]); otherwise the seed is "unconverged".
+//!
+//! Quorum: each seed runs with a votequorum configuration drawn from its own stream
+//! ([`Preset`]: plain, wait_for_all, two_node on 2 nodes, last_man_standing with a short
+//! window, auto_tie_breaker lowest/highest/list, weighted votes, or no provider), so the
+//! reproduction command replays it; `--quorum` forces one.
 //!
 //! Invariants: the run is a function of `(seed, options)` only. Independent random streams
 //! (node count, network parameters, schedule; the world has its own) keep a seed's meaning when
@@ -18,8 +25,10 @@ use quorumd_proto::{Duration, MemberList, NodeId};
 use quorumd_totem::{Mutant, TotemKeys};
 
 use crate::check::liveness::Liveness;
+use crate::check::quorum_liveness;
 use crate::check::{violation, Checker, Status, Violation};
 use crate::net::NetParams;
+use crate::quorum::{Preset, QuorumSetup};
 use crate::rng::Rng;
 use crate::settle;
 use crate::world::{World, WorldParams, WorldStats};
@@ -31,6 +40,7 @@ use faults::{apply, choose_fault};
 const STREAM_NODES: u64 = 1;
 const STREAM_NET: u64 = 2;
 const STREAM_SCHEDULE: u64 = 3;
+const STREAM_QUORUM: u64 = 4;
 
 /// What a fuzz run varies and what it fixes.
 #[derive(Clone, Debug, PartialEq)]
@@ -55,6 +65,10 @@ pub struct FuzzOptions {
     pub token_ms: Option<u32>,
     /// Keep the event log (for printing failing seeds).
     pub log: bool,
+    /// Run every seed with this quorum preset (otherwise drawn per seed).
+    pub quorum: Option<Preset>,
+    /// Compare last_man_standing members strictly (see `check::quorum_agreement`).
+    pub strict_lms: bool,
 }
 
 impl Default for FuzzOptions {
@@ -70,6 +84,8 @@ impl Default for FuzzOptions {
             traffic: true,
             token_ms: None,
             log: false,
+            quorum: None,
+            strict_lms: false,
         }
     }
 }
@@ -81,6 +97,10 @@ pub struct SeedOutcome {
     pub seed: u64,
     /// Its node count.
     pub nodes: usize,
+    /// Its quorum preset.
+    pub preset: Preset,
+    /// Its quorum configuration.
+    pub quorum: QuorumSetup,
     /// Safety violations (empty when none).
     pub violations: Vec<Violation>,
     /// Why the liveness phase did not converge.
@@ -108,6 +128,13 @@ pub fn nodes_for_seed(seed: u64, opts: &FuzzOptions) -> usize {
     Rng::stream(seed, STREAM_NODES).between(lo as u64, hi as u64) as usize
 }
 
+/// The quorum preset and configuration `seed` runs with on `nodes` nodes.
+pub fn quorum_for_seed(seed: u64, nodes: usize, opts: &FuzzOptions) -> (Preset, QuorumSetup) {
+    let ids = (1..=nodes as u32).filter_map(|i| NodeId::new(i).ok());
+    let nodelist = MemberList::from_ids(ids).unwrap_or_default();
+    Preset::draw(&mut Rng::stream(seed, STREAM_QUORUM), &nodelist, opts.quorum)
+}
+
 /// The command line that replays `seed` with `nodes` nodes.
 pub fn repro_command(seed: u64, nodes: usize, opts: &FuzzOptions) -> String {
     let mut cmd = format!("quorumd-sim fuzz --seeds {seed}..{} --nodes {nodes}", seed + 1);
@@ -126,6 +153,12 @@ pub fn repro_command(seed: u64, nodes: usize, opts: &FuzzOptions) -> String {
     }
     if !opts.traffic {
         cmd += " --no-traffic";
+    }
+    if let Some(p) = opts.quorum {
+        cmd += &format!(" --quorum {}", p.name());
+    }
+    if opts.strict_lms {
+        cmd += " --strict-lms";
     }
     cmd
 }
@@ -151,15 +184,20 @@ fn world_params(seed: u64, nodes: usize, opts: &FuzzOptions) -> WorldParams {
         seed,
         mutant: opts.mutant,
         cluster_id: 0x5155,
+        quorum: quorum_for_seed(seed, nodes, opts).1,
+        strict_lms: opts.strict_lms,
     }
 }
 
 /// Runs one seed: safety phase, then (if no violation) the liveness phase.
 pub fn run_seed(seed: u64, opts: &FuzzOptions) -> SeedOutcome {
     let nodes = nodes_for_seed(seed, opts);
+    let (preset, quorum) = quorum_for_seed(seed, nodes, opts);
     let mut outcome = SeedOutcome {
         seed,
         nodes,
+        preset,
+        quorum,
         violations: Vec::new(),
         unconverged: None,
         digest: 0,
@@ -257,10 +295,15 @@ fn liveness_phase(world: &mut World) -> Option<Violation> {
     let token = world.totem_config().token;
     let bound = token + token + token + Duration::from_millis(2000);
     let deadline = world.now() + bound;
-    world.run_until_pred(deadline, settle::converged);
+    world.run_until_pred(deadline, |w| settle::converged(w) && quorum_liveness::not_activated(w).is_none());
     let views = world.views();
-    Liveness.at_end(world.now(), &views).err().map(|v| Violation {
+    let unconverged = Liveness.at_end(world.now(), &views).err().map(|v| Violation {
         message: format!("not converged within {bound} of the liveness phase: {}", v.message),
         ..v
+    });
+    unconverged.or_else(|| {
+        quorum_liveness::check(world).err().map(|why| {
+            violation("quorum-liveness", world.now(), format!("{bound} into the liveness phase: {why}"))
+        })
     })
 }

@@ -4,6 +4,8 @@
 //!
 //! Layout:
 //! - [`rng`]: our own xoshiro256** PRNG (one `u64` seed decides everything);
+//! - [`quorum`]: the quorum configuration of a world (provider, keys, votes) and the fuzzer's
+//!   presets of it;
 //! - [`net`]: loss, duplication, latency + jitter (reordering), partitions, one-way cuts;
 //! - [`world`]: virtual clock, arrival queue, node timers and lifecycles (start, restart from
 //!   the persisted ring seq, crash, graceful stop, pause/resume), draining of node outputs;
@@ -22,6 +24,7 @@ pub mod check;
 pub mod fuzz;
 pub mod latency;
 pub mod net;
+pub mod quorum;
 pub mod rng;
 pub mod scenario;
 pub mod settle;

@@ -15,6 +15,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use quorumd_sim::fuzz::{self, FuzzOptions, SeedOutcome};
 use quorumd_sim::latency::{self, TARGET_EXTRA_AFTER_TOKEN_MS, TARGET_HEAL_MS, TARGET_JOIN_MS};
+use quorumd_sim::quorum::Preset;
 use quorumd_sim::scenario::{self, Outcome};
 use quorumd_totem::Mutant;
 
@@ -79,6 +80,14 @@ struct FuzzArgs {
     /// Print the event log of failing seeds (last N lines).
     #[arg(long, value_name = "LINES")]
     log: Option<usize>,
+    /// Force a quorum preset: plain, wait-for-all, two-node, lms, atb-lowest, atb-highest,
+    /// atb-list, weighted, noquorum (default: drawn per seed).
+    #[arg(long)]
+    quorum: Option<String>,
+    /// Compare the members of last_man_standing clusters as strictly as any other (each
+    /// node's own LMS window makes them disagree; see check::quorum_agreement).
+    #[arg(long)]
+    strict_lms: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -141,7 +150,16 @@ fn fuzz_options(args: &FuzzArgs) -> Result<FuzzOptions> {
             format!("unknown mutant `{name}` (known: {})", names.join(", "))
         })?),
     };
+    let quorum = match &args.quorum {
+        None => None,
+        Some(name) => Some(Preset::from_name(name).with_context(|| {
+            let names: Vec<&str> = Preset::ALL.iter().map(|p| p.name()).collect();
+            format!("unknown quorum preset `{name}` (known: {})", names.join(", "))
+        })?),
+    };
     Ok(FuzzOptions {
+        quorum,
+        strict_lms: args.strict_lms,
         nodes: (lo as usize, hi as usize),
         mutant,
         loss: args.loss,
@@ -157,13 +175,13 @@ fn fuzz_options(args: &FuzzArgs) -> Result<FuzzOptions> {
 
 fn print_failure(o: &SeedOutcome, opts: &FuzzOptions, log_lines: Option<usize>) {
     if let Some(v) = o.violations.first() {
-        println!("seed {} nodes {}: VIOLATION {v}", o.seed, o.nodes);
+        println!("seed {} nodes {} quorum {}: VIOLATION {v}", o.seed, o.nodes, o.quorum);
         if o.violations.len() > 1 {
             println!("  (+{} more violations)", o.violations.len() - 1);
         }
     }
     if let Some(u) = &o.unconverged {
-        println!("seed {} nodes {}: UNCONVERGED {u}", o.seed, o.nodes);
+        println!("seed {} nodes {} quorum {}: UNCONVERGED {u}", o.seed, o.nodes, o.quorum);
     }
     println!("  reproduce: {}", fuzz::repro_command(o.seed, o.nodes, opts));
     if let Some(n) = log_lines {
@@ -191,9 +209,10 @@ fn run_fuzz(args: &FuzzArgs) -> Result<bool> {
         let failed = !o.violations.is_empty() || o.unconverged.is_some();
         if args.verbose {
             println!(
-                "seed {} nodes {}: {} virtual {} ms, {} datagrams, {} events, {} deliveries, digest {:016x}",
+                "seed {} nodes {} quorum {}: {} virtual {} ms, {} datagrams, {} events, {} deliveries, digest {:016x}",
                 o.seed,
                 o.nodes,
+                o.preset.name(),
                 if failed { "FAILED" } else { "ok" },
                 o.end.as_micros() / 1000,
                 o.stats.scheduled,

@@ -8,7 +8,8 @@
 //!   nodes that can all reach each other both ways (a clique of the network) is one ring; and
 //!   where one-way cuts leave groups that are connected but not cliques, no configuration
 //!   change happened for two token timeouts (what Totem does there is its own choice, but it
-//!   must stop changing).
+//!   must stop changing); and every running node's quorum service has completed the sync of
+//!   its current ring (what its clients were told is about the ring it is in).
 
 use std::collections::BTreeSet;
 
@@ -48,7 +49,10 @@ pub fn settled(world: &World) -> Result<(), String> {
     for group in components(world, &running) {
         check_group(world, &group)?;
     }
-    Ok(())
+    match crate::check::quorum_liveness::not_activated(world) {
+        Some(late) => Err(format!("the quorum service has not activated the current ring on {late}")),
+        None => Ok(()),
+    }
 }
 
 fn check_group(world: &World, group: &[NodeId]) -> Result<(), String> {

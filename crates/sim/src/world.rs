@@ -3,8 +3,10 @@
 //!
 //! Responsibility: drive [`Node`]s exactly as the daemon would — one input at a time, then
 //! drain `poll_event` (persisting [`TotemEvent::PersistRingSeq`] and feeding the checkers),
-//! then `poll_transmit` (one arrival per destination, through the [`Network`]), then
-//! `poll_timeout`.
+//! then `poll_client` (the frames of the simulated clients), then `poll_transmit` (one arrival
+//! per destination, through the [`Network`]), then `poll_timeout`. Every node is built from the
+//! world's [`QuorumSetup`]; after its first sync it gets one V1 and one V0 client that track
+//! changes (see `world/clients.rs`).
 //!
 //! Invariants:
 //! - one `u64` seed decides everything: the network draws from one [`Rng`], the queue is a
@@ -23,9 +25,11 @@ use std::rc::Rc;
 use quorumd_node::{Node, NodeEvent, TotemEvent, Transmit};
 use quorumd_proto::{Duration, Instant, MemberList, NodeId};
 use quorumd_totem::{Mutant, TimingError, TotemConfig, TotemKeys};
+use quorumd_votequorum::Settings;
 
-use crate::check::{self, Checker, NodeView, Status, Violation};
+use crate::check::{self, Checker, NodeView, QuorumView, Status, Violation, VqNumbers};
 use crate::net::{NetParams, Network};
+use crate::quorum::QuorumSetup;
 use crate::rng::Rng;
 
 /// Most datagrams a paused node's inbox holds; later ones are lost (a full socket buffer).
@@ -69,6 +73,12 @@ pub enum SimError {
     /// The nodelist is empty.
     #[error("the nodelist is empty")]
     EmptyNodelist,
+    /// votequorum refuses the quorum configuration.
+    #[error("{0}")]
+    Quorum(String),
+    /// A simulated client request that cannot be made or was not answered.
+    #[error("{0}")]
+    Client(String),
 }
 
 /// Everything a world is built from.
@@ -86,10 +96,14 @@ pub struct WorldParams {
     pub mutant: Option<Mutant>,
     /// The cluster id in every header.
     pub cluster_id: u32,
+    /// The quorum provider and its configuration, the same for every node.
+    pub quorum: QuorumSetup,
+    /// Compare last_man_standing members strictly (see `check::quorum_agreement`).
+    pub strict_lms: bool,
 }
 
 impl WorldParams {
-    /// Default keys and a quiet network for `nodelist`, seed 1.
+    /// Default keys, default votequorum and a quiet network for `nodelist`, seed 1.
     pub fn new(nodelist: MemberList) -> WorldParams {
         WorldParams {
             nodelist,
@@ -98,6 +112,8 @@ impl WorldParams {
             seed: 1,
             mutant: None,
             cluster_id: 0x5155,
+            quorum: QuorumSetup::default(),
+            strict_lms: false,
         }
     }
 }
@@ -135,6 +151,8 @@ struct Slot {
     timer: Option<Instant>,
     /// `stop` was called; the node is dropped when it reports `NodeEvent::Left`.
     stopping: bool,
+    /// This incarnation's simulated clients, once its first sync completed.
+    clients: Option<clients::SimClients>,
 }
 
 #[derive(Debug)]
@@ -155,6 +173,10 @@ pub struct World {
     totem: TotemConfig,
     cluster_id: u32,
     mutant: Option<Mutant>,
+    quorum: QuorumSetup,
+    settings: Option<BTreeMap<NodeId, Settings>>,
+    /// A node's quorum view changed since the views were last checked.
+    quorum_dirty: bool,
     slots: BTreeMap<NodeId, Slot>,
     queue: BTreeMap<(Instant, u64), Arrival>,
     timers: BTreeSet<(Instant, NodeId)>,
@@ -179,6 +201,7 @@ impl World {
             return Err(SimError::EmptyNodelist);
         }
         let totem = params.keys.derive(params.nodelist.len())?;
+        let settings = params.quorum.settings(&params.nodelist).map_err(SimError::Quorum)?;
         let n = params.nodelist.len();
         let in_flight_max = IN_FLIGHT_MIN.max(2 * n * n * n);
         let slots = params
@@ -193,6 +216,7 @@ impl World {
                     inbox: VecDeque::new(),
                     timer: None,
                     stopping: false,
+                    clients: None,
                 };
                 (id, slot)
             })
@@ -201,11 +225,14 @@ impl World {
             now: Instant::ZERO,
             rng: Rng::stream(params.seed, 0x6e6574),
             net: Network::new(params.net),
-            checkers: check::safety_checkers(&params.nodelist),
+            checkers: check::safety_checkers(&params.nodelist, &params.quorum, params.strict_lms),
             nodelist: params.nodelist,
             totem,
             cluster_id: params.cluster_id,
             mutant: params.mutant,
+            quorum: params.quorum,
+            settings,
+            quorum_dirty: false,
             slots,
             queue: BTreeMap::new(),
             timers: BTreeSet::new(),
@@ -331,6 +358,73 @@ impl World {
         self.nodelist.iter().filter_map(|id| self.view(id)).collect()
     }
 
+    /// The quorum configuration every node runs with.
+    pub fn quorum_setup(&self) -> &QuorumSetup {
+        &self.quorum
+    }
+
+    /// What a node's quorum service reports now (a stopped node reports nothing quorate).
+    pub fn quorum_view(&self, id: NodeId) -> Option<QuorumView> {
+        let slot = self.slots.get(&id)?;
+        Some(match &slot.node {
+            Some(node) => {
+                let (ring_id, members) = node.quorum_view();
+                QuorumView {
+                    id,
+                    status: slot.status,
+                    activated: node.activated(),
+                    quorate: node.quorate(),
+                    ring_id,
+                    members: members.clone(),
+                }
+            }
+            None => QuorumView {
+                id,
+                status: slot.status,
+                activated: false,
+                quorate: false,
+                ring_id: quorumd_proto::RingId::ZERO,
+                members: MemberList::new(),
+            },
+        })
+    }
+
+    /// Every node's quorum view, ascending by id.
+    pub fn quorum_views(&self) -> Vec<QuorumView> {
+        self.nodelist.iter().filter_map(|id| self.quorum_view(id)).collect()
+    }
+
+    /// votequorum's numbers on a running node (`None` without a provider).
+    pub fn vq_numbers(&self, id: NodeId) -> Option<VqNumbers> {
+        self.node(id).and_then(Node::quorum_state).map(|s| VqNumbers {
+            quorum: s.quorum,
+            expected_votes: s.expected_votes,
+            total_votes: s.total_votes,
+        })
+    }
+
+    /// Feeds every node's quorum view to the checkers, if one changed since the last time.
+    pub(crate) fn check_quorum_views(&mut self) {
+        if !std::mem::take(&mut self.quorum_dirty) {
+            return;
+        }
+        let views = self.quorum_views();
+        let now = self.now;
+        self.feed(|c| c.on_quorum_views(now, &views));
+    }
+
+    fn feed(&mut self, f: impl Fn(&mut dyn Checker) -> Result<(), Violation>) {
+        let mut found = Vec::new();
+        for c in self.checkers.iter_mut() {
+            if let Err(v) = f(c.as_mut()) {
+                found.push(v);
+            }
+        }
+        for v in found {
+            self.record_violation(v);
+        }
+    }
+
     /// Runs `checker.at_end` on the current views; a violation is recorded and returned.
     pub fn check_end(&mut self, checker: &mut dyn Checker) -> Result<(), Violation> {
         let views = self.views();
@@ -349,5 +443,6 @@ impl World {
     }
 }
 
+mod clients;
 mod drive;
 mod lifecycle;

@@ -24,6 +24,8 @@ fn every_scenario_file_passes() {
     let mut files = Vec::new();
     scenario_files(&root, &mut files);
     assert!(files.len() >= 6, "expected the membership scenarios under {}", root.display());
+    let quorum = files.iter().filter(|f| f.parent().is_some_and(|d| d.ends_with("quorum"))).count();
+    assert!(quorum >= 8, "expected the quorum scenarios under {}/quorum", root.display());
     let mut failures = Vec::new();
     for f in &files {
         let text = std::fs::read_to_string(f).unwrap_or_default();

@@ -124,7 +124,11 @@ pub struct AtbInputs<'a> {
 /// corosync does).
 pub fn tie_breaker(inputs: &AtbInputs<'_>, is_member: impl Fn(NodeId) -> bool) -> TieBreaker {
     let half_expected = inputs.expected_votes / 2;
-    if inputs.total_votes != half_expected {
+    // Deviation from corosync: with odd expected votes, E/2 (rounded down) is a minority, not a
+    // tie: the other side may hold a real majority. corosync still grants the tie there (it
+    // only warns when wait_for_all is off), which the simulator showed to give split brain
+    // (a 3-vote partition "winning" the tie while the other 4 votes were quorate).
+    if inputs.total_votes != half_expected || inputs.expected_votes % 2 != 0 {
         return TieBreaker::NotATie { total_votes: inputs.total_votes, half_expected };
     }
     let left = inputs.previous_members.len() as i64 - inputs.members.len() as i64;
@@ -263,8 +267,9 @@ mod tests {
         assert_eq!(tie_breaker(&base, member), TieBreaker::Granted { node: n(1) });
         let high = AtbInputs { mode: &AtbNode::Highest, ..base };
         assert_eq!(tie_breaker(&high, member), TieBreaker::Absent { node: Some(n(4)) });
+        // 2 of 5 is not a tie (corosync grants it; we do not: the other 3 may be quorate).
         let odd = AtbInputs { expected_votes: 5, ..base };
-        assert_eq!(tie_breaker(&odd, member), TieBreaker::Granted { node: n(1) });
+        assert!(matches!(tie_breaker(&odd, member), TieBreaker::NotATie { .. }));
         let no_tie = AtbInputs { total_votes: 1, ..base };
         assert!(matches!(tie_breaker(&no_tie, member), TieBreaker::NotATie { .. }));
         let low_q = AtbInputs { quorum: 2, ..base };

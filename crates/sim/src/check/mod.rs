@@ -1,8 +1,9 @@
 //! Invariant checkers, one invariant per file.
 //!
-//! Responsibility: watch the events every node emits (and, for liveness, the final state) and
-//! report the first breach of a promise of Totem with a message that names the node, the ring,
-//! what was expected and what was seen.
+//! Responsibility: watch the events every node emits, what its quorum service and votequorum
+//! report, what its simulated clients receive (and, for liveness, the final state) and report
+//! the first breach of a promise of Totem, votequorum or the quorum service with a message that
+//! names the node, the ring, what was expected and what was seen.
 //!
 //! Invariants of the checkers themselves: they are fed in the exact order the simulator drains
 //! events (deterministic), they keep their state in `BTreeMap`s, and they never panic on odd
@@ -11,17 +12,24 @@
 
 use std::fmt;
 
-use quorumd_node::TotemEvent;
+use quorumd_node::{Model, TotemEvent};
+use quorumd_proto::ipc::Frame;
 use quorumd_proto::{Instant, MemberList, NodeId, RingId};
 use quorumd_totem::State;
 
+use crate::quorum::QuorumSetup;
+
+pub mod client_notifications;
 pub mod configured;
 pub mod evs;
 pub mod liveness;
 pub mod ordering;
+pub mod quorum_agreement;
+pub mod quorum_liveness;
 pub mod same_ring;
 pub mod self_in_ring;
 pub mod seq_increase;
+pub mod split_brain;
 
 /// A broken invariant.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -93,13 +101,97 @@ pub struct NodeView {
     pub members: MemberList,
 }
 
+/// votequorum's numbers on one node (`corosync-quorumtool -s`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VqNumbers {
+    /// `Quorum:`
+    pub quorum: u32,
+    /// `Expected votes:`
+    pub expected_votes: u32,
+    /// `Total votes:`
+    pub total_votes: u32,
+}
+
+/// Something a node's quorum layer did, in the order the node reported it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QuorumObservation {
+    /// `NodeEvent::SyncCompleted`: clients were told about `ring_id`.
+    SyncCompleted {
+        /// The ring.
+        ring_id: RingId,
+        /// Its members.
+        members: MemberList,
+        /// What getquorate returns from now on.
+        quorate: bool,
+        /// votequorum's numbers right after this activation; `None` without a provider, or
+        /// when the node did more in the same input after it (another activation, a quorate
+        /// flip, a votequorum message), so that the state read afterwards is not this one.
+        numbers: Option<VqNumbers>,
+    },
+    /// `NodeEvent::QuorateChanged`: a flip outside a sync.
+    QuorateChanged {
+        /// The current ring.
+        ring_id: RingId,
+        /// The new value.
+        quorate: bool,
+    },
+    /// A votequorum RECONFIGURE (setexpected, setvotes, cancel_wait_for_all) was delivered.
+    Reconfigured {
+        /// The ring it was delivered in.
+        ring_id: RingId,
+    },
+    /// The node's last_man_standing window expired (it recomputed with lowered expected votes).
+    LmsExpired,
+}
+
+/// What one node's quorum service reports now, for checkers that look at every node at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuorumView {
+    /// The node.
+    pub id: NodeId,
+    /// Whether it runs.
+    pub status: Status,
+    /// A sync has completed in this incarnation.
+    pub activated: bool,
+    /// What getquorate returns.
+    pub quorate: bool,
+    /// The ring of its last quorum notification (its last activation).
+    pub ring_id: RingId,
+    /// That notification's view list.
+    pub members: MemberList,
+}
+
 /// One invariant, fed with every event of every node.
 pub trait Checker: fmt::Debug {
     /// Short name, printed with every violation.
     fn name(&self) -> &'static str;
 
-    /// `node` emitted `event` at `now`.
-    fn on_event(&mut self, now: Instant, node: NodeId, event: &TotemEvent) -> Result<(), Violation>;
+    /// `node` emitted the Totem `event` at `now`.
+    fn on_event(&mut self, _now: Instant, _node: NodeId, _event: &TotemEvent) -> Result<(), Violation> {
+        Ok(())
+    }
+
+    /// `node`'s quorum layer did something.
+    fn on_quorum(&mut self, _now: Instant, _node: NodeId, _obs: &QuorumObservation) -> Result<(), Violation> {
+        Ok(())
+    }
+
+    /// A simulated client of `node` with `model` received `frame` (responses and notifications).
+    fn on_client(
+        &mut self,
+        _now: Instant,
+        _node: NodeId,
+        _model: Model,
+        _frame: &Frame,
+    ) -> Result<(), Violation> {
+        Ok(())
+    }
+
+    /// Every node's quorum view, after each input that changed one of them (and after each
+    /// lifecycle step).
+    fn on_quorum_views(&mut self, _now: Instant, _views: &[QuorumView]) -> Result<(), Violation> {
+        Ok(())
+    }
 
     /// `node` went through a lifecycle step.
     fn on_lifecycle(&mut self, _now: Instant, _node: NodeId, _step: Lifecycle) {}
@@ -115,17 +207,36 @@ pub fn violation(checker: &'static str, at: Instant, message: String) -> Violati
     Violation { checker, at, message }
 }
 
-/// The safety checkers (a)–(f), for a cluster configured with `nodelist`. Liveness (g) is run
+/// The safety checkers for a cluster configured with `nodelist` and `quorum`: Totem's (a)–(f),
+/// then the quorum ones: no split brain (only where expected votes are fixed), members of one
+/// ring agree, clients see notifications in order. Liveness (Totem's and the quorum one) is run
 /// separately, at the end of the liveness phase.
-pub fn safety_checkers(nodelist: &MemberList) -> Vec<Box<dyn Checker>> {
-    vec![
+///
+/// `strict_lms` makes the agreement checker compare members of last_man_standing clusters as
+/// strictly as any other (see [`quorum_agreement`]).
+pub fn safety_checkers(
+    nodelist: &MemberList,
+    quorum: &QuorumSetup,
+    strict_lms: bool,
+) -> Vec<Box<dyn Checker>> {
+    let mut checkers: Vec<Box<dyn Checker>> = vec![
         Box::new(same_ring::SameRing::default()),
         Box::new(seq_increase::SeqIncrease::default()),
         Box::new(self_in_ring::SelfInRing),
         Box::new(configured::Configured::new(nodelist.clone())),
         Box::new(ordering::Ordering::default()),
         Box::new(evs::Evs::default()),
-    ]
+    ];
+    if quorum.expected_votes_fixed() {
+        checkers.push(Box::new(split_brain::SplitBrain));
+    }
+    if quorum.provider {
+        checkers.push(Box::new(quorum_agreement::QuorumAgreement::new(
+            quorum.last_man_standing() && !strict_lms,
+        )));
+    }
+    checkers.push(Box::new(client_notifications::ClientNotifications::new(quorum.provider)));
+    checkers
 }
 
 #[cfg(test)]

@@ -8,9 +8,11 @@
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use quorumd_proto::ipc::{cs, Request, Response};
 use quorumd_proto::{MemberList, NodeId};
 
 use super::{parse, Command, Expectation, Scenario};
+use crate::quorum::QuorumSetup;
 use crate::settle;
 use crate::world::{World, WorldParams};
 
@@ -96,6 +98,18 @@ impl Runner {
                 self.params()?.keys.set(key, *value).map_err(|e| e.to_string())?
             }
             Command::Seed(seed) => self.params()?.seed = *seed,
+            Command::Votes { node, votes } => {
+                self.params()?.quorum.votes.insert(*node, *votes);
+            }
+            Command::Quorum { key, value } => self.params()?.quorum.keys.push((key.clone(), value.clone())),
+            Command::NoQuorum => self.params()?.quorum = QuorumSetup::none(),
+            Command::CancelWfa(node) => {
+                let response = self.world()?.client_request(*node, Request::CancelWaitForAll);
+                match response.map_err(|e| e.to_string())? {
+                    Response::Result { error } if error == cs::OK => {}
+                    other => return Err(format!("cancel_wait_for_all on node {node} answered {other:?}")),
+                }
+            }
             Command::Start(ids) => self.each(ids, World::start)?,
             Command::Stop(ids) => self.each(ids, World::stop)?,
             Command::Crash(ids) => self.each(ids, World::crash)?,
@@ -160,6 +174,13 @@ impl Runner {
     }
 
     fn expect(&mut self, nodes: &[NodeId], what: &Expectation) -> Result<(), String> {
+        match what {
+            Expectation::Quorate(_)
+            | Expectation::Quorum(_)
+            | Expectation::ExpectedVotes(_)
+            | Expectation::TotalVotes(_) => return self.expect_quorum(nodes, what),
+            _ => {}
+        }
         let world = self.world()?;
         let mut first_ring = None;
         for id in nodes {
@@ -174,10 +195,53 @@ impl Runner {
                 Expectation::RingSeq(seq) => view.ring_id.seq == *seq,
                 Expectation::Ring { rep, seq } => view.ring_id.rep == *rep && view.ring_id.seq == *seq,
                 Expectation::State(s) => view.state == Some(*s),
+                _ => false,
             };
             if !ok {
                 let state = view.state.map(|s| format!(" ({s:?})")).unwrap_or_default();
                 return Err(format!("expected {what}; {seen}{state}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Runner {
+    /// Quorum expectations: getquorate through the node's V1 client, the numbers from
+    /// votequorum's state.
+    fn expect_quorum(&mut self, nodes: &[NodeId], what: &Expectation) -> Result<(), String> {
+        let world = self.world()?;
+        for id in nodes {
+            let seen = match what {
+                Expectation::Quorate(_) => match world.client_request(*id, Request::GetQuorate) {
+                    Ok(Response::GetQuorate { error, quorate }) if error == cs::OK => {
+                        format!("quorate {}", if quorate == 1 { "yes" } else { "no" })
+                    }
+                    Ok(other) => format!("getquorate answered {other:?}"),
+                    Err(e) => e.to_string(),
+                },
+                _ => match world.vq_numbers(*id) {
+                    None if world.node(*id).is_none() => format!("node {id} is not running"),
+                    None => "no quorum provider".into(),
+                    Some(n) => match what {
+                        Expectation::Quorum(_) => format!("quorum {}", n.quorum),
+                        Expectation::ExpectedVotes(_) => format!("expected_votes {}", n.expected_votes),
+                        _ => format!("total_votes {}", n.total_votes),
+                    },
+                },
+            };
+            if seen != what.to_string() {
+                let detail = world
+                    .node(*id)
+                    .and_then(|n| n.quorum_state())
+                    .map(|s| {
+                        format!(
+                            " (ring {}, quorum {}, expected_votes {}, total_votes {}, flags [{}], {:?})",
+                            s.ring_id, s.quorum, s.expected_votes, s.total_votes, s.flags, s.decision
+                        )
+                    })
+                    .unwrap_or_default();
+                return Err(format!("expected {what}; node {id}: {seen}{detail}"));
             }
         }
         Ok(())

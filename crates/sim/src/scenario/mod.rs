@@ -1,5 +1,10 @@
 //! The scenario language: one command a line, virtual time in ms, checkers on throughout.
 //!
+//! Quorum: every scenario runs with votequorum (`provider: corosync_votequorum`) unless it says
+//! `noquorum`; `quorum KEY VALUE` and `votes NODE N` configure it; every node gets a tracking V1
+//! and V0 client after its first sync, whose notifications the checkers read; `expect ...
+//! quorate` asks such a client (getquorate), the numbers come from votequorum's state.
+//!
 //! Responsibility: [`parse`] turns a file into [`Command`]s with their line numbers (every
 //! syntax or ordering error is a [`ParseError`] naming the line), [`run`] executes them on a
 //! [`crate::world::World`] and stops at the first failed expectation or checker violation,
@@ -80,6 +85,25 @@ pub enum Command {
         /// How many.
         count: u32,
     },
+    /// `votes 3 2`: node 3's `quorum_votes` (default 1), before anything runs.
+    Votes {
+        /// The node.
+        node: NodeId,
+        /// Its votes.
+        votes: u32,
+    },
+    /// `quorum KEY VALUE...`: a `quorum { }` key of corosync.conf (a list value as several
+    /// words), before anything runs; implies `provider: corosync_votequorum`.
+    Quorum {
+        /// The key, without `quorum.`.
+        key: String,
+        /// Its value (list words joined by one space).
+        value: String,
+    },
+    /// `noquorum`: no quorum provider at all (`QUORUM_FREE`), before anything runs.
+    NoQuorum,
+    /// `cancel_wfa 1`: a client on node 1 cancels wait_for_all cluster-wide.
+    CancelWfa(NodeId),
     /// `expect 1,2 WHAT ...`.
     Expect {
         /// The nodes it is about.
@@ -92,7 +116,15 @@ pub enum Command {
 impl Command {
     /// Configuration that must come before anything runs.
     pub fn is_setup(&self) -> bool {
-        matches!(self, Command::Nodes(_) | Command::Totem { .. } | Command::Seed(_))
+        matches!(
+            self,
+            Command::Nodes(_)
+                | Command::Totem { .. }
+                | Command::Seed(_)
+                | Command::Votes { .. }
+                | Command::Quorum { .. }
+                | Command::NoQuorum
+        )
     }
 }
 
@@ -116,6 +148,14 @@ pub enum Expectation {
     State(State),
     /// `down`: crashed, stopped or never started.
     Down,
+    /// `quorate yes|no`: what `quorum_getquorate` returns to a client of the node.
+    Quorate(bool),
+    /// `quorum N`: votequorum's quorum.
+    Quorum(u32),
+    /// `expected_votes N`: votequorum's expected votes.
+    ExpectedVotes(u32),
+    /// `total_votes N`: votequorum's total votes.
+    TotalVotes(u32),
 }
 
 impl fmt::Display for Expectation {
@@ -130,6 +170,10 @@ impl fmt::Display for Expectation {
             Expectation::Ring { rep, seq } => write!(f, "ring {rep:x}.{seq:x}"),
             Expectation::State(s) => write!(f, "state {s:?}"),
             Expectation::Down => f.write_str("down"),
+            Expectation::Quorate(q) => write!(f, "quorate {}", if *q { "yes" } else { "no" }),
+            Expectation::Quorum(v) => write!(f, "quorum {v}"),
+            Expectation::ExpectedVotes(v) => write!(f, "expected_votes {v}"),
+            Expectation::TotalVotes(v) => write!(f, "total_votes {v}"),
         }
     }
 }

@@ -6,6 +6,7 @@
 
 use quorumd_proto::{Duration, NodeId};
 use quorumd_totem::{State, TotemKeys};
+use quorumd_votequorum::VqConfig;
 
 use super::{Command, Expectation, Scenario};
 
@@ -44,12 +45,25 @@ fn validate(commands: &[(usize, Command)]) -> Result<(), ParseError> {
         ));
     };
     let mut running = false;
+    let mut quorum_keys: Option<usize> = None;
+    let mut noquorum: Option<usize> = None;
     for (line, cmd) in commands.iter().skip(1) {
+        match cmd {
+            Command::Quorum { .. } => quorum_keys = quorum_keys.or(Some(*line)),
+            Command::NoQuorum => noquorum = noquorum.or(Some(*line)),
+            _ => {}
+        }
+        if let (Some(q), Some(nq)) = (quorum_keys, noquorum) {
+            return Err(err(*line, format!("`noquorum` (line {nq}) contradicts the quorum key at line {q}")));
+        }
         if let Command::Nodes(_) = cmd {
             return Err(err(*line, format!("`nodes` may appear only once (first at line {first_line})")));
         }
         if cmd.is_setup() && running {
-            return Err(err(*line, "totem keys and seed must come before any other command".into()));
+            return Err(err(
+                *line,
+                "totem keys, seed, votes and quorum keys must come before any other command".into(),
+            ));
         }
         running |= !cmd.is_setup();
         if let Some(stray) = named_nodes(cmd).into_iter().find(|id| !nodelist.contains(id)) {
@@ -66,7 +80,8 @@ fn named_nodes(cmd: &Command) -> Vec<NodeId> {
         }
         Command::Split(groups) => groups.concat(),
         Command::Link { from, to, .. } => vec![*from, *to],
-        Command::Submit { node, .. } => vec![*node],
+        Command::Submit { node, .. } | Command::Votes { node, .. } => vec![*node],
+        Command::CancelWfa(node) => vec![*node],
         Command::Expect { nodes, what: Expectation::View(v) } => [nodes.clone(), v.clone()].concat(),
         Command::Expect { nodes, .. } => nodes.clone(),
         _ => Vec::new(),
@@ -126,6 +141,33 @@ pub fn parse_command(words: &[&str]) -> Result<Command, String> {
             _ => return Err("`settle` takes at most one argument (the bound in ms)".into()),
         },
         "submit" => parse_submit(args)?,
+        "votes" => {
+            arity(2)?;
+            let votes = number(args[1])?;
+            let votes = u32::try_from(votes).map_err(|_| format!("votes {votes} is too large"))?;
+            Command::Votes { node: node(args[0])?, votes }
+        }
+        "quorum" => {
+            let [key, value @ ..] = args else { return Err("usage: `quorum KEY VALUE...`".into()) };
+            if value.is_empty() {
+                return Err(format!("`quorum {key}` needs a value"));
+            }
+            let key = key.strip_prefix("quorum.").unwrap_or(key).trim_end_matches(':');
+            let value = value.join(" ");
+            if key == "provider" {
+                return Err("the provider is corosync_votequorum unless `noquorum` is given".into());
+            }
+            VqConfig::default().set_key(key, &value).map_err(|e| e.to_string())?;
+            Command::Quorum { key: key.to_string(), value }
+        }
+        "noquorum" => {
+            arity(0)?;
+            Command::NoQuorum
+        }
+        "cancel_wfa" => {
+            arity(1)?;
+            Command::CancelWfa(node(args[0])?)
+        }
         "expect" => parse_expect(args)?,
         other => return Err(format!("unknown command `{other}`")),
     })
@@ -172,9 +214,9 @@ fn parse_submit(args: &[&str]) -> Result<Command, String> {
 
 fn parse_expect(args: &[&str]) -> Result<Command, String> {
     let [who, what, rest @ ..] = args else {
-        return Err(
-            "usage: `expect NODES view IDS | same-ring | ring-seq N | ring R.S | state S | down`".into()
-        );
+        return Err("usage: `expect NODES view IDS | same-ring | ring-seq N | ring R.S | state S | down | \
+                    quorate yes|no | quorum N | expected_votes N | total_votes N`"
+            .into());
     };
     let nodes = node_list(who)?;
     let none =
@@ -189,7 +231,15 @@ fn parse_expect(args: &[&str]) -> Result<Command, String> {
             Expectation::Ring { rep: hex(rep)? as u32, seq: hex(seq)? }
         }
         ("state", [s]) => Expectation::State(state(s)?),
-        (w @ ("ring-seq" | "ring" | "state"), _) => return Err(format!("`{w}` takes one argument")),
+        ("quorate", ["yes"]) => Expectation::Quorate(true),
+        ("quorate", ["no"]) => Expectation::Quorate(false),
+        ("quorate", _) => return Err("`quorate` takes `yes` or `no`".into()),
+        ("quorum", [v]) => Expectation::Quorum(small(v)?),
+        ("expected_votes", [v]) => Expectation::ExpectedVotes(small(v)?),
+        ("total_votes", [v]) => Expectation::TotalVotes(small(v)?),
+        (w @ ("ring-seq" | "ring" | "state" | "quorum" | "expected_votes" | "total_votes"), _) => {
+            return Err(format!("`{w}` takes one argument"))
+        }
         (other, _) => return Err(format!("unknown expectation `{other}`")),
     };
     Ok(Command::Expect { nodes, what })
@@ -231,6 +281,11 @@ fn number(word: &str) -> Result<u64, String> {
         Some(h) => hex(h),
         None => word.parse().map_err(|_| format!("`{word}` is not a number")),
     }
+}
+
+fn small(word: &str) -> Result<u32, String> {
+    let v = number(word)?;
+    u32::try_from(v).map_err(|_| format!("{v} is too large"))
 }
 
 fn hex(word: &str) -> Result<u64, String> {
@@ -295,12 +350,36 @@ mod tests {
             ("nodes 1 2\nexpect 1 same-ring 3\n", 2, "`same-ring` takes no argument"),
             ("nodes 1 2\nexpect 1 ring 1:5\n", 2, "rep.seq"),
             ("nodes 1 2\nheal now\n", 2, "`heal` takes 0 argument(s), got 1"),
+            ("nodes 1 2\nquorum two_node yes\n", 2, "must be 0 or 1"),
+            ("nodes 1 2\nquorum no_such_key 1\n", 2, "no_such_key"),
+            ("nodes 1 2\nquorum wait_for_all\n", 2, "needs a value"),
+            ("nodes 1 2\nquorum two_node 1\nnoquorum\n", 3, "contradicts the quorum key at line 2"),
+            ("nodes 1 2\nvotes 3 2\n", 2, "node 3 is not in the nodelist"),
+            ("nodes 1 2\nexpect 1 quorate maybe\n", 2, "`quorate` takes `yes` or `no`"),
+            ("nodes 1 2\nstart 1\nvotes 1 2\n", 3, "before any other command"),
         ];
         for (src, line, msg) in cases {
             let e = error_of(src);
             assert_eq!(e.line, *line, "{src:?}: {e}");
             assert!(e.message.contains(msg), "{src:?}: {e}");
         }
+    }
+
+    #[test]
+    fn quorum_commands_parse() {
+        let src = "nodes 1 2 3 4\nvotes 3 2\nquorum auto_tie_breaker 1\nquorum auto_tie_breaker_node 1 3\n\
+                   start 1 2 3 4\nexpect 1,2 quorate yes\nexpect 3 quorate no\nexpect 1 quorum 3\n\
+                   expect 1 expected_votes 5\nexpect 1 total_votes 2\ncancel_wfa 1\n";
+        let s = parse(src).unwrap();
+        let cmds: Vec<Command> = s.commands.into_iter().map(|(_, c)| c).collect();
+        assert_eq!(cmds[1], Command::Votes { node: n(3), votes: 2 });
+        assert_eq!(cmds[3], Command::Quorum { key: "auto_tie_breaker_node".into(), value: "1 3".into() });
+        assert_eq!(cmds[5], Command::Expect { nodes: vec![n(1), n(2)], what: Expectation::Quorate(true) });
+        assert_eq!(cmds[7], Command::Expect { nodes: vec![n(1)], what: Expectation::Quorum(3) });
+        assert_eq!(cmds[8], Command::Expect { nodes: vec![n(1)], what: Expectation::ExpectedVotes(5) });
+        assert_eq!(cmds[9], Command::Expect { nodes: vec![n(1)], what: Expectation::TotalVotes(2) });
+        assert_eq!(cmds[10], Command::CancelWfa(n(1)));
+        assert_eq!(parse("nodes 1\nnoquorum\n").unwrap().commands[1].1, Command::NoQuorum);
     }
 
     #[test]

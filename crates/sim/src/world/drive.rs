@@ -10,10 +10,32 @@ use std::rc::Rc;
 
 use quorumd_proto::{Instant, NodeId};
 
+use quorumd_node::SERVICE_VOTEQUORUM;
+use quorumd_proto::RingId;
+use quorumd_votequorum::VqMessage;
+
 use super::{
-    Arrival, NodeEvent, TotemEvent, Transmit, World, PREDICATE_POLL, SAME_INSTANT_STEPS_MAX, STEPS_MAX,
+    clients, Arrival, NodeEvent, TotemEvent, Transmit, World, PREDICATE_POLL, SAME_INSTANT_STEPS_MAX,
+    STEPS_MAX,
 };
-use crate::check::{violation, Status};
+use crate::check::{violation, QuorumObservation, Status, VqNumbers};
+
+/// Whether the state read after an input is that of an activation followed by `later` events:
+/// no other activation, no quorate flip and no votequorum message after it.
+fn exact_activation(later: &[NodeEvent]) -> bool {
+    !later.iter().any(|e| match e {
+        NodeEvent::SyncCompleted { .. } | NodeEvent::QuorateChanged { .. } => true,
+        NodeEvent::Totem(TotemEvent::Deliver(d)) => d.payload.first() == Some(&SERVICE_VOTEQUORUM),
+        _ => false,
+    })
+}
+
+/// The ring of a delivered votequorum RECONFIGURE.
+fn reconfigure_ring(ev: &TotemEvent) -> Option<RingId> {
+    let TotemEvent::Deliver(d) = ev else { return None };
+    let (&SERVICE_VOTEQUORUM, body) = d.payload.split_first()? else { return None };
+    matches!(VqMessage::decode(body), Ok(VqMessage::Reconfigure(_))).then_some(d.ring_id)
+}
 
 impl World {
     /// Advances virtual time to `until`, processing every input due by then.
@@ -141,9 +163,27 @@ impl World {
     fn fire_timer(&mut self, id: NodeId) {
         self.set_timer(id, None);
         let now = self.now;
+        let lms = self.quorum.last_man_standing();
+        let mut lms_expired = false;
         if let Some(node) = self.slots.get_mut(&id).and_then(|s| s.node.as_mut()) {
             self.stats.timeouts += 1;
+            // An LMS expiry recomputes before the membership events of this input are pumped,
+            // so it is reported first. A window re-armed by a sync in the same input hides an
+            // expiry that changed no number, which is harmless to the checkers.
+            let before = if lms { node.quorum_state() } else { None };
             node.handle_timeout(now);
+            if let Some(before) = before.filter(|b| b.lms_window_running) {
+                let after = node.quorum_state();
+                lms_expired = after.is_some_and(|a| {
+                    !a.lms_window_running
+                        || a.expected_votes != before.expected_votes
+                        || a.quorum != before.quorum
+                });
+            }
+        }
+        if lms_expired {
+            self.note(&format!("node {id}: last_man_standing window expired"));
+            self.feed(|c| c.on_quorum(now, id, &QuorumObservation::LmsExpired));
         }
         self.drain(id);
     }
@@ -173,8 +213,9 @@ impl World {
         }
     }
 
-    /// Drains a running node's events, then its transmits, then re-arms its timer (or drops
-    /// the node when its graceful leave is complete).
+    /// Drains a running node's events, then its client frames, then its transmits, then
+    /// re-arms its timer (or drops the node when its graceful leave is complete); connects the
+    /// simulated clients after the incarnation's first sync.
     pub(super) fn drain(&mut self, id: NodeId) {
         let Some(slot) = self.slots.get_mut(&id) else { return };
         if slot.status != Status::Running {
@@ -182,28 +223,46 @@ impl World {
         }
         let Some(node) = slot.node.as_mut() else { return };
         let mut events = Vec::new();
-        let mut left = false;
         while let Some(ev) = node.poll_event() {
-            match ev {
-                NodeEvent::Totem(ev) => {
-                    if let TotemEvent::PersistRingSeq(s) = ev {
-                        slot.persisted = Some(s);
-                    }
-                    events.push(ev);
-                }
-                NodeEvent::Left => left = true,
-                // Quorum and client events are not this simulator's business yet.
-                _ => {}
+            if let NodeEvent::Totem(TotemEvent::PersistRingSeq(s)) = ev {
+                slot.persisted = Some(s);
             }
+            events.push(ev);
+        }
+        let activated = events.iter().any(|e| matches!(e, NodeEvent::SyncCompleted { .. }));
+        // The state after this input: it is the state of an activation only if nothing after
+        // the activation changed it (see `exact_activation`).
+        let numbers = if activated { node.quorum_state() } else { None }.map(|s| VqNumbers {
+            quorum: s.quorum,
+            expected_votes: s.expected_votes,
+            total_votes: s.total_votes,
+        });
+        let mut outputs = Vec::new();
+        while let Some(out) = node.poll_client() {
+            outputs.push(out);
         }
         let mut transmits = Vec::new();
         while let Some(t) = node.poll_transmit() {
             transmits.push(t);
         }
         let timeout = node.poll_timeout();
+        let left = events.iter().any(|e| matches!(e, NodeEvent::Left));
         let finish = left && slot.stopping;
-        for ev in &events {
-            self.observe(id, ev);
+        let connect = activated && slot.clients.is_none() && !finish;
+        if connect {
+            slot.clients = Some(clients::SimClients::default());
+        }
+        for (i, ev) in events.iter().enumerate() {
+            match ev {
+                NodeEvent::Totem(ev) => self.observe(id, ev),
+                other => {
+                    let exact = exact_activation(&events[i + 1..]);
+                    self.observe_quorum(id, other, if exact { numbers } else { None });
+                }
+            }
+        }
+        for (conn, out) in outputs {
+            self.client_output(id, conn, out);
         }
         for t in transmits {
             self.send(id, t);
@@ -212,6 +271,10 @@ impl World {
         if finish {
             self.finish_stop(id);
         }
+        if connect {
+            self.connect_clients(id);
+        }
+        self.check_quorum_views();
     }
 
     pub(super) fn set_timer(&mut self, id: NodeId, at: Option<Instant>) {
@@ -227,11 +290,46 @@ impl World {
         }
     }
 
+    /// Folds a line into the run's digest.
+    pub(super) fn digest_line(&mut self, line: &str) {
+        for b in line.bytes() {
+            self.digest = (self.digest ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    /// A node event of the quorum layer (everything but Totem's): to the log, the digest and
+    /// the checkers. `numbers` are votequorum's after a `SyncCompleted`, when exact.
+    fn observe_quorum(&mut self, id: NodeId, ev: &NodeEvent, numbers: Option<VqNumbers>) {
+        let now = self.now;
+        let obs = match ev {
+            NodeEvent::SyncCompleted { ring_id, members, quorate, .. } => {
+                self.note(&format!("node {id} sync completed: ring {ring_id} {members} quorate={quorate}"));
+                QuorumObservation::SyncCompleted {
+                    ring_id: *ring_id,
+                    members: members.clone(),
+                    quorate: *quorate,
+                    numbers,
+                }
+            }
+            NodeEvent::QuorateChanged { ring_id, quorate } => {
+                self.note(&format!("node {id} quorate changed: ring {ring_id} quorate={quorate}"));
+                QuorumObservation::QuorateChanged { ring_id: *ring_id, quorate: *quorate }
+            }
+            _ => return,
+        };
+        self.quorum_dirty = true;
+        self.digest_line(&format!("{} {id} {obs:?}\n", now.as_micros()));
+        self.feed(|c| c.on_quorum(now, id, &obs));
+    }
+
     fn observe(&mut self, id: NodeId, ev: &TotemEvent) {
         self.stats.events += 1;
         let line = format!("{} {id} {ev:?}\n", self.now.as_micros());
-        for b in line.bytes() {
-            self.digest = (self.digest ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        self.digest_line(&line);
+        if let Some(ring_id) = reconfigure_ring(ev) {
+            let now = self.now;
+            self.note(&format!("node {id} delivered a votequorum RECONFIGURE in ring {ring_id}"));
+            self.feed(|c| c.on_quorum(now, id, &QuorumObservation::Reconfigured { ring_id }));
         }
         match ev {
             TotemEvent::ConfChange(cc) => {

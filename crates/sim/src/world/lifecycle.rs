@@ -28,6 +28,11 @@ impl World {
             c.on_lifecycle(now, id, step);
         }
         self.changed = true;
+        self.quorum_dirty = true;
+        if step != Lifecycle::Started {
+            // A node going away can only make rings count as quorate: look now.
+            self.check_quorum_views();
+        }
     }
 
     /// Boots a node that never ran, crashed or stopped.
@@ -37,12 +42,14 @@ impl World {
         let mut params = NodeParams::new(id, self.nodelist.clone(), self.totem.clone());
         params.cluster_id = self.cluster_id;
         params.mutant = self.mutant;
+        params.quorum = self.settings.as_ref().and_then(|s| s.get(&id)).cloned();
         let Some(slot) = self.slots.get_mut(&id) else { return Err(SimError::UnknownNode(id)) };
         // corosync's ringid file is created holding 0 and read back plus one (SPEC §4.4).
         let start_seq = slot.persisted.unwrap_or(0).saturating_add(1);
         params.start_seq = start_seq;
         slot.node = Some(Node::new(params, now));
         slot.stopping = false;
+        slot.clients = None;
         slot.incarnation += 1;
         slot.status = Status::Running;
         slot.inbox.clear();
@@ -92,6 +99,7 @@ impl World {
             slot.status = status;
             slot.inbox.clear();
             slot.stopping = false;
+            slot.clients = None;
             // Bumping the incarnation loses every datagram in flight to the old one.
             slot.incarnation += 1;
         }

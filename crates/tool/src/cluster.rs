@@ -1,0 +1,67 @@
+//! The cluster's corosync.conf as the tool needs it: the configured nodes (ids, names, votes)
+//! for `explain`, and everything `what-if` feeds the simulator (nodelist, totem timing keys,
+//! quorum keys, per-node votes).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context, Result};
+use quorumd_config::Config;
+
+/// The default corosync.conf.
+pub const DEFAULT_CONFIG: &str = "/etc/corosync/corosync.conf";
+
+/// One configured node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfNode {
+    /// Node id.
+    pub nodeid: u32,
+    /// `name`, else the ring0 address text.
+    pub name: String,
+    /// `quorum_votes` (default 1).
+    pub votes: u32,
+}
+
+/// A parsed corosync.conf.
+#[derive(Debug)]
+pub struct Cluster {
+    /// Where it came from.
+    pub path: PathBuf,
+    /// The parsed file.
+    pub config: Config,
+}
+
+impl Cluster {
+    /// Reads and parses `path`.
+    pub fn load(path: &Path) -> Result<Cluster> {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {name}"))?;
+        let text = quorumd_config::text_from_bytes(&bytes, &name).map_err(|e| anyhow!("{e}"))?;
+        let config = quorumd_config::parse_str(text, &name).map_err(|e| anyhow!("{e}"))?;
+        Ok(Cluster { path: path.to_path_buf(), config })
+    }
+
+    /// `--config FILE` when given (its errors are fatal), else the default file when it can be
+    /// read and parsed (else nothing: the explanation then names fewer nodes).
+    pub fn optional(path: Option<&Path>) -> Result<Option<Cluster>> {
+        match path {
+            Some(p) => Cluster::load(p).map(Some),
+            None => Ok(Cluster::load(Path::new(DEFAULT_CONFIG)).ok()),
+        }
+    }
+
+    /// The configured nodes, ascending by id.
+    pub fn nodes(&self) -> Vec<ConfNode> {
+        let mut out: Vec<ConfNode> = self
+            .config
+            .nodelist
+            .iter()
+            .map(|n| ConfNode {
+                nodeid: n.nodeid.get(),
+                name: n.name.clone().or_else(|| n.addr(0).map(|a| a.text.clone())).unwrap_or_default(),
+                votes: n.votes(),
+            })
+            .collect();
+        out.sort_by_key(|n| n.nodeid);
+        out
+    }
+}

@@ -1,0 +1,282 @@
+//! `quorumtool`: the operator's view of quorumd, corosync-quorumtool's counterpart (SPEC §6.2).
+//!
+//! Commands: `status`, `list`, `monitor`, `explain` (why this node is or is not quorate),
+//! `what-if` (a simulated failure on this cluster's real config, no daemon needed),
+//! `set-expected`, `set-votes`, `cancel-wait-for-all`, and `man` (man pages from this very
+//! definition). Exit codes are stable for scripts: see [`fail::Exit`] and the README.
+//!
+//! Modules: [`fail`] (exit codes, connecting with distinct errors), [`info`] (the daemon's
+//! status JSON, typed, and the stable `--json` schema), [`render`] (status/list text),
+//! [`explain`], [`monitor`], [`whatif`] (the simulator run), [`cluster`] (corosync.conf).
+#![forbid(unsafe_code)]
+// A binary shell: it reads the environment, files and the clock, and talks to the daemon.
+#![allow(clippy::disallowed_methods)]
+
+mod cluster;
+mod explain;
+mod fail;
+mod info;
+mod man;
+mod monitor;
+mod render;
+mod whatif;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use quorumd_client::Model;
+
+use crate::cluster::Cluster;
+use crate::fail::{connect, exit_of, failure, request_error, Exit};
+use crate::info::Status;
+
+const EXIT_CODES: &str = "\
+Exit status:
+  0  success; for status and explain: this node is quorate
+  1  status, explain: this node is not quorate (activity blocked)
+  2  quorumd cannot be reached: not running, no socket, not ready yet (no membership), or gone
+  3  permission denied: quorumd refuses this uid/gid (add a uidgid entry to corosync.conf)
+  4  usage error, or any other error (e.g. the daemon rejected a change)";
+
+/// Show and change the quorum state of a quorumd cluster node.
+#[derive(Parser, Debug)]
+#[command(name = "quorumtool", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// The daemon's socket [default: $QUORUMD_SOCKET, else /run/quorumd/quorumd.sock].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Machine-readable output: one JSON document (monitor: one JSON object per line).
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Quorum and votequorum information and the membership (corosync-quorumtool -s).
+    #[command(after_help = EXIT_CODES)]
+    Status,
+    /// The membership table only (corosync-quorumtool -l).
+    List,
+    /// One line per membership or quorum change until interrupted (corosync-quorumtool -m).
+    Monitor {
+        /// Stop after this many lines (the first is the current state).
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+    },
+    /// Why this node is or is not quorate, which policy holds it, and what would change it.
+    #[command(after_help = EXIT_CODES)]
+    Explain {
+        /// corosync.conf, to name nodes the daemon has never seen [default: /etc/corosync/corosync.conf
+        /// when readable].
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Simulate a failure on this cluster's config and tell which side stays quorate (no daemon needed).
+    #[command(name = "what-if")]
+    WhatIf {
+        /// The cluster's corosync.conf.
+        #[arg(long, value_name = "FILE", default_value = cluster::DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Nodes that crash, e.g. `--down 2,3`.
+        #[arg(long, value_name = "IDS", value_parser = parse_ids)]
+        down: Option<Ids>,
+        /// Network partitions, e.g. `--split 1,2 3,4` (running nodes in no group end up alone).
+        #[arg(long, value_name = "IDS", num_args = 1.., value_parser = parse_ids)]
+        split: Vec<Ids>,
+        /// The simulator's seed (network timing randomness).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Set expected votes cluster-wide (corosync-quorumtool -e).
+    #[command(name = "set-expected")]
+    SetExpected {
+        /// The new expected votes.
+        expected: u32,
+    },
+    /// Set a node's votes (corosync-quorumtool -v -n).
+    #[command(name = "set-votes")]
+    SetVotes {
+        /// The node id.
+        node: u32,
+        /// Its new votes.
+        votes: u32,
+    },
+    /// Let nodes waiting for all expected votes (wait_for_all) become quorate with a majority.
+    #[command(name = "cancel-wait-for-all")]
+    CancelWaitForAll,
+    /// Write man pages (quorumtool.1 and one per command) into DIR.
+    Man {
+        /// The directory to write to (created if missing).
+        dir: PathBuf,
+    },
+}
+
+/// A comma-separated list of node ids (one clap value).
+#[derive(Clone, Debug)]
+pub struct Ids(Vec<u32>);
+
+fn parse_ids(s: &str) -> Result<Ids, String> {
+    s.split(',')
+        .map(|p| p.trim().parse::<u32>().map_err(|_| format!("`{p}` is not a node id (expected e.g. 1,2,3)")))
+        .collect::<Result<Vec<u32>, String>>()
+        .map(Ids)
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { Exit::Error } else { Exit::Quorate };
+            let _ = e.print();
+            return ExitCode::from(code.code());
+        }
+    };
+    match run(&cli) {
+        Ok(exit) => ExitCode::from(exit.code()),
+        Err(e) => {
+            eprintln!("quorumtool: {e:#}");
+            ExitCode::from(exit_of(&e).code())
+        }
+    }
+}
+
+fn socket(cli: &Cli) -> PathBuf {
+    cli.socket.clone().unwrap_or_else(quorumd_client::socket_path)
+}
+
+fn print_json(v: &serde_json::Value) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn run(cli: &Cli) -> Result<Exit> {
+    let sock = socket(cli);
+    match &cli.command {
+        Command::Status => status(&sock, cli.json),
+        Command::List => list(&sock, cli.json),
+        Command::Monitor { count } => monitor::run(&sock, *count, cli.json).map(|()| Exit::Quorate),
+        Command::Explain { config } => explain(&sock, config.as_deref(), cli.json),
+        Command::WhatIf { config, down, split, seed } => {
+            let down = down.as_ref().map(|d| d.0.clone()).unwrap_or_default();
+            let split = split.iter().map(|g| g.0.clone()).collect();
+            let failure = whatif::Failure { down, split, seed: *seed };
+            what_if(config, &failure, cli.json)
+        }
+        Command::SetExpected { expected } => change(&sock, "set-expected", |c| c.set_expected(*expected)),
+        Command::SetVotes { node, votes } => change(&sock, "set-votes", |c| c.set_votes(*node, *votes)),
+        Command::CancelWaitForAll => change(&sock, "cancel-wait-for-all", |c| c.cancel_wait_for_all()),
+        Command::Man { dir } => man::write_all(dir).map(|()| Exit::Quorate),
+    }
+}
+
+fn fetch(sock: &Path) -> Result<Status> {
+    let client = connect(sock, Model::V1)?;
+    let json = client.status().map_err(|e| request_error("status", e))?;
+    Status::parse(&json).map_err(|e| failure(Exit::Error, format!("{e:#}")))
+}
+
+fn verdict(quorate: bool) -> Exit {
+    if quorate {
+        Exit::Quorate
+    } else {
+        Exit::Inquorate
+    }
+}
+
+fn status(sock: &Path, as_json: bool) -> Result<Exit> {
+    let s = fetch(sock)?;
+    if as_json {
+        print_json(&s.to_json())?;
+    } else {
+        print!("{}", render::status(&s));
+    }
+    Ok(verdict(s.quorate))
+}
+
+fn list(sock: &Path, as_json: bool) -> Result<Exit> {
+    let s = fetch(sock)?;
+    if as_json {
+        print_json(&serde_json::Value::Array(s.rows().iter().map(info::MemberRow::to_json).collect()))?;
+    } else {
+        print!("{}", render::table(&s.rows()));
+    }
+    Ok(Exit::Quorate)
+}
+
+fn explain(sock: &Path, config: Option<&Path>, as_json: bool) -> Result<Exit> {
+    let cluster = Cluster::optional(config).map_err(|e| failure(Exit::Error, format!("{e:#}")))?;
+    let s = fetch(sock)?;
+    let nodes = cluster.as_ref().map(Cluster::nodes).filter(|nodes| same_cluster(&s, nodes));
+    let e = explain::explain(&s, nodes.as_deref());
+    if as_json {
+        let decision = s.vq.as_ref().map(|vq| vq.decision.to_json());
+        print_json(&serde_json::json!({
+            "node_id": s.node_id, "quorate": e.quorate, "decision": decision, "lines": e.lines,
+        }))?;
+    } else {
+        for line in &e.lines {
+            println!("{line}");
+        }
+    }
+    Ok(verdict(e.quorate))
+}
+
+/// Whether corosync.conf's nodelist holds every node the daemon knows (else it is some other
+/// cluster's file, and naming nodes from it would mislead).
+fn same_cluster(s: &Status, nodes: &[cluster::ConfNode]) -> bool {
+    let mut known = s.members.iter().chain(s.vq.iter().flat_map(|vq| vq.nodes.iter().map(|n| &n.nodeid)));
+    let all = known.all(|id| nodes.iter().any(|n| n.nodeid == *id));
+    if !all {
+        eprintln!("quorumtool: ignoring the config file: its nodelist does not match this cluster");
+    }
+    all
+}
+
+fn what_if(config: &Path, f: &whatif::Failure, as_json: bool) -> Result<Exit> {
+    let cluster = Cluster::load(config).map_err(|e| failure(Exit::Error, format!("{e:#}")))?;
+    let report =
+        whatif::simulate(&cluster, f).map_err(|e| failure(Exit::Error, format!("what-if: {e:#}")))?;
+    if as_json {
+        print_json(&report.json())?;
+    } else {
+        print!("{}", report.text());
+    }
+    Ok(Exit::Quorate)
+}
+
+fn change(
+    sock: &Path,
+    what: &str,
+    f: impl FnOnce(&quorumd_client::QuorumClient) -> Result<(), quorumd_client::CsError>,
+) -> Result<Exit> {
+    let client = connect(sock, Model::V1)?;
+    f(&client).map_err(|e| change_error(what, e))?;
+    println!("{what}: done");
+    Ok(Exit::Quorate)
+}
+
+fn change_error(what: &str, e: quorumd_client::CsError) -> anyhow::Error {
+    use quorumd_client::CsError;
+    match e {
+        CsError::InvalidParam => failure(
+            Exit::Error,
+            format!(
+                "{what}: refused (CS_ERR_INVALID_PARAM): expected votes may not go below the votes present, \
+                 a change may not make a quorate cluster inquorate, and votes must keep quorum within reach; \
+                 nothing was changed"
+            ),
+        ),
+        CsError::NameNotFound => {
+            failure(Exit::Error, format!("{what}: no such node (CS_ERR_NAME_NOT_FOUND); nothing was changed"))
+        }
+        CsError::NotSupported => {
+            failure(Exit::Error, format!("{what}: not supported: no quorum provider is configured"))
+        }
+        other => request_error(what, other),
+    }
+}
