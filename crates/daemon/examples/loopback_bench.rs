@@ -32,15 +32,17 @@ impl Cluster {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let nodes: String =
-            (1..=size).map(|n| format!("  node {{\n    nodeid: {n}\n    ring0_addr: 127.0.0.{n}\n  }}\n")).collect();
+        let nodes: String = (1..=size)
+            .map(|n| format!("  node {{\n    nodeid: {n}\n    ring0_addr: 127.0.0.{n}\n  }}\n"))
+            .collect();
         std::fs::write(
             dir.join("corosync.conf"),
             format!("totem {{\n  version: 2\n  cluster_name: bench\n  token: {token}\n  crypto_cipher: aes256\n  crypto_hash: sha256\n  keyfile: {}\n  interface {{\n    linknumber: 0\n    mcastport: {port}\n  }}\n}}\nnodelist {{\n{nodes}}}\nquorum {{\n  provider: corosync_votequorum\n}}\n", dir.join("authkey").display()),
         )
         .unwrap();
         std::fs::write(dir.join("authkey"), [42u8; 256]).unwrap();
-        std::fs::set_permissions(dir.join("authkey"), std::os::unix::fs::PermissionsExt::from_mode(0o400)).unwrap();
+        std::fs::set_permissions(dir.join("authkey"), std::os::unix::fs::PermissionsExt::from_mode(0o400))
+            .unwrap();
         let bin = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("quorumd");
         let mut c = Cluster { dir, bin, procs: Vec::new() };
         for n in 1..=size {

@@ -47,12 +47,28 @@ pub struct Cli {
 pub enum Command {
     /// Run a real 3-node cluster on 127.0.0.1-3 and walk through failures, printing each callback.
     Demo,
+    /// Write the quorumd(8) man page, generated from these definitions, into DIR.
+    #[command(hide = true)]
+    Man {
+        /// Output directory.
+        dir: PathBuf,
+    },
+}
+
+fn write_man(dir: &std::path::Path) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    std::fs::create_dir_all(dir)?;
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command()).section("8").render(&mut page)?;
+    std::fs::write(dir.join("quorumd.8"), page)?;
+    Ok(())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match (&cli.command, &cli.check_config) {
         (Some(Command::Demo), _) => demo::run(),
+        (Some(Command::Man { dir }), _) => write_man(dir),
         (None, Some(path)) => run::check_config(path, cli.nodeid),
         (None, None) => run::run(&cli),
     };
