@@ -24,6 +24,8 @@ pub struct Client {
     inbuf: Vec<u8>,
     out: Vec<u8>,
     closing: bool,
+    /// Whether WRITABLE interest is registered (changed only when it must be).
+    want_write: bool,
 }
 
 /// What reading a client produced.
@@ -52,7 +54,10 @@ impl Clients {
         self.next += 1;
         let conn = ConnId(self.next);
         registry.register(&mut stream, token_of(conn), Interest::READABLE)?;
-        self.map.insert(conn, Client { stream, inbuf: Vec::new(), out: Vec::new(), closing: false });
+        self.map.insert(
+            conn,
+            Client { stream, inbuf: Vec::new(), out: Vec::new(), closing: false, want_write: false },
+        );
         Ok(conn)
     }
 
@@ -155,7 +160,13 @@ fn flush(registry: &Registry, conn: ConnId, c: &mut Client) -> bool {
             Err(_) => return false,
         }
     }
-    let interest =
-        if c.out.is_empty() { Interest::READABLE } else { Interest::READABLE | Interest::WRITABLE };
-    registry.reregister(&mut c.stream, token_of(conn), interest).is_ok() && !(c.closing && c.out.is_empty())
+    let want_write = !c.out.is_empty();
+    if want_write != c.want_write {
+        let interest = if want_write { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+        if registry.reregister(&mut c.stream, token_of(conn), interest).is_err() {
+            return false;
+        }
+        c.want_write = want_write;
+    }
+    !(c.closing && c.out.is_empty())
 }

@@ -149,6 +149,8 @@ struct Daemon {
     state: StateDir,
     page: Page,
     poll: Poll,
+    /// A handle on `poll`'s registry, taken once (cloning it per event costs two syscalls).
+    registry: mio::Registry,
     listener: UnixListener,
     clients: Clients,
     quorum_type: u32,
@@ -186,6 +188,8 @@ pub fn run(cli: &Cli) -> Result<()> {
     let origin = StdInstant::now();
     let node = Node::new(params, Instant::from_micros(0));
     let by_ip = peers.iter().map(|(id, a)| (a.ip(), *id)).collect();
+    let poll = Poll::new()?;
+    let registry = poll.registry().try_clone()?;
     let mut d = Daemon {
         node,
         origin,
@@ -195,7 +199,8 @@ pub fn run(cli: &Cli) -> Result<()> {
         crypto,
         state,
         page: Page::new()?,
-        poll: Poll::new()?,
+        poll,
+        registry,
         listener,
         clients: Clients::default(),
         quorum_type,
@@ -215,11 +220,10 @@ impl Daemon {
     }
 
     fn event_loop(&mut self) -> Result<()> {
-        let registry = self.poll.registry().try_clone()?;
-        registry.register(&mut self.udp, UDP, Interest::READABLE)?;
-        registry.register(&mut self.listener, LISTENER, Interest::READABLE)?;
+        self.registry.register(&mut self.udp, UDP, Interest::READABLE)?;
+        self.registry.register(&mut self.listener, LISTENER, Interest::READABLE)?;
         let mut signals = Signals::new([SIGTERM, SIGINT])?;
-        registry.register(&mut signals, SIGNALS, Interest::READABLE)?;
+        self.registry.register(&mut signals, SIGNALS, Interest::READABLE)?;
         self.drain_outputs()?;
         let mut events = Events::with_capacity(256);
         loop {
@@ -319,8 +323,7 @@ impl Daemon {
                     return;
                 }
             };
-            let registry = self.poll.registry();
-            let Ok(conn) = self.clients.add(registry, stream) else { continue };
+            let Ok(conn) = self.clients.add(&self.registry, stream) else { continue };
             let now = self.now();
             match self.clients.peer_credentials(conn) {
                 Ok((uid, gid, pid)) => {
@@ -329,15 +332,14 @@ impl Daemon {
                 }
                 Err(e) => {
                     warn!(target: "IPC", "no peer credentials: {e}");
-                    self.clients.remove(registry, conn);
+                    self.clients.remove(&self.registry, conn);
                 }
             }
         }
     }
 
     fn client_ready(&mut self, conn: quorumd_node::ConnId, readable: bool, writable: bool) {
-        let registry = self.poll.registry().try_clone().expect("registry");
-        if writable && !self.clients.flush(&registry, conn) {
+        if writable && !self.clients.flush(&self.registry, conn) {
             self.drop_client(conn);
             return;
         }
@@ -360,8 +362,7 @@ impl Daemon {
     }
 
     fn drop_client(&mut self, conn: quorumd_node::ConnId) {
-        let registry = self.poll.registry();
-        self.clients.remove(registry, conn);
+        self.clients.remove(&self.registry, conn);
         let now = self.now();
         self.node.handle_client(now, conn, ClientInput::Disconnected);
     }
@@ -385,7 +386,6 @@ impl Daemon {
                 }
             }
         }
-        let registry = self.poll.registry().try_clone()?;
         while let Some((conn, out)) = self.node.poll_client() {
             let keep = match out {
                 ClientOutput::Send(bytes) => {
@@ -394,15 +394,15 @@ impl Daemon {
                         Ok(Frame::Response(Response::Init { error: cs::OK, .. }))
                     );
                     let fd = init_ok.then(|| self.page.client_fd());
-                    self.clients.send(&registry, conn, &bytes, fd)
+                    self.clients.send(&self.registry, conn, &bytes, fd)
                 }
-                ClientOutput::Close => self.clients.close_after_flush(&registry, conn),
+                ClientOutput::Close => self.clients.close_after_flush(&self.registry, conn),
             };
             if !keep {
                 if self.clients.map.contains_key(&conn) {
                     debug!(target: "IPC", "connection {} closed", conn.0);
                 }
-                self.clients.remove(&registry, conn);
+                self.clients.remove(&self.registry, conn);
                 let now = self.now();
                 self.node.handle_client(now, conn, ClientInput::Disconnected);
             }
