@@ -52,7 +52,7 @@ fn workspace_deps(manifest: &str) -> Vec<String> {
             continue;
         }
         if in_deps {
-            if let Some(name) = t.split(|c: char| c == '=' || c == '.').next().map(str::trim) {
+            if let Some(name) = t.split(['=', '.']).next().map(str::trim) {
                 if name.starts_with("quorumd") {
                     out.push(name.to_string());
                 }
