@@ -242,8 +242,12 @@ impl Node {
         if let Some((at, generation)) = self.lms {
             if at <= now {
                 self.lms = None;
-                if let Some(vq) = self.vq.as_mut() {
-                    vq.lms_timer_expired(generation);
+                let expiry = self.vq.as_mut().and_then(|vq| vq.lms_timer_expired(generation));
+                if let Some(r) = expiry {
+                    let mut payload = vec![SERVICE_VOTEQUORUM];
+                    payload.extend(VqMessage::Reconfigure(r).encode());
+                    // A full queue means the ring is re-forming; the next sync re-arms the window.
+                    let _ = self.totem.submit(payload);
                 }
                 self.drain_vq(now);
             }

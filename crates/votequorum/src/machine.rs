@@ -319,6 +319,15 @@ impl Votequorum {
                 self.set_wfa_status(false);
                 self.recalculate(false, false);
             }
+            ReconfigParam::LmsExpired => {
+                // Applied only in the ring whose window expired, outside a sync, and only while
+                // quorate (SPEC §3.6): every member sees the same message at the same point.
+                let same_ring = r.value == self.ring_id.seq as u32;
+                if same_ring && !self.in_sync && self.quorate && self.lms_enabled {
+                    self.cancel_lms_timer();
+                    self.recalculate(true, true);
+                }
+            }
         }
         Ok(())
     }
@@ -333,16 +342,19 @@ impl Votequorum {
     }
 
     /// The LMS timer armed with `generation` fired. Only if it is the current timer and we are
-    /// still quorate: recompute with decrease allowed and expected votes = member count
-    /// (SPEC §3.6); a stale or cancelled timer does nothing.
-    pub fn lms_timer_expired(&mut self, generation: u64) {
+    /// still quorate, returns the RECONFIGURE to multicast: when it is delivered (in agreed
+    /// order, to every member) each member recomputes with decrease allowed and expected votes
+    /// = member count (SPEC §3.6). A stale or cancelled timer gives nothing.
+    pub fn lms_timer_expired(&mut self, generation: u64) -> Option<Reconfigure> {
         if self.lms_armed != Some(generation) {
-            return;
+            return None;
         }
         self.lms_armed = None;
-        if self.quorate {
-            self.recalculate(true, true);
-        }
+        self.quorate.then_some(Reconfigure {
+            nodeid: self.settings.my_id,
+            value: self.ring_id.seq as u32,
+            param: ReconfigParam::LmsExpired,
+        })
     }
 
     /// Checks `votequorum_setexpected(expected_votes)` (SPEC §3.11) and returns the RECONFIGURE

@@ -50,6 +50,11 @@ pub enum ReconfigParam {
     NodeVotes = 2,
     /// Clear the wait-for-all status (`quorum.cancel_wait_for_all`); `value` is 0.
     CancelWfa = 3,
+    /// A last-man-standing window expired on the sender in the ring whose seq (low 32 bits) is
+    /// `value`. Deviation from corosync: corosync applies each node's own timer locally, so
+    /// members of one ring can end up with different expected votes and quorum (found by the
+    /// simulator); here the expiry is ordered and every member applies it at the same point.
+    LmsExpired = 4,
 }
 
 /// A runtime change, multicast in agreed order so every member applies it at the same point.
@@ -136,6 +141,7 @@ impl Reconfigure {
             1 => (ReconfigParam::ExpectedVotes, within("expected_votes", raw_value, EXPECTED_VOTES_MAX)?),
             2 => (ReconfigParam::NodeVotes, within("votes", raw_value, VOTES_MAX)?),
             3 => (ReconfigParam::CancelWfa, within("cancel_wait_for_all value", raw_value, 0)?),
+            4 => (ReconfigParam::LmsExpired, raw_value),
             other => return Err(Error::UnknownParam(other)),
         };
         Ok(Reconfigure { nodeid, value, param })
@@ -192,10 +198,11 @@ mod tests {
                 })
             },
         );
-        let reconf = (node_ids(), 0u8..3, 0..=VOTES_MAX).prop_map(|(nodeid, p, v)| {
+        let reconf = (node_ids(), 0u8..4, 0..=VOTES_MAX).prop_map(|(nodeid, p, v)| {
             let (param, value) = match p {
                 0 => (ReconfigParam::ExpectedVotes, v),
                 1 => (ReconfigParam::NodeVotes, v),
+                2 => (ReconfigParam::LmsExpired, v),
                 _ => (ReconfigParam::CancelWfa, 0),
             };
             VqMessage::Reconfigure(Reconfigure { nodeid, value, param })
@@ -248,7 +255,7 @@ mod tests {
         qdevice[4] = 1;
         qdevice[16] = 16;
         assert_eq!(VqMessage::decode(&qdevice), Err(Error::OutOfRange { what: "flags", value: 16 }));
-        assert_eq!(VqMessage::decode(&[1, 0, 0, 0, 1, 0, 0, 0, 0, 4]), Err(Error::UnknownParam(4)));
+        assert_eq!(VqMessage::decode(&[1, 0, 0, 0, 1, 0, 0, 0, 0, 5]), Err(Error::UnknownParam(5)));
         assert!(matches!(VqMessage::decode(&[1, 0, 0, 0, 1, 0, 0, 0, 1, 3]), Err(Error::OutOfRange { .. })));
     }
 }

@@ -93,11 +93,13 @@ fn spec_3_6_a_stale_lms_generation_does_nothing() {
     sync(&mut vq, 3, &[1, 2, 3], &[peer(2, 5, q), peer(3, 5, q)]);
     assert_eq!(actions(&mut vq), vec![Action::ArmLmsTimer { window_ms: 3000, generation: 2 }]);
     vq.activate();
-    vq.lms_timer_expired(1);
-    assert_eq!((vq.expected_votes(), vq.quorum()), (5, 3), "generation 1 was replaced");
-    vq.lms_timer_expired(2);
+    assert_eq!(vq.lms_timer_expired(1), None, "generation 1 was replaced");
+    assert_eq!((vq.expected_votes(), vq.quorum()), (5, 3));
+    let expiry = vq.lms_timer_expired(2).expect("a quorate node announces its expiry");
+    assert_eq!((vq.expected_votes(), vq.quorum()), (5, 3), "nothing changes before it is ordered");
+    vq.reconfigure_received(n(1), &expiry).unwrap();
     assert_eq!((vq.expected_votes(), vq.quorum()), (3, 2));
-    vq.lms_timer_expired(2);
+    assert_eq!(vq.lms_timer_expired(2), None);
     assert!(!vq.state().lms_window_running);
 }
 

@@ -256,10 +256,14 @@ fn ring(c: &mut Cluster, words: &[&str]) -> Result<(), String> {
 fn expire(c: &mut Cluster, words: &[&str]) -> Result<(), String> {
     let targets = if words.is_empty() { c.nodes.keys().copied().collect() } else { ids(words)? };
     for n in targets {
-        let node = node(c, n)?;
-        if let Some(generation) = node.lms_generation.take() {
-            node.vq.lms_timer_expired(generation);
-            drain(c, n);
+        let this = node(c, n)?;
+        let Some(generation) = this.lms_generation.take() else { continue };
+        let Some(expiry) = this.vq.lms_timer_expired(generation) else { continue };
+        // The expiry is ordered: every member of the partition applies it.
+        let partition = this.partition.clone();
+        for m in partition.iter() {
+            node(c, m)?.vq.reconfigure_received(n, &expiry).map_err(|e| e.to_string())?;
+            drain(c, m);
         }
     }
     Ok(())
