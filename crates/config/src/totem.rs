@@ -18,26 +18,7 @@ pub const DEFAULT_MCASTPORT: u16 = 5405;
 pub const LINKS_MAX: u8 = 8;
 
 /// The Totem timing keys this implementation knows (SPEC §4.1); values are `u32`.
-pub const TIMING_KEYS: &[&str] = &[
-    "token",
-    "token_coefficient",
-    "token_retransmit",
-    "token_retransmits_before_loss_const",
-    "hold",
-    "join",
-    "send_join",
-    "consensus",
-    "merge",
-    "downcheck",
-    "fail_recv_const",
-    "seqno_unchanged_const",
-    "window_size",
-    "max_messages",
-    "miss_count_const",
-    "token_warning",
-    "max_network_delay",
-    "heartbeat_failures_allowed",
-];
+pub use quorumd_proto::totem_keys::TIMING_KEYS;
 
 /// The non-timing keys of `totem { }`.
 pub const TOTEM_KEYS: &[&str] = &[

@@ -78,26 +78,7 @@ pub struct TotemKeys {
 }
 
 /// Every key [`TotemKeys::set`] accepts.
-pub const TIMING_KEYS: &[&str] = &[
-    "token",
-    "token_coefficient",
-    "token_retransmit",
-    "token_retransmits_before_loss_const",
-    "hold",
-    "join",
-    "send_join",
-    "consensus",
-    "merge",
-    "downcheck",
-    "fail_recv_const",
-    "seqno_unchanged_const",
-    "window_size",
-    "max_messages",
-    "miss_count_const",
-    "token_warning",
-    "max_network_delay",
-    "heartbeat_failures_allowed",
-];
+pub use quorumd_proto::totem_keys::TIMING_KEYS;
 
 impl TotemKeys {
     /// Sets one key by its corosync.conf name.
@@ -309,6 +290,14 @@ mod tests {
         assert_eq!(small.token.as_millis(), 1000);
         assert_eq!(small.consensus.as_millis(), 200);
         assert_eq!(TotemConfig::default(), small);
+    }
+
+    #[test]
+    fn every_shared_timing_key_is_settable() {
+        let mut k = TotemKeys::default();
+        for key in TIMING_KEYS {
+            assert_eq!(k.set(key, 100), Ok(()), "{key}");
+        }
     }
 
     #[test]
