@@ -91,6 +91,12 @@ pub enum TieBreaker {
         /// The first such member.
         node: NodeId,
     },
+    /// This node's history gives the tie to this membership, but a member's does not (its
+    /// tie-breaker ids come from another membership): no member takes the tie.
+    Disputed {
+        /// The first member that did not grant it.
+        node: NodeId,
+    },
     /// The tie is ours: this node breaks it.
     Granted {
         /// The tie-breaker node present here.
@@ -131,6 +137,12 @@ pub fn tie_breaker(inputs: &AtbInputs<'_>, is_member: impl Fn(NodeId) -> bool) -
     if inputs.total_votes != half_expected || inputs.expected_votes % 2 != 0 {
         return TieBreaker::NotATie { total_votes: inputs.total_votes, half_expected };
     }
+    tie_holder(inputs, is_member)
+}
+
+/// SPEC §3.3 step 3 without the tie condition: whether this membership holds the tie-breaker
+/// (few enough nodes left, and the sticky node or the list rule points here).
+pub fn tie_holder(inputs: &AtbInputs<'_>, is_member: impl Fn(NodeId) -> bool) -> TieBreaker {
     let left = inputs.previous_members.len() as i64 - inputs.members.len() as i64;
     if left >= i64::from(inputs.quorum) {
         return TieBreaker::OtherSideMayBeQuorate { left, quorum: inputs.quorum };

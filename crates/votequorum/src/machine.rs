@@ -28,7 +28,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use quorumd_proto::{MemberList, NodeId, RingId};
 
-use crate::calc::{calculate_quorum, tie_breaker, AtbInputs, QuorumInputs, TieBreaker};
+use crate::calc::{calculate_quorum, tie_breaker, tie_holder, AtbInputs, QuorumInputs, TieBreaker};
 use crate::config::{Settings, VqConfig};
 use crate::error::Error;
 use crate::limits::{EXPECTED_VOTES_MAX, VOTES_MAX};
@@ -111,6 +111,8 @@ pub struct Votequorum {
     deferred: Option<(bool, bool)>,
     /// Members whose nodeinfo in the current sync said QUORATE (agreed by every member).
     sync_quorate: BTreeSet<NodeId>,
+    /// Members whose nodeinfo in the current sync carried ATB_GRANT.
+    sync_atb_grant: BTreeSet<NodeId>,
     decision: Decision,
     actions: VecDeque<Action>,
 }
@@ -167,6 +169,7 @@ impl Votequorum {
             in_sync: true,
             deferred: None,
             sync_quorate: BTreeSet::new(),
+            sync_atb_grant: BTreeSet::new(),
             decision: Decision::NotEnoughVotes { total_votes: 0, quorum: 0, tie_breaker: None },
             actions: VecDeque::new(),
             nodes,
@@ -196,6 +199,7 @@ impl Votequorum {
         self.in_sync = true;
         self.deferred = None;
         self.sync_quorate.clear();
+        self.sync_atb_grant.clear();
         if members.len() > 1 {
             self.us_mut().flags.set(NodeFlags::FIRST, false);
         }
@@ -215,6 +219,24 @@ impl Votequorum {
         }
         self.previous_members = std::mem::replace(&mut self.members, members.clone());
         self.ring_id = ring_id;
+        let grant = self.local_tie_holder().is_some_and(|v| matches!(v, TieBreaker::Granted { .. }));
+        self.us_mut().flags.set(NodeFlags::ATB_GRANT, grant);
+    }
+
+    /// Whether, by this node's own history, this membership holds the tie-breaker (ATB only).
+    fn local_tie_holder(&self) -> Option<TieBreaker> {
+        let mode = self.settings.auto_tie_breaker.as_ref()?;
+        let inputs = AtbInputs {
+            mode,
+            lowest_node_id: self.lowest_node_id,
+            highest_node_id: self.highest_node_id,
+            total_votes: 0,
+            expected_votes: 0,
+            quorum: self.quorum,
+            members: &self.members,
+            previous_members: &self.previous_members,
+        };
+        Some(tie_holder(&inputs, |id| self.members.contains(id)))
     }
 
     /// Decodes and applies one votequorum payload delivered by Totem from `from`.
@@ -246,6 +268,9 @@ impl Votequorum {
         let x_quorate = info.flags.contains(NodeFlags::QUORATE);
         if self.in_sync && x_quorate {
             self.sync_quorate.insert(from);
+        }
+        if self.in_sync && info.flags.contains(NodeFlags::ATB_GRANT) {
+            self.sync_atb_grant.insert(from);
         }
         let take_over = !self.quorate && x_quorate;
         if take_over {
@@ -570,7 +595,16 @@ impl Votequorum {
             members: &self.members,
             previous_members: &self.previous_members,
         };
-        Some(tie_breaker(&inputs, |id| self.nodes.is_member(id)))
+        let verdict = tie_breaker(&inputs, |id| self.nodes.is_member(id));
+        if !matches!(verdict, TieBreaker::Granted { .. }) {
+            return Some(verdict);
+        }
+        // Deviation from corosync: the tie goes to this membership only if every member's own
+        // history says so (ATB_GRANT in this sync), so that all members decide alike.
+        match self.members.iter().find(|id| !self.sync_atb_grant.contains(id)) {
+            Some(node) => Some(TieBreaker::Disputed { node }),
+            None => Some(verdict),
+        }
     }
 
     /// Lowest and highest MEMBER ids (starting from ours), kept until the next quorate

@@ -45,8 +45,12 @@ impl NodeFlags {
     pub const WFASTATUS: NodeFlags = NodeFlags(4);
     /// The node has not yet been in a membership of more than one node.
     pub const FIRST: NodeFlags = NodeFlags(8);
+    /// quorumd's own bit (not corosync's): by this node's history, auto_tie_breaker would give
+    /// a 50:50 tie to the membership being synced. A tie is granted only when every member
+    /// says so, so that every member reaches the same verdict.
+    pub const ATB_GRANT: NodeFlags = NodeFlags(0x1_0000);
     /// Every bit quorumd knows; others are refused on the wire.
-    pub const KNOWN: NodeFlags = NodeFlags(1 | 2 | 4 | 8);
+    pub const KNOWN: NodeFlags = NodeFlags(1 | 2 | 4 | 8 | 0x1_0000);
     /// No flag.
     pub const EMPTY: NodeFlags = NodeFlags(0);
 
