@@ -51,3 +51,13 @@ fn every_quorum_preset_is_safe_and_converges() {
         check_with(1..=10, opts);
     }
 }
+
+#[test]
+fn seeds_that_once_caught_votequorum_bugs_stay_fixed() {
+    // 1429: a 3-vote side of 7 took an auto_tie_breaker "tie" (odd expected votes); 4859, 6857,
+    // 3473: members of one ring split the tie-breaker verdict (node-local sticky ids); 1839:
+    // members of one ring disagreed after their own last_man_standing timers.
+    for (seed, nodes) in [(1429, 7), (4859, 8), (6857, 8), (3473, 6), (1839, 6)] {
+        check(std::iter::once(seed), (nodes, nodes));
+    }
+}
