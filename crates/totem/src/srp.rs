@@ -1112,7 +1112,8 @@ impl Totem {
     fn release_held_token(&mut self, now: Instant) {
         if let Some(t) = self.held_token.take() {
             self.timers.clear(Timer::Hold);
-            self.idle_rotations = 0;
+            // The idle count is not reset here: an idle ring goes on being held at every
+            // rotation (a new message resets the count when the token's seq moves).
             let members = self.members.clone();
             self.forward_token(now, &members, Message::Token(t));
         }

@@ -135,3 +135,18 @@ fn last_peer_leaving_leaves_a_singleton_at_once() {
     let took = net.run_until_true(2000, |n| n.all_operational_in(&[2])).unwrap();
     assert!(took.as_millis() < 20, "took {took}");
 }
+
+#[test]
+fn an_idle_ring_sends_a_few_datagrams_per_second_per_node() {
+    // With the hold (180 ms at token 1000), an idle token makes about one rotation per hold.
+    let mut net = Net::new(3, cfg(1000));
+    for n in 1..=3 {
+        net.start(n);
+    }
+    net.run_until_true(2000, |n| n.all_operational_in(&[1, 2, 3])).unwrap();
+    net.run_ms(5000);
+    let before = net.sent;
+    net.run_ms(10_000);
+    let per_node_per_s = (net.sent - before) as f64 / 3.0 / 10.0;
+    assert!(per_node_per_s < 10.0, "{per_node_per_s} datagrams/s per node on an idle ring");
+}

@@ -32,6 +32,8 @@ pub struct Net {
     pub jitter_us: u64,
     rng: u64,
     pub transitions: Vec<(NodeId, RingId, RingId, MemberList)>,
+    /// Datagrams sent (one per destination).
+    pub sent: u64,
 }
 
 impl Net {
@@ -53,6 +55,7 @@ impl Net {
             jitter_us: 0,
             rng: 0x9E37_79B9_7F4A_7C15,
             transitions: Vec::new(),
+            sent: 0,
         }
     }
 
@@ -127,6 +130,7 @@ impl Net {
         for tx in txs {
             let bytes = wire::encode(&tx.packet);
             for to in tx.to {
+                self.sent += 1;
                 if self.cut.contains(&(n, to)) || self.cut.contains(&(to, n)) {
                     continue;
                 }
