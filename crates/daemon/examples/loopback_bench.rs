@@ -104,10 +104,11 @@ fn median(mut v: Vec<Duration>) -> f64 {
     v[v.len() / 2].as_secs_f64() * 1000.0
 }
 
-fn trial(size: u32, token: u32) -> (Duration, Duration, Duration) {
+fn trial(size: u32, token: u32) -> (Duration, Duration, Duration, Duration) {
+    let t0 = Instant::now();
     let mut c = Cluster::new(size, token);
     let client = c.client(1);
-    until_view(&client, Instant::now(), size as usize);
+    let form = until_view(&client, t0, size as usize);
     std::thread::sleep(Duration::from_millis(500));
     let t0 = Instant::now();
     c.signal(size, "-KILL");
@@ -119,7 +120,7 @@ fn trial(size: u32, token: u32) -> (Duration, Duration, Duration) {
     let t0 = Instant::now();
     c.signal(size, "-TERM");
     let leave = until_view(&client, t0, size as usize - 1);
-    (crash, join, leave)
+    (form, crash, join, leave)
 }
 
 fn main() {
@@ -127,15 +128,21 @@ fn main() {
     let token = 1000;
     println!("quorumd on loopback, crypto on, token {token} ms, median of {trials} trials, wall clock");
     println!("target: crash <= token + 300 = {} ms\n", token + 300);
-    println!("{:>5} {:>10} {:>10} {:>10}", "nodes", "crash_ms", "join_ms", "leave_ms");
-    for size in [3u32, 5] {
-        let (mut crash, mut join, mut leave) = (Vec::new(), Vec::new(), Vec::new());
+    println!("{:>5} {:>10} {:>10} {:>10} {:>10}", "nodes", "form_ms", "crash_ms", "join_ms", "leave_ms");
+    let sizes: Vec<u32> = std::env::var("QUORUMD_BENCH_SIZES")
+        .ok()
+        .map(|v| v.split_whitespace().filter_map(|n| n.parse().ok()).collect())
+        .unwrap_or_else(|| vec![3, 5]);
+    for size in sizes {
+        let (mut form, mut crash, mut join, mut leave) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..trials {
-            let (c, j, l) = trial(size, token);
+            let (f, c, j, l) = trial(size, token);
+            form.push(f);
             crash.push(c);
             join.push(j);
             leave.push(l);
         }
-        println!("{size:>5} {:>10.1} {:>10.1} {:>10.1}", median(crash), median(join), median(leave));
+        let m = [median(form), median(crash), median(join), median(leave)];
+        println!("{size:>5} {:>10.1} {:>10.1} {:>10.1} {:>10.1}", m[0], m[1], m[2], m[3]);
     }
 }
