@@ -184,6 +184,12 @@ pub fn run(cli: &Cli) -> Result<()> {
     info!(target: "MAIN", "quorumd {} starting: node {my_id} of {} ({}), config {}", env!("CARGO_PKG_VERSION"), params.nodelist, bind, path.display());
     info!(target: "TOTEM", "token {} ms, consensus {} ms, join {} ms, merge {} ms: a failed node is noticed within about {} ms",
         t.token.as_millis(), t.consensus.as_millis(), t.join.as_millis(), t.merge.as_millis(), (t.token + t.consensus).as_millis());
+    let n = params.nodelist.len() as u64;
+    if n > 32 && !config.totem.timing.contains_key("consensus") {
+        // Measured: 64 daemons on 2 cores starve each other during join storms at the default
+        // join 50 / consensus 200 ms (docs/performance.md).
+        warn!(target: "TOTEM", "{n} nodes with the default join/consensus: on small or busy machines set join: {} and consensus: {} (docs/performance.md)", (n * 3 / 2).max(50), (n * 6).max(200));
+    }
     let quorum_type = u32::from(params.quorum.is_some());
     let origin = StdInstant::now();
     let node = Node::new(params, Instant::from_micros(0));
