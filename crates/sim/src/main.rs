@@ -84,8 +84,8 @@ struct FuzzArgs {
     /// atb-list, weighted, noquorum (default: drawn per seed).
     #[arg(long)]
     quorum: Option<String>,
-    /// Compare the members of last_man_standing clusters as strictly as any other (each
-    /// node's own LMS window makes them disagree; see check::quorum_agreement).
+    /// Compare the members of last_man_standing clusters as strictly as any other (their
+    /// expected-vote rows carry per-node history; see check::quorum_agreement).
     #[arg(long)]
     strict_lms: bool,
 }
