@@ -15,6 +15,9 @@
  * quorumd's library finds its socket through $QUORUMD_SOCKET; Corosync's through libqb's
  * abstract socket "@quorum", which is per network namespace (run the probe inside the node's).
  * Exits on the first dispatch error (the daemon went away), with status 2.
+ *
+ * `probe rate SECONDS` instead calls quorum_getquorate() in a loop for that long (no tracking)
+ * and prints `RATE calls=<n> seconds=<s> quorate=<last>`: the read throughput of one client.
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -64,7 +67,50 @@ static void on_nodelist(quorum_handle_t h, struct quorum_ring_id ring, uint32_t 
 	fflush(stdout);
 }
 
-int main(void)
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int rate(double seconds)
+{
+	quorum_handle_t h;
+	quorum_callbacks_t cb = { 0 };
+	uint32_t type = 0;
+	int quorate = -1;
+	unsigned long long calls = 0;
+	cs_error_t rc = CS_ERR_LIBRARY;
+
+	for (int i = 0; i < 3000; i++) {
+		rc = quorum_initialize(&h, &cb, &type);
+		if (rc == CS_OK)
+			break;
+		usleep(10000);
+	}
+	if (rc != CS_OK) {
+		printf("ERROR initialize %d\n", (int)rc);
+		return 1;
+	}
+	double start = now_s(), end = start + seconds, t = start;
+	while (t < end) {
+		/* check the clock every 1000 calls only: the loop measures the library, not the clock */
+		for (int i = 0; i < 1000; i++) {
+			if ((rc = quorum_getquorate(h, &quorate)) != CS_OK) {
+				printf("ERROR getquorate %d\n", (int)rc);
+				return 1;
+			}
+		}
+		calls += 1000;
+		t = now_s();
+	}
+	printf("RATE calls=%llu seconds=%.3f quorate=%d\n", calls, t - start, quorate);
+	quorum_finalize(h);
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	quorum_handle_t h;
 	quorum_model_v1_data_t model = { 0 };
@@ -73,6 +119,8 @@ int main(void)
 	int fd = -1;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 3 && argv[1][0] == 'r')
+		return rate(atof(argv[2]));
 	model.model = QUORUM_MODEL_V1;
 	model.quorum_notify_fn = on_quorum;
 	model.nodelist_notify_fn = on_nodelist;

@@ -4,6 +4,7 @@
 //! real one-node `quorumd` on loopback.
 #![allow(clippy::disallowed_methods)]
 
+mod common;
 #[path = "../../client/tests/fake/mod.rs"]
 mod fake;
 
@@ -12,38 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{ensure_built, profile_dir, repo_root};
 use fake::{Behaviour, FakeDaemon};
 use quorumd_proto::ipc::cs;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
-
-/// The target profile dir (`…/debug`), from this test's own path (`…/debug/deps/abi-…`).
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
-}
-
-/// `cargo test` builds a cdylib-only package's library only for its own dependants, and other
-/// packages' binaries not at all: build the library and the daemon once, here, if missing.
-fn ensure_built() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let want = [profile_dir().join("libquorum.so"), profile_dir().join("quorumd")];
-        if want.iter().all(|p| p.exists()) {
-            return;
-        }
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-p", "quorumd-capi", "-p", "quorumd"]).current_dir(repo_root());
-        if profile_dir().ends_with("release") {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("run cargo build");
-        assert!(status.success(), "cargo build -p quorumd-capi -p quorumd failed");
-    });
-}
 
 /// A scratch dir holding `libquorum.so.5` (a copy of the cdylib cargo built) for the rpath.
 fn scratch(name: &str) -> PathBuf {
