@@ -150,7 +150,8 @@ pub fn model_initialize_at(
 ) -> (QuorumHandle, Result<u32, CsError>) {
     let conn = match Connection::connect(path, callbacks.model()) {
         Ok(conn) => conn,
-        Err(e) => return (dead_handle(), Err(e)),
+        // Both kinds of refusal are CS_ERR_ACCESS here, as with corosync.
+        Err(e) => return (dead_handle(), Err(e.code())),
     };
     let quorum_type = conn.quorum_type();
     let entry =

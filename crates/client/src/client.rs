@@ -9,7 +9,7 @@ use std::path::Path;
 use quorumd_proto::ipc::{Notification, Request, Response};
 
 use crate::conn::{Connection, Wait};
-use crate::{CsError, DispatchFlags, Model, RingId, TrackFlags};
+use crate::{ConnectError, CsError, DispatchFlags, Model, RingId, TrackFlags};
 
 /// `QUORUM_SET` / `QUORUM_FREE`: whether the daemon has a quorum provider.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -67,13 +67,17 @@ pub struct QuorumClient {
 
 impl QuorumClient {
     /// Connects to [`crate::socket_path`] with model V1.
-    pub fn connect() -> Result<QuorumClient, CsError> {
+    pub fn connect() -> Result<QuorumClient, ConnectError> {
         Self::connect_with(crate::socket_path(), Model::V1)
     }
 
-    /// Connects to the daemon at `path` with `model`. Daemon not running → `Library`; before
-    /// its first membership → `TryAgain`; uid/gid not allowed → `Access`.
-    pub fn connect_with(path: impl AsRef<Path>, model: Model) -> Result<QuorumClient, CsError> {
+    /// Connects to the daemon at `path` with `model`. Daemon not running → `Other(Library)`;
+    /// before its first membership → `Other(TryAgain)`; `CS_ERR_ACCESS` comes as one of two
+    /// variants: the socket file's permissions refused the connection
+    /// ([`ConnectError::SocketPermission`]) or the daemon refused this uid/gid
+    /// ([`ConnectError::UidGidRefused`]). [`ConnectError::code`] gives the C API's number, and
+    /// `?` converts into [`CsError`].
+    pub fn connect_with(path: impl AsRef<Path>, model: Model) -> Result<QuorumClient, ConnectError> {
         Ok(QuorumClient { conn: Connection::connect(path.as_ref(), model)? })
     }
 

@@ -38,7 +38,7 @@ use rustix::net::{
     SocketFlags, SocketType,
 };
 
-use crate::error::{from_errno, CsError};
+use crate::error::{from_errno, ConnectError, CsError};
 use crate::shm_map::{PageMap, PageState};
 use crate::Model;
 
@@ -208,7 +208,7 @@ fn recv_with_fd(
     got.map(|m| m.bytes)
 }
 
-fn connect_socket(path: &Path) -> Result<OwnedFd, CsError> {
+fn connect_socket(path: &Path) -> Result<OwnedFd, ConnectError> {
     let sock = rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None)
         .map_err(from_errno)?;
     let addr = SocketAddrUnix::new(path).map_err(|_| CsError::Library)?;
@@ -217,12 +217,24 @@ fn connect_socket(path: &Path) -> Result<OwnedFd, CsError> {
             Ok(()) => return Ok(sock),
             Err(Errno::INTR) => {}
             // The socket file exists but we may not open it: the access decision was made by
-            // the file system instead of the daemon; say so the same way.
-            Err(Errno::ACCESS | Errno::PERM) => return Err(CsError::Access),
+            // the file system instead of the daemon. Still CS_ERR_ACCESS for the C API.
+            Err(e @ (Errno::ACCESS | Errno::PERM)) => {
+                return Err(ConnectError::SocketPermission {
+                    path: path.to_path_buf(),
+                    errno: e.raw_os_error(),
+                })
+            }
             // ENOENT, ECONNREFUSED, ...: the daemon is not running (SPEC §1.4).
-            Err(e) => return Err(from_errno(e)),
+            Err(e) => return Err(from_errno(e).into()),
         }
     }
+}
+
+/// Waits until `sock` is readable or hung up. EINTR or any other error just returns: the
+/// caller reads without blocking and loops.
+fn wait_readable(sock: &OwnedFd) {
+    let mut fds = [PollFd::new(sock, PollFlags::IN | PollFlags::RDHUP)];
+    let _ = poll(&mut fds, None);
 }
 
 fn readiness_fds(sock: &OwnedFd) -> Result<(OwnedFd, OwnedFd), CsError> {
@@ -237,8 +249,11 @@ fn readiness_fds(sock: &OwnedFd) -> Result<(OwnedFd, OwnedFd), CsError> {
 impl Connection {
     /// Connects to the daemon at `path` and opens a session with `model` (SPEC §1.4
     /// `quorum_model_initialize`). Daemon not running → `Library`; before its first sync →
-    /// `TryAgain`; uid/gid refused → `Access`.
-    pub fn connect(path: &Path, model: Model) -> Result<Connection, CsError> {
+    /// `TryAgain`; socket permissions or uid/gid refused → the two `CS_ERR_ACCESS` cases of
+    /// [`ConnectError`].
+    pub fn connect(path: &Path, model: Model) -> Result<Connection, ConnectError> {
+        // What the daemon will see through SO_PEERCRED: the credentials at connect time.
+        let (uid, gid) = (rustix::process::geteuid().as_raw(), rustix::process::getegid().as_raw());
         let sock = connect_socket(path)?;
         let (eventfd, epoll) = readiness_fds(&sock)?;
         send_all(&sock, &ipc::encode(&Frame::Request(Request::Init { model: model as u32 })))?;
@@ -246,18 +261,19 @@ impl Connection {
         let mut page_fd = None;
         while io.response.is_none() {
             if io.gone() {
-                return Err(CsError::Library);
+                return Err(CsError::Library.into());
             }
             io.fill(&sock, true, Some(&mut page_fd))?;
             io.pump(&eventfd)?;
         }
         io.awaiting = false;
         let quorum_type = match io.response.take() {
-            Some(Response::Init { error, quorum_type }) => {
-                CsError::check(error)?;
-                quorum_type
-            }
-            _ => return Err(CsError::MessageError),
+            Some(Response::Init { error, quorum_type }) => match CsError::check(error) {
+                Ok(()) => quorum_type,
+                Err(CsError::Access) => return Err(ConnectError::UidGidRefused { uid, gid }),
+                Err(e) => return Err(e.into()),
+            },
+            _ => return Err(CsError::MessageError.into()),
         };
         // Without a page (an older daemon, or the fd did not come), getquorate falls back to
         // the round trip.
@@ -320,7 +336,13 @@ impl Connection {
             if io.gone() {
                 return Err(CsError::Library);
             }
-            io.fill(&self.sock, true, None)?;
+            // Wait in poll(POLLIN), then read without blocking. A read blocked on a stream
+            // socket sleeps on the socket's one wait queue without a filter, so the daemon
+            // reading our request (which frees its buffer and signals write space) would wake
+            // this thread for nothing on every call; poll's waiter only wakes for the events it
+            // asked for. One more syscall, one wake-up (two context switches) fewer.
+            wait_readable(&self.sock);
+            io.fill(&self.sock, false, None)?;
         }
     }
 

@@ -3,7 +3,13 @@
 //! [`CsError`] holds every *error* value of `cs_error_t` with corosync's numbers; success
 //! (`CS_OK` = 1) is the `Ok` side of a `Result`, and [`raw`] turns a result back into the C
 //! number. The `Display` text of each variant is what `cs_strerror` returns for it.
+//!
+//! [`ConnectError`] is what the idiomatic connect returns: a `CsError` for everything except
+//! `CS_ERR_ACCESS`, which it splits into its two causes (socket file permissions, or the
+//! daemon's uidgid rule) with the path or the uid/gid that were refused.
 #![forbid(unsafe_code)]
+
+use std::path::PathBuf;
 
 /// `CS_OK`: the numeric value of success.
 pub const CS_OK: u32 = 1;
@@ -39,7 +45,8 @@ pub enum CsError {
     /// `CS_ERR_BUSY` (10).
     #[error("CS_ERR_BUSY")]
     Busy = 10,
-    /// `CS_ERR_ACCESS` (11): the daemon refused this uid/gid.
+    /// `CS_ERR_ACCESS` (11): the daemon refused this uid/gid, or the socket file's
+    /// permissions refused the connection ([`ConnectError`] tells which).
     #[error("CS_ERR_ACCESS")]
     Access = 11,
     /// `CS_ERR_NOT_EXIST` (12).
@@ -187,6 +194,70 @@ impl CsError {
             CsError::TooManyGroups => "CS_ERR_TOO_MANY_GROUPS",
             CsError::Security => "CS_ERR_SECURITY",
         }
+    }
+}
+
+/// Why [`crate::QuorumClient::connect`] (or [`crate::Connection::connect`]) failed.
+///
+/// corosync folds two different refusals into one `CS_ERR_ACCESS`, and the C API and
+/// [`crate::classic`] keep doing so ([`ConnectError::code`]). This type tells them apart, because
+/// the fixes differ:
+/// - [`ConnectError::SocketPermission`]: `connect(2)` on the socket file failed with
+///   EACCES/EPERM. The file system (the socket's mode, owner or group, or a directory on the
+///   way without search permission) or a security module refused; the daemon never saw the
+///   attempt. Fix the socket's permissions or group.
+/// - [`ConnectError::UidGidRefused`]: the daemon accepted the connection, looked at the peer
+///   credentials and refused them (neither root nor allowed by a `uidgid` entry). Add a
+///   `uidgid` entry to corosync.conf or `uidgid.d/`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The file system refused `connect(2)` on the socket (`CS_ERR_ACCESS`).
+    #[error(
+        "CS_ERR_ACCESS: connecting to {} was refused by the file system ({}), before the daemon \
+         saw this process",
+        path.display(),
+        std::io::Error::from_raw_os_error(*errno)
+    )]
+    SocketPermission {
+        /// The socket that could not be connected to.
+        path: PathBuf,
+        /// The OS error number `connect(2)` gave (EACCES or EPERM).
+        errno: i32,
+    },
+    /// The daemon refused these credentials: not root, and no `uidgid` entry allows them
+    /// (`CS_ERR_ACCESS`, SPEC §6.1).
+    #[error("CS_ERR_ACCESS: the daemon refused uid {uid} gid {gid} (no uidgid entry allows them)")]
+    UidGidRefused {
+        /// The effective uid the daemon saw (this process's, at connect time).
+        uid: u32,
+        /// The effective (primary) gid the daemon saw; supplementary groups do not count.
+        gid: u32,
+    },
+    /// Any other failure: not running (`Library`), not ready yet (`TryAgain`), ...
+    #[error(transparent)]
+    Other(CsError),
+}
+
+impl ConnectError {
+    /// The `cs_error_t` the C API gives for this failure (both refusals are `CS_ERR_ACCESS`).
+    pub fn code(&self) -> CsError {
+        match self {
+            ConnectError::SocketPermission { .. } | ConnectError::UidGidRefused { .. } => CsError::Access,
+            ConnectError::Other(e) => *e,
+        }
+    }
+}
+
+impl From<CsError> for ConnectError {
+    fn from(e: CsError) -> ConnectError {
+        ConnectError::Other(e)
+    }
+}
+
+impl From<ConnectError> for CsError {
+    fn from(e: ConnectError) -> CsError {
+        e.code()
     }
 }
 

@@ -35,7 +35,7 @@ use std::path::PathBuf;
 
 pub use client::{QuorumClient, QuorumEvent, QuorumType};
 pub use conn::Connection;
-pub use error::{cs_strerror, CsError, CS_OK};
+pub use error::{cs_strerror, ConnectError, CsError, CS_OK};
 /// A ring id as the client API carries it (`struct quorum_ring_id`: representative and seq).
 pub use quorumd_proto::ipc::WireRingId as RingId;
 

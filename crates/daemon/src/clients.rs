@@ -4,7 +4,7 @@
 //! gives it a fresh snapshot) — nothing is silently dropped from a live connection.
 
 use std::collections::BTreeMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::mem::MaybeUninit;
 use std::os::fd::BorrowedFd;
 
@@ -12,12 +12,15 @@ use mio::net::UnixStream;
 use mio::{Interest, Registry, Token};
 use quorumd_node::ConnId;
 use quorumd_proto::ipc::{self, FRAME_MAX};
-use rustix::net::{sendmsg, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+use rustix::io::Errno;
+use rustix::net::{recv, sendmsg, RecvFlags, SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
 
 /// Most bytes queued for one client before it is disconnected.
 pub const OUT_MAX: usize = 4 << 20;
 /// First token used for clients.
 pub const FIRST_TOKEN: usize = 1000;
+/// Bytes asked of the kernel per read.
+const READ_CHUNK: usize = 16 * 1024;
 
 pub struct Client {
     stream: UnixStream,
@@ -35,10 +38,18 @@ pub enum ReadOutcome {
     Bad(String),
 }
 
-#[derive(Default)]
 pub struct Clients {
     pub map: BTreeMap<ConnId, Client>,
     next: u64,
+    /// Where reads land before they are appended to a client's `inbuf`: allocated (and
+    /// zeroed) once, so a read neither clears a buffer nor keeps a large one per client.
+    scratch: Box<[u8]>,
+}
+
+impl Default for Clients {
+    fn default() -> Clients {
+        Clients { map: BTreeMap::new(), next: 0, scratch: vec![0; READ_CHUNK].into_boxed_slice() }
+    }
 }
 
 pub fn token_of(conn: ConnId) -> Token {
@@ -73,21 +84,31 @@ impl Clients {
         }
     }
 
-    /// Reads what is there and splits it into whole frames.
-    pub fn read(&mut self, conn: ConnId) -> ReadOutcome {
+    /// Reads what is there and splits it into whole frames. `closed`: the readiness event
+    /// said the peer hung up (or the socket has an error).
+    ///
+    /// The socket is registered edge-triggered. A read that returns less than the room it was
+    /// given has emptied the socket, and anything that arrives later raises a new edge, so
+    /// there is no need for one more read to see `EAGAIN` (one syscall per request fewer).
+    /// The exception is a hang-up already reported in this event: no new edge will come for
+    /// it, so then we read on until end of file.
+    pub fn read(&mut self, conn: ConnId, closed: bool) -> ReadOutcome {
         let Some(c) = self.map.get_mut(&conn) else { return ReadOutcome::Closed };
-        let mut buf = [0u8; 16 * 1024];
+        let buf = &mut self.scratch[..];
         loop {
-            match c.stream.read(&mut buf) {
-                Ok(0) => return ReadOutcome::Closed,
-                Ok(n) => {
+            match recv(&c.stream, &mut *buf, RecvFlags::DONTWAIT) {
+                Ok((0, _)) => return ReadOutcome::Closed,
+                Ok((n, _)) => {
                     c.inbuf.extend_from_slice(&buf[..n]);
                     if c.inbuf.len() > 4 * FRAME_MAX {
                         return ReadOutcome::Bad("client sent more than it may have outstanding".into());
                     }
+                    if n < buf.len() && !closed {
+                        break;
+                    }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(Errno::AGAIN) => break,
+                Err(Errno::INTR) => {}
                 Err(_) => return ReadOutcome::Closed,
             }
         }

@@ -15,7 +15,7 @@ use quorumd_crypto::{CryptoConfig, CryptoContext};
 use quorumd_node::{ClientInput, ClientOutput, Node, NodeEvent, TotemEvent};
 use quorumd_proto::ipc::{self, cs, Frame, Response};
 use quorumd_proto::shm::{StatePage, FLAG_ALIVE};
-use quorumd_proto::{Instant, NodeId};
+use quorumd_proto::{Instant, MemberList, NodeId};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use tracing::{debug, error, info, warn};
@@ -153,6 +153,7 @@ struct Daemon {
     registry: mio::Registry,
     listener: UnixListener,
     clients: Clients,
+    roster: Roster,
     quorum_type: u32,
     ready: bool,
     left: bool,
@@ -169,6 +170,7 @@ pub fn run(cli: &Cli) -> Result<()> {
     let peers = setup::peer_addresses(&config)?;
     let my_id = setup::local_node(&config, cli.nodeid, &peers)?;
     let mut params = setup::node_params(&config, my_id)?;
+    let roster = Roster::new(&config, &peers, &params.names);
     let state = StateDir::open(&cli.state_dir, my_id)?;
     params.start_seq = state.ring_seq()?.saturating_add(1);
     params.persisted_expected_votes = state.expected_votes()?;
@@ -209,6 +211,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         registry,
         listener,
         clients: Clients::default(),
+        roster,
         quorum_type,
         ready: false,
         left: false,
@@ -258,18 +261,22 @@ impl Daemon {
                     UDP => self.read_udp(),
                     LISTENER => self.accept(),
                     SIGNALS if signals.pending().next().is_some() => self.begin_stop(),
-                    t if t.0 >= FIRST_TOKEN => {
-                        self.client_ready(conn_of(t), ev.is_readable(), ev.is_writable())
-                    }
+                    t if t.0 >= FIRST_TOKEN => self.client_ready(
+                        conn_of(t),
+                        ev.is_readable() || ev.is_read_closed() || ev.is_error(),
+                        ev.is_read_closed() || ev.is_error(),
+                        ev.is_writable(),
+                    ),
                     _ => {}
                 }
                 self.drain_outputs()?;
             }
+            // Every input above was drained right after it; only a timer left to run.
             let now = self.now();
             if self.node.poll_timeout().is_some_and(|at| at <= now) {
                 self.node.handle_timeout(now);
+                self.drain_outputs()?;
             }
-            self.drain_outputs()?;
         }
     }
 
@@ -344,7 +351,7 @@ impl Daemon {
         }
     }
 
-    fn client_ready(&mut self, conn: quorumd_node::ConnId, readable: bool, writable: bool) {
+    fn client_ready(&mut self, conn: quorumd_node::ConnId, readable: bool, closed: bool, writable: bool) {
         if writable && !self.clients.flush(&self.registry, conn) {
             self.drop_client(conn);
             return;
@@ -353,7 +360,7 @@ impl Daemon {
             return;
         }
         let now = self.now();
-        match self.clients.read(conn) {
+        match self.clients.read(conn, closed) {
             ReadOutcome::Frames(frames) => {
                 for f in frames {
                     self.node.handle_client(now, conn, ClientInput::Frame(f));
@@ -395,10 +402,16 @@ impl Daemon {
         while let Some((conn, out)) = self.node.poll_client() {
             let keep = match out {
                 ClientOutput::Send(bytes) => {
-                    let init_ok = matches!(
-                        ipc::decode(&bytes),
-                        Ok(Frame::Response(Response::Init { error: cs::OK, .. }))
-                    );
+                    let decoded = ipc::decode(&bytes);
+                    let init_ok =
+                        matches!(decoded, Ok(Frame::Response(Response::Init { error: cs::OK, .. })));
+                    let bytes = match decoded {
+                        Ok(Frame::Response(Response::Status { error, json })) => {
+                            let json = self.roster.add_to_status(json);
+                            ipc::encode(&Frame::Response(Response::Status { error, json }))
+                        }
+                        _ => bytes,
+                    };
                     let fd = init_ok.then(|| self.page.client_fd());
                     self.clients.send(&self.registry, conn, &bytes, fd)
                 }
@@ -450,6 +463,7 @@ impl Daemon {
             }
             NodeEvent::Totem(_) => {}
             NodeEvent::SyncCompleted { ring_id, members, joined, left, quorate } => {
+                self.roster.synced(&members, unix_ms());
                 info!(target: "QUORUM", "Sync members[{}]: {members} joined: {joined} left: {left}", members.len());
                 if quorate {
                     info!(target: "QUORUM", "This node is within the primary component and will provide service (ring {ring_id}).");
@@ -484,4 +498,103 @@ impl Daemon {
         }
         Ok(())
     }
+}
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Every configured node as this daemon started with it (name, ring0 address, `quorum_votes`),
+/// and when it last joined or left the membership clients were told about (wall clock, at each
+/// completed sync). The daemon appends it to the status document as `nodelist`, so quorumtool
+/// shows never-seen nodes from the config the daemon runs with, not from a corosync.conf that
+/// may have been edited since. Each entry: `{"nodeid", "name", "address", "votes", "state":
+/// "member" | "down" | "never_seen", "since_unix_ms": joined (member) or left (down), null
+/// when never seen}`. A document that would not fit in one IPC frame goes out without it.
+struct Roster {
+    nodes: BTreeMap<NodeId, RosterNode>,
+}
+
+struct RosterNode {
+    name: String,
+    address: IpAddr,
+    votes: u32,
+    member: bool,
+    since_ms: Option<u64>,
+}
+
+impl Roster {
+    fn new(
+        config: &quorumd_config::Config,
+        peers: &BTreeMap<NodeId, SocketAddr>,
+        names: &BTreeMap<NodeId, String>,
+    ) -> Roster {
+        let nodes = config
+            .nodelist
+            .iter()
+            .filter_map(|n| {
+                let address = peers.get(&n.nodeid)?.ip();
+                let name = names.get(&n.nodeid).cloned().unwrap_or_default();
+                Some((
+                    n.nodeid,
+                    RosterNode { name, address, votes: n.votes(), member: false, since_ms: None },
+                ))
+            })
+            .collect();
+        Roster { nodes }
+    }
+
+    fn synced(&mut self, members: &MemberList, now_ms: u64) {
+        for (id, n) in &mut self.nodes {
+            let member = members.contains(*id);
+            if member != n.member {
+                n.member = member;
+                n.since_ms = Some(now_ms);
+            }
+        }
+    }
+
+    fn add_to_status(&self, json: String) -> String {
+        let Some(head) = json.strip_suffix('}') else { return json };
+        let mut out = String::with_capacity(json.len() + 100 * self.nodes.len());
+        out.push_str(head);
+        out.push_str(if head.ends_with('{') { "\"nodelist\":[" } else { ",\"nodelist\":[" });
+        for (i, (id, n)) in self.nodes.iter().enumerate() {
+            let state = match (n.member, n.since_ms) {
+                (true, _) => "member",
+                (false, Some(_)) => "down",
+                (false, None) => "never_seen",
+            };
+            let since = n.since_ms.map_or_else(|| "null".to_string(), |t| t.to_string());
+            out.push_str(&format!(
+                "{}{{\"nodeid\":{id},\"name\":{},\"address\":\"{}\",\"votes\":{},\"state\":\"{state}\",\"since_unix_ms\":{since}}}",
+                if i > 0 { "," } else { "" },
+                json_string(&n.name),
+                n.address,
+                n.votes
+            ));
+        }
+        out.push_str("]}");
+        // The IPC frame cuts longer status text (quorumd_proto::ipc::encode).
+        if out.len() > ipc::FRAME_MAX - ipc::FRAME_HEADER_LEN - 8 {
+            return json;
+        }
+        out
+    }
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }

@@ -257,9 +257,50 @@ fn a_client_without_permission_gets_cs_err_access_and_is_logged() {
 fn access_child() {
     let Some(sock) = std::env::var_os("QUORUMD_ACCESS_CHILD_SOCKET") else { return };
     match QuorumClient::connect_with(Path::new(&sock), Model::V1) {
-        Err(e) => println!("CHILD SAW {e:?}"),
+        // The C API's number, then which of the two CS_ERR_ACCESS cases it was.
+        Err(e) => println!("CHILD SAW {:?}\nCHILD DETAIL {e:?}", e.code()),
         Ok(_) => println!("CHILD CONNECTED"),
     }
+}
+
+/// Runs `access_child` as uid/gid 65534 against `sock`; its stdout.
+fn connect_as_nobody(sock: &Path) -> String {
+    let out = Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", "access_child", "--nocapture", "--include-ignored"])
+        .env("QUORUMD_ACCESS_CHILD_SOCKET", sock)
+        .output()
+        .expect("setpriv (util-linux)");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// The two refusals that are both CS_ERR_ACCESS are told apart by the idiomatic client: a
+/// socket whose mode refuses connect(2) (the daemon never sees the attempt), and the daemon's
+/// uidgid rule (it logs the uid:gid it refused).
+#[test]
+fn a_refused_socket_mode_is_told_apart_from_a_uidgid_refusal() {
+    use std::os::unix::fs::PermissionsExt;
+    if !rustix_is_root() {
+        println!("SKIPPED: needs root to run a client as another user");
+        return;
+    }
+    let mut c = Cluster::plain("sockmode", 1);
+    c.start(1);
+    c.wait_members(1, &[1], Duration::from_secs(10));
+    let sock = c.socket(1);
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let out = connect_as_nobody(&sock);
+    assert!(out.contains("CHILD SAW Access\n"), "{out}");
+    let want = format!("CHILD DETAIL SocketPermission {{ path: {sock:?}, errno: 13 }}\n");
+    assert!(out.contains(&want), "want {want:?} in:\n{out}");
+    assert!(!c.log(1).contains("Denied connection attempt"), "the daemon saw nothing:\n{}", c.log(1));
+
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = connect_as_nobody(&sock);
+    assert!(out.contains("CHILD SAW Access\n"), "{out}");
+    assert!(out.contains("CHILD DETAIL UidGidRefused { uid: 65534, gid: 65534 }\n"), "{out}");
+    assert!(c.log(1).contains("Denied connection attempt from 65534:65534"), "{}", c.log(1));
 }
 
 fn rustix_is_root() -> bool {
@@ -338,4 +379,38 @@ fn a_client_that_never_reads_is_cut_off_and_never_stalls_the_others() {
     }
     assert!(cut_off, "the slow client was never disconnected");
     assert!(c.members(1).is_some());
+}
+
+/// Clients that write part of a frame and hang up at once: the data and the hang-up reach the
+/// daemon in one readiness event, no reply is ever due, so only reading on to end of file
+/// forgets them (the daemon stops reading after a short read otherwise). The status document's
+/// `clients` must come back to 1 (the connection asking).
+#[test]
+fn clients_that_hang_up_right_after_writing_are_all_forgotten() {
+    use quorumd_proto::ipc::{encode, Frame, Request};
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    let mut c = Cluster::plain("hangup", 1);
+    c.start(1);
+    c.wait_members(1, &[1], Duration::from_secs(10));
+    let partial = encode(&Frame::Request(Request::GetQuorate));
+    for _ in 0..50 {
+        let mut s = UnixStream::connect(c.socket(1)).unwrap();
+        s.write_all(&partial[..partial.len() - 1]).unwrap();
+    }
+    let clients = || {
+        let status = QuorumClient::connect_with(c.socket(1), Model::V1).ok()?.status().ok()?;
+        status
+            .split("\"clients\":")
+            .nth(1)?
+            .split(|ch: char| !ch.is_ascii_digit())
+            .next()?
+            .parse::<u64>()
+            .ok()
+    };
+    let start = Instant::now();
+    while clients() != Some(1) {
+        assert!(start.elapsed() < Duration::from_secs(5), "sessions left behind: {:?}", clients());
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

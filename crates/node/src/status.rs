@@ -1,9 +1,17 @@
 //! The status document `quorumtool` renders (a JSON object, written by hand so the core
 //! carries no serialisation framework). Field names are stable: tools and scripts read them.
+//!
+//! `decision` says why quorate is what it is: `{"kind": "quorate_by_votes" |
+//! "quorate_by_tie_breaker" | "waiting_for_all" | "not_enough_votes", ...}`. When
+//! auto_tie_breaker is on, `quorate_by_tie_breaker` and `not_enough_votes` carry its verdict as
+//! a `tie_breaker` object (see [`write_tie_breaker`]); it is `null` otherwise.
+//!
+//! The daemon appends what only the shell knows: `nodelist`, every configured node with its
+//! address, configured votes and when it joined or left (wall clock); see crates/daemon/src/run.rs.
 
 use std::fmt::Write;
 
-use quorumd_votequorum::{Decision, NodeState, TieBreaker};
+use quorumd_votequorum::{AtbNode, Decision, NodeState, TieBreaker};
 
 use crate::Node;
 
@@ -44,6 +52,10 @@ impl Json {
         self.key(k);
         self.str(v);
     }
+    fn null(&mut self, k: &str) {
+        self.key(k);
+        self.0.push_str("null");
+    }
     fn ids(&mut self, k: &str, v: &[u32]) {
         self.key(k);
         self.0.push('[');
@@ -61,7 +73,7 @@ fn state_name(s: NodeState) -> &'static str {
     }
 }
 
-fn decision(j: &mut Json, d: &Decision) {
+fn decision(j: &mut Json, d: &Decision, atb: Option<&AtbNode>) {
     j.key("decision");
     j.0.push('{');
     match d {
@@ -75,6 +87,10 @@ fn decision(j: &mut Json, d: &Decision) {
             j.num("total_votes", u64::from(*total_votes));
             j.num("quorum", u64::from(*quorum));
             j.num("tie_breaker_node", u64::from(node.get()));
+            match atb {
+                Some(mode) => write_tie_breaker(j, mode, &TieBreaker::Granted { node: *node }),
+                None => j.null("tie_breaker"),
+            }
         }
         Decision::WaitingForAll { total_votes, expected_votes, missing } => {
             j.text("kind", "waiting_for_all");
@@ -86,16 +102,61 @@ fn decision(j: &mut Json, d: &Decision) {
             j.text("kind", "not_enough_votes");
             j.num("total_votes", u64::from(*total_votes));
             j.num("quorum", u64::from(*quorum));
-            if let Some(tb) = tie_breaker {
-                j.text("tie_breaker", &tie_breaker_text(tb));
+            match (atb, tie_breaker) {
+                (Some(mode), Some(verdict)) => write_tie_breaker(j, mode, verdict),
+                _ => j.null("tie_breaker"),
             }
         }
     }
     j.0.push('}');
 }
 
-fn tie_breaker_text(tb: &TieBreaker) -> String {
-    format!("{tb:?}")
+/// auto_tie_breaker's verdict as an object:
+/// `{"mode": "lowest" | "highest" | "list", "nodes": [the auto_tie_breaker_node list; empty
+/// unless mode is list], "verdict": ..., "node": id or null, "active": bool}`, where `verdict`
+/// is one of `not_a_tie` (+ `total_votes`, `half_expected`), `other_side_may_be_quorate`
+/// (+ `left`, `quorum`), `absent` (`node`: the tie-breaker node that is not here, null when
+/// none is known or no list node is here), `earlier_list_node_elsewhere`,
+/// `not_from_quorate_membership`, `disputed` (`node`: the node that caused it) and `granted`
+/// (`node`: the tie-breaker node, here). `active` is true when the verdict gives this side the
+/// tie (only with `granted`).
+fn write_tie_breaker(j: &mut Json, mode: &AtbNode, verdict: &TieBreaker) {
+    j.key("tie_breaker");
+    j.0.push('{');
+    let (mode, list) = match mode {
+        AtbNode::Lowest => ("lowest", Vec::new()),
+        AtbNode::Highest => ("highest", Vec::new()),
+        AtbNode::List(list) => ("list", list.iter().map(|n| n.get()).collect()),
+    };
+    j.text("mode", mode);
+    j.ids("nodes", &list);
+    let (name, node) = match verdict {
+        TieBreaker::NotATie { .. } => ("not_a_tie", None),
+        TieBreaker::OtherSideMayBeQuorate { .. } => ("other_side_may_be_quorate", None),
+        TieBreaker::Absent { node } => ("absent", *node),
+        TieBreaker::EarlierListNodeElsewhere { node } => ("earlier_list_node_elsewhere", Some(*node)),
+        TieBreaker::NotFromQuorateMembership { node } => ("not_from_quorate_membership", Some(*node)),
+        TieBreaker::Disputed { node } => ("disputed", Some(*node)),
+        TieBreaker::Granted { node } => ("granted", Some(*node)),
+    };
+    j.text("verdict", name);
+    match node {
+        Some(n) => j.num("node", u64::from(n.get())),
+        None => j.null("node"),
+    }
+    j.bool("active", matches!(verdict, TieBreaker::Granted { .. }));
+    match verdict {
+        TieBreaker::NotATie { total_votes, half_expected } => {
+            j.num("total_votes", u64::from(*total_votes));
+            j.num("half_expected", u64::from(*half_expected));
+        }
+        TieBreaker::OtherSideMayBeQuorate { left, quorum } => {
+            j.num("left", u64::try_from(*left).unwrap_or(0));
+            j.num("quorum", u64::from(*quorum));
+        }
+        _ => {}
+    }
+    j.0.push('}');
 }
 
 /// The status of `node` as one JSON object.
@@ -124,7 +185,8 @@ pub(crate) fn status_json(node: &Node) -> String {
         j.text("flags", &q.flags.to_string());
         j.bool("wait_for_all_status", q.wait_for_all_status);
         j.bool("lms_window_running", q.lms_window_running);
-        decision(&mut j, &q.decision);
+        let atb = node.vq.as_ref().and_then(|vq| vq.settings().auto_tie_breaker.as_ref());
+        decision(&mut j, &q.decision, atb);
         j.key("nodes");
         j.0.push('[');
         for (i, n) in q.nodes.iter().enumerate() {
@@ -143,4 +205,62 @@ pub(crate) fn status_json(node: &Node) -> String {
     }
     j.0.push('}');
     j.0
+}
+
+#[cfg(test)]
+mod tests {
+    use quorumd_proto::NodeId;
+
+    use super::*;
+
+    fn n(raw: u32) -> NodeId {
+        NodeId::new(raw).unwrap()
+    }
+
+    fn tb(mode: &AtbNode, verdict: &TieBreaker) -> String {
+        let mut j = Json(String::from("{"));
+        write_tie_breaker(&mut j, mode, verdict);
+        j.0.push('}');
+        j.0
+    }
+
+    #[test]
+    fn tie_breaker_is_a_structured_object_not_debug_text() {
+        assert_eq!(
+            tb(&AtbNode::Lowest, &TieBreaker::Absent { node: Some(n(1)) }),
+            r#"{"tie_breaker":{"mode":"lowest","nodes":[],"verdict":"absent","node":1,"active":false}}"#
+        );
+        assert_eq!(
+            tb(&AtbNode::List(vec![n(3), n(1)]), &TieBreaker::EarlierListNodeElsewhere { node: n(3) }),
+            r#"{"tie_breaker":{"mode":"list","nodes":[3,1],"verdict":"earlier_list_node_elsewhere","node":3,"active":false}}"#
+        );
+        assert_eq!(
+            tb(&AtbNode::Highest, &TieBreaker::Granted { node: n(4) }),
+            r#"{"tie_breaker":{"mode":"highest","nodes":[],"verdict":"granted","node":4,"active":true}}"#
+        );
+        assert_eq!(
+            tb(&AtbNode::Lowest, &TieBreaker::NotATie { total_votes: 1, half_expected: 2 }),
+            r#"{"tie_breaker":{"mode":"lowest","nodes":[],"verdict":"not_a_tie","node":null,"active":false,"total_votes":1,"half_expected":2}}"#
+        );
+        assert_eq!(
+            tb(&AtbNode::Lowest, &TieBreaker::OtherSideMayBeQuorate { left: 3, quorum: 3 }),
+            r#"{"tie_breaker":{"mode":"lowest","nodes":[],"verdict":"other_side_may_be_quorate","node":null,"active":false,"left":3,"quorum":3}}"#
+        );
+        for (verdict, name) in [
+            (TieBreaker::Absent { node: None }, "absent"),
+            (TieBreaker::NotFromQuorateMembership { node: n(2) }, "not_from_quorate_membership"),
+            (TieBreaker::Disputed { node: n(2) }, "disputed"),
+        ] {
+            let text = tb(&AtbNode::Lowest, &verdict);
+            assert!(text.contains(&format!(r#""verdict":"{name}""#)), "{text}");
+            assert!(!text.contains("NodeId"), "{text}");
+        }
+    }
+
+    #[test]
+    fn strings_are_escaped() {
+        let mut j = Json(String::from("{"));
+        j.text("name", "a\"b\\c\n");
+        assert_eq!(j.0, r#"{"name":"a\"b\\c\u000a""#);
+    }
 }

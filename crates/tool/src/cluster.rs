@@ -1,11 +1,13 @@
-//! The cluster's corosync.conf as the tool needs it: the configured nodes (ids, names, votes)
-//! for `explain`, and everything `what-if` feeds the simulator (nodelist, totem timing keys,
-//! quorum keys, per-node votes).
+//! The cluster's corosync.conf as the tool needs it: everything `what-if` feeds the simulator
+//! (nodelist, totem timing keys, quorum keys, per-node votes), and the configured nodes `explain
+//! --config` compares with the nodelist the daemon runs with.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
 use quorumd_config::Config;
+use quorumd_proto::MemberList;
+use quorumd_votequorum::{AtbNode, VqConfig};
 
 /// The default corosync.conf.
 pub const DEFAULT_CONFIG: &str = "/etc/corosync/corosync.conf";
@@ -40,15 +42,6 @@ impl Cluster {
         Ok(Cluster { path: path.to_path_buf(), config })
     }
 
-    /// `--config FILE` when given (its errors are fatal), else the default file when it can be
-    /// read and parsed (else nothing: the explanation then names fewer nodes).
-    pub fn optional(path: Option<&Path>) -> Result<Option<Cluster>> {
-        match path {
-            Some(p) => Cluster::load(p).map(Some),
-            None => Ok(Cluster::load(Path::new(DEFAULT_CONFIG)).ok()),
-        }
-    }
-
     /// The configured nodes, ascending by id.
     pub fn nodes(&self) -> Vec<ConfNode> {
         let mut out: Vec<ConfNode> = self
@@ -63,5 +56,13 @@ impl Cluster {
             .collect();
         out.sort_by_key(|n| n.nodeid);
         out
+    }
+
+    /// The auto_tie_breaker rule, when `quorum.auto_tie_breaker` is on (for what-if's verdicts).
+    pub fn auto_tie_breaker(&self) -> Option<AtbNode> {
+        let nodes = MemberList::from_ids(self.config.node_ids()).ok()?;
+        let keys = self.config.quorum.settings.iter().map(|s| (s.key.as_str(), s.value.as_str()));
+        let vq = VqConfig::from_keys(&nodes, keys).ok()?;
+        vq.auto_tie_breaker.then_some(vq.auto_tie_breaker_node)
     }
 }

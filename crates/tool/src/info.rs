@@ -5,8 +5,189 @@
 //! so a change inside the daemon shows up here as a parse error, not as silently different
 //! output. `what-if` builds the same values from the simulator, so both render alike.
 
+use std::time::{Duration as StdDuration, UNIX_EPOCH};
+
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
+
+use crate::monitor::timestamp;
+
+/// auto_tie_breaker's rule (`quorum.auto_tie_breaker_node`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AtbMode {
+    /// The lowest node id of the last quorate membership (the default).
+    Lowest,
+    /// The highest node id of the last quorate membership.
+    Highest,
+    /// The first present node of a configured list.
+    List,
+}
+
+impl AtbMode {
+    /// The JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AtbMode::Lowest => "lowest",
+            AtbMode::Highest => "highest",
+            AtbMode::List => "list",
+        }
+    }
+}
+
+/// What auto_tie_breaker said about this membership (votequorum's `TieBreaker`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not a 50:50 split of the expected votes.
+    NotATie {
+        /// Votes present.
+        total_votes: u32,
+        /// Half the expected votes (rounded down).
+        half_expected: u32,
+    },
+    /// So many nodes left at once that the other side may be quorate.
+    OtherSideMayBeQuorate {
+        /// Nodes that left.
+        left: u64,
+        /// The quorum.
+        quorum: u32,
+    },
+    /// The tie-breaker node is not here (`None`: none known yet, or no list node here).
+    Absent {
+        /// That node.
+        node: Option<u32>,
+    },
+    /// An earlier node of the list was in the previous membership and is not here.
+    EarlierListNodeElsewhere {
+        /// That node.
+        node: u32,
+    },
+    /// A member did not come from the last quorate membership: no verdict.
+    NotFromQuorateMembership {
+        /// That member.
+        node: u32,
+    },
+    /// A member's history does not grant the tie: no member takes it.
+    Disputed {
+        /// That member.
+        node: u32,
+    },
+    /// This side holds the tie-breaker node.
+    Granted {
+        /// The tie-breaker node.
+        node: u32,
+    },
+}
+
+/// The daemon's `tie_breaker` object: the rule and its verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TieBreaker {
+    /// The rule.
+    pub mode: AtbMode,
+    /// The `auto_tie_breaker_node` list (empty unless `mode` is `List`).
+    pub nodes: Vec<u32>,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+impl TieBreaker {
+    /// Whether the verdict gives this side the tie.
+    pub fn active(&self) -> bool {
+        matches!(self.verdict, Verdict::Granted { .. })
+    }
+
+    /// The node the verdict is about, if any.
+    pub fn node(&self) -> Option<u32> {
+        match self.verdict {
+            Verdict::NotATie { .. } | Verdict::OtherSideMayBeQuorate { .. } => None,
+            Verdict::Absent { node } => node,
+            Verdict::EarlierListNodeElsewhere { node }
+            | Verdict::NotFromQuorateMembership { node }
+            | Verdict::Disputed { node }
+            | Verdict::Granted { node } => Some(node),
+        }
+    }
+
+    fn parse(v: &Value) -> Result<TieBreaker> {
+        let mode = match text(v, "mode")?.as_str() {
+            "lowest" => AtbMode::Lowest,
+            "highest" => AtbMode::Highest,
+            "list" => AtbMode::List,
+            other => bail!("unknown auto_tie_breaker mode `{other}`"),
+        };
+        let node = || num32(v, "node");
+        let verdict = match text(v, "verdict")?.as_str() {
+            "not_a_tie" => Verdict::NotATie {
+                total_votes: num32(v, "total_votes")?,
+                half_expected: num32(v, "half_expected")?,
+            },
+            "other_side_may_be_quorate" => {
+                Verdict::OtherSideMayBeQuorate { left: num(v, "left")?, quorum: num32(v, "quorum")? }
+            }
+            "absent" => Verdict::Absent { node: if v["node"].is_null() { None } else { Some(node()?) } },
+            "earlier_list_node_elsewhere" => Verdict::EarlierListNodeElsewhere { node: node()? },
+            "not_from_quorate_membership" => Verdict::NotFromQuorateMembership { node: node()? },
+            "disputed" => Verdict::Disputed { node: node()? },
+            "granted" => Verdict::Granted { node: node()? },
+            other => bail!("unknown auto_tie_breaker verdict `{other}`"),
+        };
+        Ok(TieBreaker { mode, nodes: ids(v, "nodes")?, verdict })
+    }
+
+    /// The stable JSON form (the daemon's, see crates/node/src/status.rs).
+    pub fn to_json(&self) -> Value {
+        let verdict = match &self.verdict {
+            Verdict::NotATie { .. } => "not_a_tie",
+            Verdict::OtherSideMayBeQuorate { .. } => "other_side_may_be_quorate",
+            Verdict::Absent { .. } => "absent",
+            Verdict::EarlierListNodeElsewhere { .. } => "earlier_list_node_elsewhere",
+            Verdict::NotFromQuorateMembership { .. } => "not_from_quorate_membership",
+            Verdict::Disputed { .. } => "disputed",
+            Verdict::Granted { .. } => "granted",
+        };
+        let mut out = json!({
+            "mode": self.mode.as_str(), "nodes": self.nodes, "verdict": verdict, "node": self.node(),
+            "active": self.active(),
+        });
+        if let Some(map) = out.as_object_mut() {
+            match &self.verdict {
+                Verdict::NotATie { total_votes, half_expected } => {
+                    map.insert("total_votes".into(), json!(total_votes));
+                    map.insert("half_expected".into(), json!(half_expected));
+                }
+                Verdict::OtherSideMayBeQuorate { left, quorum } => {
+                    map.insert("left".into(), json!(left));
+                    map.insert("quorum".into(), json!(quorum));
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// From votequorum's own values (what-if runs votequorum in the simulator).
+    pub fn from_vq(mode: &quorumd_votequorum::AtbNode, tb: &quorumd_votequorum::TieBreaker) -> TieBreaker {
+        use quorumd_votequorum::{AtbNode, TieBreaker as T};
+        let (mode, nodes) = match mode {
+            AtbNode::Lowest => (AtbMode::Lowest, Vec::new()),
+            AtbNode::Highest => (AtbMode::Highest, Vec::new()),
+            AtbNode::List(list) => (AtbMode::List, list.iter().map(|n| n.get()).collect()),
+        };
+        let verdict = match tb {
+            T::NotATie { total_votes, half_expected } => {
+                Verdict::NotATie { total_votes: *total_votes, half_expected: *half_expected }
+            }
+            T::OtherSideMayBeQuorate { left, quorum } => {
+                Verdict::OtherSideMayBeQuorate { left: u64::try_from(*left).unwrap_or(0), quorum: *quorum }
+            }
+            T::Absent { node } => Verdict::Absent { node: node.map(|n| n.get()) },
+            T::EarlierListNodeElsewhere { node } => Verdict::EarlierListNodeElsewhere { node: node.get() },
+            T::NotFromQuorateMembership { node } => Verdict::NotFromQuorateMembership { node: node.get() },
+            T::Disputed { node } => Verdict::Disputed { node: node.get() },
+            T::Granted { node } => Verdict::Granted { node: node.get() },
+        };
+        TieBreaker { mode, nodes, verdict }
+    }
+}
 
 /// Why votequorum says what it says (the daemon's `decision` object).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,6 +207,8 @@ pub enum Decision {
         quorum: u32,
         /// The tie-breaker node, present here.
         node: u32,
+        /// The rule and its verdict (`granted`).
+        tie_breaker: Option<TieBreaker>,
     },
     /// wait_for_all: every expected vote must be seen at once.
     WaitingForAll {
@@ -42,8 +225,8 @@ pub enum Decision {
         total_votes: u32,
         /// The quorum needed.
         quorum: u32,
-        /// auto_tie_breaker's verdict, as the daemon words it (Rust debug text).
-        tie_breaker: Option<String>,
+        /// auto_tie_breaker's rule and verdict, when it is on.
+        tie_breaker: Option<TieBreaker>,
     },
 }
 
@@ -109,6 +292,45 @@ impl VoteInfo {
     }
 }
 
+/// Where a configured node stands, as the daemon saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeState {
+    /// In the current membership (`since`: when it joined).
+    Member,
+    /// Was a member since quorumd started and is not now (`since`: when it left).
+    Down,
+    /// Not a member at any time since quorumd started.
+    NeverSeen,
+}
+
+impl NodeState {
+    /// The JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeState::Member => "member",
+            NodeState::Down => "down",
+            NodeState::NeverSeen => "never_seen",
+        }
+    }
+}
+
+/// One node of the nodelist the daemon runs with (its `nodelist` field).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfiguredNode {
+    /// Node id.
+    pub nodeid: u32,
+    /// `name`, else the ring0 address text (may be empty).
+    pub name: String,
+    /// The ring0 IP address the daemon sends to (`None` when the daemon did not say).
+    pub address: Option<String>,
+    /// `quorum_votes` as configured (1 by default).
+    pub votes: u32,
+    /// Member, down or never seen.
+    pub state: NodeState,
+    /// When it joined (member) or left (down), Unix milliseconds; `None` when never seen.
+    pub since_unix_ms: Option<u64>,
+}
+
 /// The whole status of one node.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Status {
@@ -130,6 +352,9 @@ pub struct Status {
     pub failure_detection_ms: u64,
     /// votequorum's numbers; `None` without a provider.
     pub vq: Option<VoteInfo>,
+    /// Every configured node, ascending by id. From the daemon's `nodelist`; when the daemon
+    /// left it out (a document too large for one IPC frame), the nodes it knows of.
+    pub nodelist: Vec<ConfiguredNode>,
 }
 
 fn num(v: &Value, key: &str) -> Result<u64> {
@@ -157,22 +382,78 @@ fn ids(v: &Value, key: &str) -> Result<Vec<u32>> {
         .collect()
 }
 
+fn configured_node(n: &Value) -> Result<ConfiguredNode> {
+    let state = match text(n, "state")?.as_str() {
+        "member" => NodeState::Member,
+        "down" => NodeState::Down,
+        "never_seen" => NodeState::NeverSeen,
+        other => bail!("unknown node state `{other}`"),
+    };
+    let since_unix_ms = match n.get("since_unix_ms") {
+        None | Some(Value::Null) => None,
+        Some(_) => Some(num(n, "since_unix_ms")?),
+    };
+    Ok(ConfiguredNode {
+        nodeid: num32(n, "nodeid")?,
+        name: text(n, "name")?,
+        address: Some(text(n, "address")?),
+        votes: num32(n, "votes")?,
+        state,
+        since_unix_ms,
+    })
+}
+
+/// Without the daemon's `nodelist`: the members and votequorum's known nodes (never-seen
+/// nodes cannot be told; addresses and times are unknown).
+fn known_nodes(members: &[u32], vq: Option<&VoteInfo>) -> Vec<ConfiguredNode> {
+    let mut ids: Vec<u32> = members.to_vec();
+    ids.extend(vq.iter().flat_map(|vq| vq.nodes.iter().map(|n| n.nodeid)));
+    ids.sort_unstable();
+    ids.dedup();
+    ids.into_iter()
+        .map(|id| {
+            let row = vq.and_then(|vq| vq.node(id));
+            ConfiguredNode {
+                nodeid: id,
+                name: row.map(|r| r.name.clone()).unwrap_or_default(),
+                address: None,
+                votes: row.map_or(1, |r| r.votes),
+                state: if members.contains(&id) { NodeState::Member } else { NodeState::Down },
+                since_unix_ms: None,
+            }
+        })
+        .collect()
+}
+
 impl Status {
     /// Parses the daemon's status document.
     pub fn parse(json: &str) -> Result<Status> {
         let v: Value = serde_json::from_str(json).context("the daemon's status is not JSON")?;
         let parsed: Result<Status> = (|| {
             let vq = if v.get("quorum").is_some() { Some(vote_info(&v)?) } else { None };
+            let members = ids(&v, "members")?;
+            let mut nodelist = match v.get("nodelist") {
+                Some(list) => list
+                    .as_array()
+                    .ok_or_else(|| anyhow!("field `nodelist` is not a list"))?
+                    .iter()
+                    .map(configured_node)
+                    .collect::<Result<Vec<_>>>()
+                    .context("field `nodelist`")?,
+                None => known_nodes(&members, vq.as_ref()),
+            };
+            nodelist.sort_by_key(|n| n.nodeid);
             Ok(Status {
                 node_id: num32(&v, "node_id")?,
                 provider: text(&v, "provider")?,
                 ring_id: text(&v, "ring_id")?,
-                members: ids(&v, "members")?,
+                members,
                 quorate: flag(&v, "quorate")?,
                 token_ms: num(&v, "token_ms")?,
                 consensus_ms: num(&v, "consensus_ms")?,
                 failure_detection_ms: num(&v, "expected_failure_detection_ms")?,
                 vq,
+                nodelist,
             })
         })();
         parsed.context("unexpected status document from quorumd")
@@ -203,48 +484,95 @@ impl Status {
         }
         let nodes: Vec<Value> = match &self.vq {
             Some(vq) => vq.nodes.iter().map(|n| n.to_json(n.nodeid == self.node_id)).collect(),
-            None => self.rows().iter().map(MemberRow::to_json).collect(),
+            None => {
+                self.rows().iter().filter(|r| r.state == NodeState::Member).map(NodeLine::to_json).collect()
+            }
         };
         if let Some(map) = out.as_object_mut() {
             map.insert("nodes".into(), Value::Array(nodes));
+            map.insert("nodelist".into(), self.nodelist_json());
         }
         out
     }
 
-    /// The membership table: the view list with votes and names, ours marked local.
-    pub fn rows(&self) -> Vec<MemberRow> {
-        self.members
+    /// Every configured node as JSON (`status`, `list` and `explain` print it).
+    pub fn nodelist_json(&self) -> Value {
+        Value::Array(self.rows().iter().map(NodeLine::to_json).collect())
+    }
+
+    /// The node table: every configured node with its votes, name, address and state, ours
+    /// marked local.
+    pub fn rows(&self) -> Vec<NodeLine> {
+        self.nodelist
             .iter()
-            .map(|id| {
-                let row = self.vq.as_ref().and_then(|vq| vq.node(*id));
-                MemberRow {
-                    nodeid: *id,
-                    votes: row.map(|r| r.votes),
-                    name: row.map(|r| r.name.clone()).unwrap_or_default(),
-                    local: *id == self.node_id,
+            .map(|n| {
+                let row = self.vq.as_ref().and_then(|vq| vq.node(n.nodeid));
+                // Votes count only with a provider: as votequorum last heard them, else as configured.
+                let votes = self.vq.as_ref().map(|_| row.map_or(n.votes, |r| r.votes));
+                NodeLine {
+                    nodeid: n.nodeid,
+                    votes,
+                    configured_votes: n.votes,
+                    name: n.name.clone(),
+                    address: n.address.clone(),
+                    state: n.state,
+                    since_unix_ms: n.since_unix_ms,
+                    local: n.nodeid == self.node_id,
                 }
             })
             .collect()
     }
+
+    /// The configured node `id`.
+    pub fn configured(&self, id: u32) -> Option<&ConfiguredNode> {
+        self.nodelist.iter().find(|n| n.nodeid == id)
+    }
 }
 
-/// One line of the membership table.
+/// One line of the node table.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MemberRow {
+pub struct NodeLine {
     /// Node id.
     pub nodeid: u32,
-    /// Its votes (unknown without a provider).
+    /// Its votes: votequorum's (as last heard), else configured; `None` without a provider.
     pub votes: Option<u32>,
+    /// `quorum_votes` as configured.
+    pub configured_votes: u32,
     /// Its name (may be empty).
     pub name: String,
+    /// Its ring0 address, when known.
+    pub address: Option<String>,
+    /// Member, down or never seen.
+    pub state: NodeState,
+    /// When it joined (member) or left (down), Unix milliseconds.
+    pub since_unix_ms: Option<u64>,
     /// This is the node we asked.
     pub local: bool,
 }
 
-impl MemberRow {
+impl NodeLine {
+    /// `since` as UTC RFC 3339 text.
+    pub fn since(&self) -> Option<String> {
+        self.since_unix_ms.map(|ms| timestamp(UNIX_EPOCH + StdDuration::from_millis(ms)))
+    }
+
+    /// The state in words: `member since <time>`, `down since <time>`, `never seen`.
+    pub fn state_text(&self) -> String {
+        let since = self.since().map(|t| format!(" since {t}")).unwrap_or_default();
+        match self.state {
+            NodeState::Member => format!("member{since}"),
+            NodeState::Down => format!("down{since}"),
+            NodeState::NeverSeen => "never seen".to_string(),
+        }
+    }
+
     /// The row as JSON.
     pub fn to_json(&self) -> Value {
-        json!({"nodeid": self.nodeid, "votes": self.votes, "name": self.name, "local": self.local})
+        json!({
+            "nodeid": self.nodeid, "votes": self.votes, "configured_votes": self.configured_votes,
+            "name": self.name, "address": self.address, "state": self.state.as_str(),
+            "since": self.since(), "local": self.local,
+        })
     }
 }
 
@@ -287,6 +615,7 @@ impl Decision {
                 total_votes,
                 quorum: num32(d, "quorum")?,
                 node: num32(d, "tie_breaker_node")?,
+                tie_breaker: tie_breaker_field(d)?,
             },
             "waiting_for_all" => Decision::WaitingForAll {
                 total_votes,
@@ -296,7 +625,7 @@ impl Decision {
             "not_enough_votes" => Decision::NotEnoughVotes {
                 total_votes,
                 quorum: num32(d, "quorum")?,
-                tie_breaker: d.get("tie_breaker").and_then(Value::as_str).map(str::to_string),
+                tie_breaker: tie_breaker_field(d)?,
             },
             other => bail!("unknown decision kind `{other}`"),
         })
@@ -308,9 +637,9 @@ impl Decision {
             Decision::QuorateByVotes { total_votes, quorum } => {
                 json!({"kind": "quorate_by_votes", "total_votes": total_votes, "quorum": quorum})
             }
-            Decision::QuorateByTieBreaker { total_votes, quorum, node } => json!({
+            Decision::QuorateByTieBreaker { total_votes, quorum, node, tie_breaker } => json!({
                 "kind": "quorate_by_tie_breaker", "total_votes": total_votes, "quorum": quorum,
-                "tie_breaker_node": node,
+                "tie_breaker_node": node, "tie_breaker": tie_breaker.as_ref().map(TieBreaker::to_json),
             }),
             Decision::WaitingForAll { total_votes, expected_votes, missing } => json!({
                 "kind": "waiting_for_all", "total_votes": total_votes,
@@ -318,34 +647,46 @@ impl Decision {
             }),
             Decision::NotEnoughVotes { total_votes, quorum, tie_breaker } => json!({
                 "kind": "not_enough_votes", "total_votes": total_votes, "quorum": quorum,
-                "tie_breaker": tie_breaker,
+                "tie_breaker": tie_breaker.as_ref().map(TieBreaker::to_json),
             }),
         }
     }
 }
 
-impl From<&quorumd_votequorum::Decision> for Decision {
-    fn from(d: &quorumd_votequorum::Decision) -> Decision {
+impl Decision {
+    /// From votequorum's own decision (what-if), `atb` being the auto_tie_breaker rule when on.
+    pub fn from_vq(d: &quorumd_votequorum::Decision, atb: Option<&quorumd_votequorum::AtbNode>) -> Decision {
         use quorumd_votequorum::Decision as D;
+        let tb =
+            |verdict: &quorumd_votequorum::TieBreaker| atb.map(|mode| TieBreaker::from_vq(mode, verdict));
         match d {
             D::QuorateByVotes { total_votes, quorum } => {
                 Decision::QuorateByVotes { total_votes: *total_votes, quorum: *quorum }
             }
-            D::QuorateByTieBreaker { total_votes, quorum, node } => {
-                Decision::QuorateByTieBreaker { total_votes: *total_votes, quorum: *quorum, node: node.get() }
-            }
+            D::QuorateByTieBreaker { total_votes, quorum, node } => Decision::QuorateByTieBreaker {
+                total_votes: *total_votes,
+                quorum: *quorum,
+                node: node.get(),
+                tie_breaker: tb(&quorumd_votequorum::TieBreaker::Granted { node: *node }),
+            },
             D::WaitingForAll { total_votes, expected_votes, missing } => Decision::WaitingForAll {
                 total_votes: *total_votes,
                 expected_votes: *expected_votes,
                 missing: missing.iter().map(|n| n.get()).collect(),
             },
-            // The daemon words the tie-breaker verdict as its debug text; so do we.
             D::NotEnoughVotes { total_votes, quorum, tie_breaker } => Decision::NotEnoughVotes {
                 total_votes: *total_votes,
                 quorum: *quorum,
-                tie_breaker: tie_breaker.as_ref().map(|tb| format!("{tb:?}")),
+                tie_breaker: tie_breaker.as_ref().and_then(tb),
             },
         }
+    }
+}
+
+fn tie_breaker_field(d: &Value) -> Result<Option<TieBreaker>> {
+    match d.get("tie_breaker") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => TieBreaker::parse(v).map(Some).context("field `tie_breaker`"),
     }
 }
 
@@ -353,6 +694,7 @@ impl From<&quorumd_votequorum::Decision> for Decision {
 mod tests {
     use super::*;
 
+    /// What crates/node/src/status.rs writes, plus the daemon's `nodelist` (crates/daemon/src/run.rs).
     const SAMPLE: &str = r#"{"node_id":1,"provider":"corosync_votequorum","ring_id":"1.c","ring_rep":1,
         "ring_seq":12,"totem_state":"operational","members":[1,2],"quorate":false,"token_ms":1650,
         "consensus_ms":200,"expected_failure_detection_ms":1850,"clients":1,"votes":1,"expected_votes":3,
@@ -360,7 +702,10 @@ mod tests {
         "wait_for_all_status":true,"lms_window_running":false,
         "decision":{"kind":"waiting_for_all","total_votes":2,"expected_votes":3,"missing":[3]},
         "nodes":[{"nodeid":1,"state":"member","votes":1,"expected_votes":3,"name":"n1"},
-                 {"nodeid":2,"state":"member","votes":1,"expected_votes":3,"name":"n2"}]}"#;
+                 {"nodeid":2,"state":"member","votes":1,"expected_votes":3,"name":"n2"}],
+        "nodelist":[{"nodeid":1,"name":"n1","address":"10.0.0.1","votes":1,"state":"member","since_unix_ms":1795625166123},
+                    {"nodeid":2,"name":"n2","address":"10.0.0.2","votes":1,"state":"member","since_unix_ms":1795625166123},
+                    {"nodeid":3,"name":"n3","address":"10.0.0.3","votes":2,"state":"never_seen","since_unix_ms":null}]}"#;
 
     #[test]
     fn parses_the_daemon_document_of_crates_node_status_rs() {
@@ -371,16 +716,57 @@ mod tests {
             vq.decision,
             Decision::WaitingForAll { total_votes: 2, expected_votes: 3, missing: vec![3] }
         );
-        assert_eq!(s.rows()[0], MemberRow { nodeid: 1, votes: Some(1), name: "n1".into(), local: true });
+        let rows = s.rows();
+        assert_eq!(rows.len(), 3, "every configured node, the never-seen one included");
+        assert_eq!(rows[0].state_text(), "member since 2026-11-25T16:46:06.123Z");
+        assert!(rows[0].local && !rows[1].local);
+        assert_eq!((rows[2].votes, rows[2].state_text()), (Some(2), "never seen".to_string()));
         let out = s.to_json();
         assert_eq!(out["decision"]["missing"], json!([3]));
         assert_eq!(out["flags"], json!(["WaitForAll"]));
         assert_eq!(out["expected_failure_detection_ms"], json!(1850));
+        assert_eq!(
+            out["nodelist"][2],
+            json!({"nodeid": 3, "votes": 2, "configured_votes": 2, "name": "n3", "address": "10.0.0.3",
+                   "state": "never_seen", "since": null, "local": false})
+        );
+        assert_eq!(out["nodelist"][1]["since"], "2026-11-25T16:46:06.123Z");
+    }
+
+    #[test]
+    fn without_the_daemons_nodelist_the_known_nodes_are_listed() {
+        let cut = SAMPLE.find(",\n        \"nodelist\"").unwrap();
+        let s = Status::parse(&format!("{}}}", &SAMPLE[..cut])).unwrap();
+        let ids: Vec<u32> = s.nodelist.iter().map(|n| n.nodeid).collect();
+        assert_eq!(ids, [1, 2]);
+        assert_eq!(s.nodelist[1].address, None);
     }
 
     #[test]
     fn a_missing_field_is_an_error_naming_it() {
         let err = Status::parse(&SAMPLE.replace("\"quorate\":false,", "")).unwrap_err();
         assert!(format!("{err:#}").contains("`quorate`"), "{err:#}");
+        let err = Status::parse(&SAMPLE.replace("\"state\":\"never_seen\",", "")).unwrap_err();
+        assert!(format!("{err:#}").contains("`state`"), "{err:#}");
+    }
+
+    #[test]
+    fn the_tie_breaker_is_read_as_a_structure_and_written_back_alike() {
+        let daemon = json!({"kind": "not_enough_votes", "total_votes": 2, "quorum": 3,
+            "tie_breaker": {"mode": "list", "nodes": [3, 1], "verdict": "earlier_list_node_elsewhere",
+                            "node": 3, "active": false}});
+        let d = Decision::parse(&daemon).unwrap();
+        let tb = TieBreaker {
+            mode: AtbMode::List,
+            nodes: vec![3, 1],
+            verdict: Verdict::EarlierListNodeElsewhere { node: 3 },
+        };
+        assert_eq!(d, Decision::NotEnoughVotes { total_votes: 2, quorum: 3, tie_breaker: Some(tb) });
+        assert_eq!(d.to_json(), daemon);
+        let not_a_tie = json!({"mode": "lowest", "nodes": [], "verdict": "not_a_tie", "node": null,
+            "active": false, "total_votes": 1, "half_expected": 2});
+        assert_eq!(TieBreaker::parse(&not_a_tie).unwrap().to_json(), not_a_tie);
+        let bad = json!({"mode": "lowest", "nodes": [], "verdict": "Absent { node: None }"});
+        assert!(TieBreaker::parse(&bad).is_err(), "debug text is not a verdict");
     }
 }

@@ -71,8 +71,8 @@ pub enum Command {
     /// Why this node is or is not quorate, which policy holds it, and what would change it.
     #[command(after_help = EXIT_CODES)]
     Explain {
-        /// corosync.conf, to name nodes the daemon has never seen [default: /etc/corosync/corosync.conf
-        /// when readable].
+        /// A corosync.conf to compare with the nodelist quorumd runs with (it reads its config only
+        /// at startup); node names and never-seen nodes always come from quorumd itself.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
@@ -201,7 +201,7 @@ fn status(sock: &Path, as_json: bool) -> Result<Exit> {
 fn list(sock: &Path, as_json: bool) -> Result<Exit> {
     let s = fetch(sock)?;
     if as_json {
-        print_json(&serde_json::Value::Array(s.rows().iter().map(info::MemberRow::to_json).collect()))?;
+        print_json(&s.nodelist_json())?;
     } else {
         print!("{}", render::table(&s.rows()));
     }
@@ -209,14 +209,17 @@ fn list(sock: &Path, as_json: bool) -> Result<Exit> {
 }
 
 fn explain(sock: &Path, config: Option<&Path>, as_json: bool) -> Result<Exit> {
-    let cluster = Cluster::optional(config).map_err(|e| failure(Exit::Error, format!("{e:#}")))?;
+    let on_disk = config
+        .map(|p| Cluster::load(p).map(|c| c.nodes()))
+        .transpose()
+        .map_err(|e| failure(Exit::Error, format!("{e:#}")))?;
     let s = fetch(sock)?;
-    let nodes = cluster.as_ref().map(Cluster::nodes).filter(|nodes| same_cluster(&s, nodes));
-    let e = explain::explain(&s, nodes.as_deref());
+    let e = explain::explain(&s, on_disk.as_deref());
     if as_json {
         let decision = s.vq.as_ref().map(|vq| vq.decision.to_json());
         print_json(&serde_json::json!({
             "node_id": s.node_id, "quorate": e.quorate, "decision": decision, "lines": e.lines,
+            "nodelist": s.nodelist_json(),
         }))?;
     } else {
         for line in &e.lines {
@@ -224,17 +227,6 @@ fn explain(sock: &Path, config: Option<&Path>, as_json: bool) -> Result<Exit> {
         }
     }
     Ok(verdict(e.quorate))
-}
-
-/// Whether corosync.conf's nodelist holds every node the daemon knows (else it is some other
-/// cluster's file, and naming nodes from it would mislead).
-fn same_cluster(s: &Status, nodes: &[cluster::ConfNode]) -> bool {
-    let mut known = s.members.iter().chain(s.vq.iter().flat_map(|vq| vq.nodes.iter().map(|n| &n.nodeid)));
-    let all = known.all(|id| nodes.iter().any(|n| n.nodeid == *id));
-    if !all {
-        eprintln!("quorumtool: ignoring the config file: its nodelist does not match this cluster");
-    }
-    all
 }
 
 fn what_if(config: &Path, f: &whatif::Failure, as_json: bool) -> Result<Exit> {

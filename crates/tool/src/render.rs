@@ -3,12 +3,14 @@
 //!
 //! Differences from corosync-quorumtool: no `Date:` line (it made every output differ); one
 //! `Failure detection:` line (USER-NEEDS C); a `Blocked by:` line when the node is inquorate
-//! (USER-NEEDS B).
+//! (USER-NEEDS B); the membership table lists every configured node (as the daemon was started
+//! with them), with two more columns: `Address` and `State` (`member since <time>`, `down since
+//! <time>`, `never seen`).
 
 use std::fmt::Write;
 
 use crate::explain::blocked_by;
-use crate::info::{MemberRow, Status};
+use crate::info::{NodeLine, Status};
 
 fn line(out: &mut String, label: &str, value: impl std::fmt::Display) {
     let text = format!("{:<17} {value}", format!("{label}:"));
@@ -58,13 +60,25 @@ pub fn status(s: &Status) -> String {
     out
 }
 
-/// The membership table (`list`, and the end of `status`).
-pub fn table(rows: &[MemberRow]) -> String {
-    let mut out = format!("{:>10} {:>10} {}\n", "Nodeid", "Votes", "Name");
-    for r in rows {
+/// The node table (`list`, and the end of `status`): every configured node. The first three
+/// columns are corosync-quorumtool's; Name and Address are padded to their longest value.
+pub fn table(rows: &[NodeLine]) -> String {
+    let names: Vec<String> =
+        rows.iter().map(|r| format!("{}{}", r.name, if r.local { " (local)" } else { "" })).collect();
+    let addresses: Vec<&str> = rows.iter().map(|r| r.address.as_deref().unwrap_or("-")).collect();
+    let name_w = names.iter().map(String::len).chain([4]).max().unwrap_or(4);
+    let addr_w = addresses.iter().map(|a| a.len()).chain([7]).max().unwrap_or(7);
+    let mut out =
+        format!("{:>10} {:>10} {:<name_w$} {:<addr_w$} State\n", "Nodeid", "Votes", "Name", "Address");
+    for ((r, name), address) in rows.iter().zip(&names).zip(&addresses) {
         let votes = r.votes.map_or_else(|| "-".to_string(), |v| v.to_string());
-        let local = if r.local { " (local)" } else { "" };
-        let _ = writeln!(out, "{:>10} {:>10} {}{local}", r.nodeid, votes, r.name);
+        let _ = writeln!(
+            out,
+            "{:>10} {:>10} {name:<name_w$} {address:<addr_w$} {}",
+            r.nodeid,
+            votes,
+            r.state_text()
+        );
     }
     out
 }

@@ -17,12 +17,12 @@ use quorumd_sim::check::Status as SimStatus;
 use quorumd_sim::quorum::QuorumSetup;
 use quorumd_sim::{settle, World, WorldParams};
 use quorumd_totem::TotemKeys;
-use quorumd_votequorum::QuorumState;
+use quorumd_votequorum::{AtbNode, QuorumState};
 use serde_json::{json, Value};
 
 use crate::cluster::Cluster;
 use crate::explain::{nodes_phrase, policy};
-use crate::info::{NodeRow, VoteInfo};
+use crate::info::{Decision, NodeRow, VoteInfo};
 
 /// How long (virtual) the cluster may take to form, or to settle after the failure.
 const SETTLE_MAX: Duration = Duration::from_millis(120_000);
@@ -166,6 +166,8 @@ pub fn simulate(cluster: &Cluster, f: &Failure) -> Result<Report> {
     }
     run_until_ready(&mut world, "at startup")?;
     let names: BTreeMap<u32, String> = cluster.nodes().into_iter().map(|n| (n.nodeid, n.name)).collect();
+    let atb = cluster.auto_tie_breaker();
+    let names = Names { names, atb };
     let before = partitions(&world, &names).into_iter().next().ok_or_else(|| anyhow!("no node runs"))?;
     let t0 = world.now();
     for id in &f.down {
@@ -210,11 +212,17 @@ fn lms_window(w: &World, cluster: &Cluster) -> Option<u32> {
     any.then(|| cluster.config.quorum.last_man_standing_window.unwrap_or(10_000))
 }
 
-fn phase(w: &World, names: &BTreeMap<u32, String>, t0: quorumd_proto::Instant, label: String) -> Phase {
+/// Node names and the auto_tie_breaker rule, to describe what the simulated nodes report.
+struct Names {
+    names: BTreeMap<u32, String>,
+    atb: Option<AtbNode>,
+}
+
+fn phase(w: &World, names: &Names, t0: quorumd_proto::Instant, label: String) -> Phase {
     Phase { label, after_ms: (w.now() - t0).as_millis(), partitions: partitions(w, names) }
 }
 
-fn partitions(w: &World, names: &BTreeMap<u32, String>) -> Vec<Partition> {
+fn partitions(w: &World, names: &Names) -> Vec<Partition> {
     let mut rings: BTreeMap<(u32, RingId), Vec<NodeId>> = BTreeMap::new();
     for id in w.with_status(SimStatus::Running) {
         if let Some(n) = w.node(id) {
@@ -229,7 +237,7 @@ fn partitions(w: &World, names: &BTreeMap<u32, String>) -> Vec<Partition> {
             let lead = ids.first().and_then(|id| w.node(*id));
             let members: Vec<u32> = ids.iter().map(|id| id.get()).collect();
             Partition {
-                names: members.iter().map(|id| names.get(id).cloned().unwrap_or_default()).collect(),
+                names: members.iter().map(|id| names.names.get(id).cloned().unwrap_or_default()).collect(),
                 members,
                 quorate: quorate.first().copied().unwrap_or(false),
                 disagree: quorate.windows(2).any(|p| p[0] != p[1]),
@@ -239,7 +247,7 @@ fn partitions(w: &World, names: &BTreeMap<u32, String>) -> Vec<Partition> {
         .collect()
 }
 
-fn vote_info(q: &QuorumState, names: &BTreeMap<u32, String>) -> VoteInfo {
+fn vote_info(q: &QuorumState, names: &Names) -> VoteInfo {
     VoteInfo {
         votes: q.votes,
         expected_votes: q.expected_votes,
@@ -249,7 +257,7 @@ fn vote_info(q: &QuorumState, names: &BTreeMap<u32, String>) -> VoteInfo {
         flags: q.flags.names().into_iter().map(str::to_string).collect(),
         wait_for_all_status: q.wait_for_all_status,
         lms_window_running: q.lms_window_running,
-        decision: (&q.decision).into(),
+        decision: Decision::from_vq(&q.decision, names.atb.as_ref()),
         nodes: q
             .nodes
             .iter()
@@ -258,7 +266,7 @@ fn vote_info(q: &QuorumState, names: &BTreeMap<u32, String>) -> VoteInfo {
                 state: format!("{:?}", n.state).to_lowercase(),
                 votes: n.votes,
                 expected_votes: n.expected_votes,
-                name: names.get(&n.nodeid.get()).cloned().unwrap_or_default(),
+                name: names.names.get(&n.nodeid.get()).cloned().unwrap_or_default(),
             })
             .collect(),
     }

@@ -99,6 +99,20 @@ fn spec_3_7_what_if_auto_tie_breaker_gives_a_50_50_split_to_the_lowest_id() {
     let text = unms(&stdout(&out));
     let tail = &text[text.find("After the failure").unwrap()..];
     assert_eq!(tail, ATB_SPLIT);
+
+    // The verdicts as structures, alike for what-if and the daemon's status.
+    let out = common::tool(&["what-if", "--config", &conf, "--split", "1,2", "3,4", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let parts = &v["phases"][0]["partitions"];
+    assert_eq!(
+        parts[0]["decision"],
+        serde_json::json!({"kind": "quorate_by_tie_breaker", "total_votes": 2, "quorum": 3, "tie_breaker_node": 1,
+            "tie_breaker": {"mode": "lowest", "nodes": [], "verdict": "granted", "node": 1, "active": true}})
+    );
+    assert_eq!(
+        parts[1]["decision"]["tie_breaker"],
+        serde_json::json!({"mode": "lowest", "nodes": [], "verdict": "absent", "node": 1, "active": false})
+    );
 }
 
 #[test]

@@ -171,13 +171,27 @@ pub fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
 
+/// `since` of every `nodelist` entry of a `--json` document, masked (it is wall-clock time).
+pub fn mask_since(v: &mut serde_json::Value) {
+    if let Some(list) = v.get_mut("nodelist").and_then(serde_json::Value::as_array_mut) {
+        for n in list {
+            if n["since"].is_string() {
+                n["since"] = "<time>".into();
+            }
+        }
+    }
+}
+
 /// Replaces the volatile parts of tool output: ring ids and timestamps.
 pub fn mask(text: &str) -> String {
     text.lines()
         .map(|l| {
             let words: Vec<String> = l
                 .split(' ')
-                .map(|w| {
+                .map(|word| {
+                    // Trailing punctuation stays: "<time>;", "<time>.".
+                    let w = word.trim_end_matches([';', ',', '.', ')']);
+                    let tail = &word[w.len()..];
                     let ring = w.split_once('.').is_some_and(|(a, b)| {
                         !a.is_empty()
                             && !b.is_empty()
@@ -185,11 +199,11 @@ pub fn mask(text: &str) -> String {
                     });
                     let stamp = w.len() == 24 && w.ends_with('Z') && w.contains('T');
                     if stamp {
-                        "<time>".to_string()
+                        format!("<time>{tail}")
                     } else if ring {
-                        "<ring>".to_string()
+                        format!("<ring>{tail}")
                     } else {
-                        w.to_string()
+                        word.to_string()
                     }
                 })
                 .collect();
