@@ -9,6 +9,7 @@ mod clients;
 mod demo;
 mod page;
 mod run;
+mod sched;
 mod setup;
 mod state;
 

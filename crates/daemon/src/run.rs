@@ -167,6 +167,7 @@ pub fn run(cli: &Cli) -> Result<()> {
     for w in &config.warnings {
         warn!(target: "MAIN", "{w}");
     }
+    crate::sched::apply(&config.system);
     let peers = setup::peer_addresses(&config)?;
     let my_id = setup::local_node(&config, cli.nodeid, &peers)?;
     let mut params = setup::node_params(&config, my_id)?;

@@ -414,3 +414,36 @@ fn clients_that_hang_up_right_after_writing_are_all_forgotten() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// (nice, rt_priority, policy) of a process, from /proc/PID/stat.
+fn sched_of(pid: u32) -> (i64, u64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    // fields[0] is field 3 (state): nice is field 19, rt_priority 40, policy 41.
+    (fields[16].parse().unwrap(), fields[37].parse().unwrap(), fields[38].parse().unwrap())
+}
+
+#[test]
+fn scheduling_follows_sched_rr_and_priority() {
+    let mut c = Cluster::plain("sched", 2);
+    let base = std::fs::read_to_string(c.dir.join("corosync.conf")).unwrap();
+    let niced = c.dir.join("niced.conf");
+    std::fs::write(&niced, format!("{base}system {{\n  sched_rr: no\n  priority: 5\n}}\n")).unwrap();
+    c.start(1);
+    c.start_with(2, &niced);
+    c.wait_members(1, &[1, 2], Duration::from_secs(10));
+    let pid = |n: u32| c.procs.iter().find(|(id, _)| *id == n).unwrap().1.id();
+    // The default, sched_rr: yes: SCHED_RR (2) at 99 when permitted, else a warning that says
+    // what is lost, and the fallback to `priority` max.
+    let (_, rt, policy) = sched_of(pid(1));
+    if rustix_is_root() {
+        assert_eq!((policy, rt), (2, 99), "root runs under SCHED_RR at the highest priority");
+        assert!(c.log(1).contains("SCHED_RR at the highest real-time priority"), "{}", c.log(1));
+    } else {
+        assert_eq!(policy, 0);
+        assert!(c.log(1).contains("could not switch to SCHED_RR"), "{}", c.log(1));
+    }
+    // sched_rr: no, priority: 5: normal scheduling at nice 5 (anyone may lower their priority).
+    assert_eq!(sched_of(pid(2)), (5, 0, 0), "{}", c.log(2));
+    assert!(c.log(2).contains("nice 5 (system.priority: 5)"), "{}", c.log(2));
+}
