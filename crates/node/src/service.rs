@@ -4,7 +4,8 @@
 //!
 //! Sync: at every regular configuration this node multicasts its votequorum nodeinfo in the
 //! new ring; when the nodeinfo of every member has been delivered in that ring (the barrier),
-//! the sync activates: first the nodelist notification (ring R), then the quorum notification
+//! the sync activates (only a nodeinfo votequorum accepts counts: one stated for an earlier
+//! ring, queued at an abandoned sync and carried into this one, is dropped and does not): first the nodelist notification (ring R), then the quorum notification
 //! (ring R). A new configuration before the barrier abandons the sync; the joined/left lists
 //! are always relative to the last *completed* sync (SPEC §2.1).
 //!

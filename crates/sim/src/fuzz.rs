@@ -67,8 +67,6 @@ pub struct FuzzOptions {
     pub log: bool,
     /// Run every seed with this quorum preset (otherwise drawn per seed).
     pub quorum: Option<Preset>,
-    /// Compare last_man_standing members strictly (see `check::quorum_agreement`).
-    pub strict_lms: bool,
 }
 
 impl Default for FuzzOptions {
@@ -85,7 +83,6 @@ impl Default for FuzzOptions {
             token_ms: None,
             log: false,
             quorum: None,
-            strict_lms: false,
         }
     }
 }
@@ -157,9 +154,6 @@ pub fn repro_command(seed: u64, nodes: usize, opts: &FuzzOptions) -> String {
     if let Some(p) = opts.quorum {
         cmd += &format!(" --quorum {}", p.name());
     }
-    if opts.strict_lms {
-        cmd += " --strict-lms";
-    }
     cmd
 }
 
@@ -185,7 +179,6 @@ fn world_params(seed: u64, nodes: usize, opts: &FuzzOptions) -> WorldParams {
         mutant: opts.mutant,
         cluster_id: 0x5155,
         quorum: quorum_for_seed(seed, nodes, opts).1,
-        strict_lms: opts.strict_lms,
     }
 }
 

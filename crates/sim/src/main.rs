@@ -84,10 +84,6 @@ struct FuzzArgs {
     /// atb-list, weighted, noquorum (default: drawn per seed).
     #[arg(long)]
     quorum: Option<String>,
-    /// Compare the members of last_man_standing clusters as strictly as any other (their
-    /// expected-vote rows carry per-node history; see check::quorum_agreement).
-    #[arg(long)]
-    strict_lms: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -159,7 +155,6 @@ fn fuzz_options(args: &FuzzArgs) -> Result<FuzzOptions> {
     };
     Ok(FuzzOptions {
         quorum,
-        strict_lms: args.strict_lms,
         nodes: (lo as usize, hi as usize),
         mutant,
         loss: args.loss,

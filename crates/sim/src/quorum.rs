@@ -84,8 +84,8 @@ impl QuorumSetup {
             && !below_total
     }
 
-    /// Whether last_man_standing is on (expected votes then differ between members for a
-    /// window: each node runs its own timer, SPEC §3.6).
+    /// Whether last_man_standing is on (expected votes and quorum then go down when a window
+    /// expires, SPEC §3.6).
     pub fn last_man_standing(&self) -> bool {
         self.provider && self.flag("last_man_standing")
     }

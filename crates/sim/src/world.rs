@@ -98,8 +98,6 @@ pub struct WorldParams {
     pub cluster_id: u32,
     /// The quorum provider and its configuration, the same for every node.
     pub quorum: QuorumSetup,
-    /// Compare last_man_standing members strictly (see `check::quorum_agreement`).
-    pub strict_lms: bool,
 }
 
 impl WorldParams {
@@ -113,7 +111,6 @@ impl WorldParams {
             mutant: None,
             cluster_id: 0x5155,
             quorum: QuorumSetup::default(),
-            strict_lms: false,
         }
     }
 }
@@ -225,7 +222,7 @@ impl World {
             now: Instant::ZERO,
             rng: Rng::stream(params.seed, 0x6e6574),
             net: Network::new(params.net),
-            checkers: check::safety_checkers(&params.nodelist, &params.quorum, params.strict_lms),
+            checkers: check::safety_checkers(&params.nodelist, &params.quorum),
             nodelist: params.nodelist,
             totem,
             cluster_id: params.cluster_id,

@@ -1,6 +1,6 @@
 //! A bounded fuzz run: random faults with every checker after every step, then the liveness
 //! phase. Any violation or unconverged seed fails with the command that reproduces it.
-//! (The full runs, `quorumd-sim fuzz --seeds 1..6001 --nodes 3..=9`, live in the CLI.)
+//! (The full runs, `quorumd-sim fuzz --seeds 1..10001 --nodes 3..=9`, live in the CLI.)
 
 use quorumd_sim::fuzz::{repro_command, run_seed, FuzzOptions};
 use quorumd_sim::quorum::Preset;
@@ -59,5 +59,29 @@ fn seeds_that_once_caught_votequorum_bugs_stay_fixed() {
     // members of one ring disagreed after their own last_man_standing timers.
     for (seed, nodes) in [(1429, 7), (4859, 8), (6857, 8), (3473, 6), (1839, 6)] {
         check(std::iter::once(seed), (nodes, nodes));
+    }
+}
+
+#[test]
+fn seeds_that_once_split_a_rings_wait_for_all_or_expected_votes_stay_fixed() {
+    // 6209 (last_man_standing + wait_for_all): a nodeinfo queued at an abandoned sync was
+    // delivered after the next ring's activation with a stale QUORATE, clearing wait_for_all
+    // on the members but not on its sender; the next ring split its verdict. 7449, 1107
+    // (auto_tie_breaker + wait_for_all): a quorate member's nodeinfo cleared wait_for_all in
+    // a sync that was then abandoned, so one node entered the next ring inquorate and not
+    // waiting. 7309 (last_man_standing): rows recorded before a mid-sync take-over of expected
+    // votes gave members of one ring quorum 3 and 5. 209, 937, 1082, 1717, 1732
+    // (last_man_standing): members of one ring with different expected votes (found with the
+    // former `--strict-lms`; the agreement checker is now always strict).
+    for (seed, nodes) in
+        [(6209, 9), (7449, 5), (1107, 5), (7309, 9), (209, 6), (937, 9), (1082, 6), (1717, 7), (1732, 8)]
+    {
+        check(std::iter::once(seed), (nodes, nodes));
+    }
+    // wait_for_all alone: members of one ring split on the WFA status (167, 2989).
+    for (seed, nodes) in [(167, 8), (2989, 8)] {
+        let opts =
+            FuzzOptions { nodes: (nodes, nodes), quorum: Some(Preset::WaitForAll), ..FuzzOptions::default() };
+        check_with(std::iter::once(seed), opts);
     }
 }

@@ -1,7 +1,7 @@
 //! The one error type of this crate. Every variant says what happened to state: a refused
 //! configuration built nothing, a dropped message or a refused request changed nothing.
 
-use quorumd_proto::NodeId;
+use quorumd_proto::{NodeId, RingId};
 
 /// Everything that can go wrong in votequorum.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -65,6 +65,19 @@ pub enum Error {
     /// A message from a node outside the current membership.
     #[error("votequorum message dropped, state unchanged: node {0} is not a member of the current ring")]
     NotAMember(NodeId),
+    /// A NODEINFO stated for another ring than the current one: queued at the sync of a ring
+    /// that re-formed before delivering it (see [`crate::NodeInfo::ring_id`]).
+    #[error(
+        "nodeinfo dropped, state unchanged: node {from} stated it for ring {stated_for}, the current ring is {current}"
+    )]
+    StaleNodeInfo {
+        /// The sender.
+        from: NodeId,
+        /// The ring it names.
+        stated_for: RingId,
+        /// Our current ring.
+        current: RingId,
+    },
     /// The node table is full of live nodes and a new node would not fit.
     #[error("nodeinfo dropped, state unchanged: the node table is full, no room for node {0}")]
     TableFull(NodeId),
@@ -114,7 +127,8 @@ impl Error {
             | Error::BadNodeId(_)
             | Error::OutOfRange { .. }
             | Error::SenderMismatch { .. }
-            | Error::NotAMember(_) => CsError::MessageError,
+            | Error::NotAMember(_)
+            | Error::StaleNodeInfo { .. } => CsError::MessageError,
             Error::TableFull(_) => CsError::NoResources,
             Error::NameNotFound(_) => CsError::NameNotFound,
         }

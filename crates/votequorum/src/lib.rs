@@ -19,10 +19,12 @@
 //!
 //! Invariants kept here (asserted where they could break):
 //! - the members of one ring that process the same messages in the same order agree on
-//!   `quorate` and `quorum`: nothing depends on local time or on local-only mutations, a sync is
-//!   recomputed once on the complete table, and auto_tie_breaker decides only when every member
-//!   comes from the last quorate membership (docs/deviations.md; checked by `tests/properties.rs`).
-//!   Expected votes may differ for a while: each node runs its own LMS window (SPEC §3.6);
+//!   `quorate`, `quorum` and expected votes: nothing depends on local time or on local-only
+//!   mutations, a sync is settled once from the complete set of this ring's nodeinfos (the
+//!   ring's expected votes, the take-over and the WFA clear included), LMS window expiries are
+//!   ordered messages, and auto_tie_breaker decides only when every member comes from the last
+//!   quorate membership (docs/deviations.md; checked by `tests/properties.rs` and the
+//!   simulator);
 //! - our own node is always in the table and never DEAD;
 //! - while the wait-for-all status is set the node is inquorate;
 //! - the table holds at most [`quorumd_proto::limits::NODES_MAX`] nodes, each with at most

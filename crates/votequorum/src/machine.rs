@@ -9,8 +9,12 @@
 //!    `reconfigure_received`); our own messages too.
 //! 3. At the sync barrier: [`Votequorum::activate`] recomputes and always asks for a quorum
 //!    notification (§2.2 trigger 1). Nodeinfos delivered during a sync are recorded at once
-//!    but the recomputation they ask for runs here, once, on the complete table (a deviation:
-//!    see docs/deviations.md); nodeinfos outside a sync recompute immediately, as in corosync.
+//!    but the recomputation they ask for runs here, once, on the complete table, and so do
+//!    what they change beyond their own row (the ring's expected votes, the take-over, the
+//!    WFA clear) and the RECONFIGUREs delivered during the sync: every member settles them
+//!    from the same messages (deviations: see docs/deviations.md). A sync abandoned for a
+//!    newer ring changes nothing but the rows. A nodeinfo stated for another ring is dropped.
+//!    Nodeinfos outside a sync (a leaving node) recompute immediately, as in corosync.
 //! 4. After every call, drain [`Votequorum::poll_action`]: arm or cancel the LMS timer (feed
 //!    its expiry back with [`Votequorum::lms_timer_expired`] and the generation), persist the
 //!    expected votes (expected_votes_tracking), tell votequorum trackers about new expected
@@ -21,10 +25,12 @@
 //!    nothing changes until it is delivered back, so every member applies it at the same point.
 //!
 //! Invariants: our own row is always present and never DEAD; the wait-for-all status implies
-//! inquorate; at most one action of each kind is queued (a newer one replaces an older one, and
-//! a quorate flip followed by its flip-back cancels out).
+//! inquorate, and outside a sync (with wait_for_all) it is set exactly when inquorate, so that
+//! the members a ring brings together agree on it; at most one action of each kind is queued
+//! (a newer one replaces an older one, and a quorate flip followed by its flip-back cancels
+//! out).
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use quorumd_proto::{MemberList, NodeId, RingId};
 
@@ -113,6 +119,13 @@ pub struct Votequorum {
     sync_quorate: BTreeSet<NodeId>,
     /// Members whose nodeinfo in the current sync carried ATB_GRANT.
     sync_atb_grant: BTreeSet<NodeId>,
+    /// A nodeinfo of the current sync came from a quorate node not waiting for all: our
+    /// wait-for-all status is cleared at activation.
+    sync_wfa_clear: bool,
+    /// The expected votes each member stated in its nodeinfo of the current sync.
+    sync_stated: BTreeMap<NodeId, u32>,
+    /// RECONFIGUREs delivered during the current sync, applied at its activation.
+    held: Vec<Reconfigure>,
     decision: Decision,
     actions: VecDeque<Action>,
 }
@@ -170,6 +183,9 @@ impl Votequorum {
             deferred: None,
             sync_quorate: BTreeSet::new(),
             sync_atb_grant: BTreeSet::new(),
+            sync_wfa_clear: false,
+            sync_stated: BTreeMap::new(),
+            held: Vec::new(),
             decision: Decision::NotEnoughVotes { total_votes: 0, quorum: 0, tie_breaker: None },
             actions: VecDeque::new(),
             nodes,
@@ -184,10 +200,17 @@ impl Votequorum {
         self.actions.pop_front()
     }
 
-    /// Our nodeinfo, to multicast at startup and during every sync.
+    /// Our nodeinfo, to multicast during every sync (after [`Votequorum::sync_start`]): it is
+    /// stated for the current ring, and members drop it if it is delivered in another one.
     pub fn my_nodeinfo(&self) -> NodeInfo {
         let us = self.us();
-        NodeInfo { nodeid: us.nodeid, votes: us.votes, expected_votes: us.expected_votes, flags: us.flags }
+        NodeInfo {
+            nodeid: us.nodeid,
+            votes: us.votes,
+            expected_votes: us.expected_votes,
+            flags: us.flags,
+            ring_id: self.ring_id,
+        }
     }
 
     /// The start of a membership sync (corosync's `votequorum_sync_init`): the nodes of the
@@ -196,10 +219,17 @@ impl Votequorum {
     /// members are at most a quorum and the (sticky) lowest node id is here (SPEC §3.6).
     pub fn sync_start(&mut self, ring_id: RingId, members: &MemberList) {
         let my_id = self.settings.my_id;
+        // RECONFIGUREs held by an abandoned sync take effect now, as corosync applies them at
+        // delivery: the members that move here from that ring delivered the same ones.
+        for r in std::mem::take(&mut self.held) {
+            self.apply_reconfigure(&r);
+        }
         self.in_sync = true;
         self.deferred = None;
         self.sync_quorate.clear();
         self.sync_atb_grant.clear();
+        self.sync_wfa_clear = false;
+        self.sync_stated.clear();
         if members.len() > 1 {
             self.us_mut().flags.set(NodeFlags::FIRST, false);
         }
@@ -251,11 +281,25 @@ impl Votequorum {
     /// LEAVING), its votes are stored, its expected votes are stored if it is quorate (or with
     /// tracking) and otherwise set to ours; if we are inquorate and X is quorate we take over
     /// its expected votes; a quorate X not waiting for all clears our WFA status.
+    ///
+    /// During a sync (deviations, see the comments below): only a nodeinfo stated for this ring
+    /// counts; the row is recorded at once, but the expected votes (take-over included), the
+    /// WFA clear and the recomputation are settled at activation from the whole sync.
     pub fn nodeinfo_received(&mut self, from: NodeId, info: &NodeInfo) -> Result<(), Error> {
         if info.nodeid != from {
             return Err(Error::SenderMismatch { from, claimed: info.nodeid });
         }
         self.check_sender(from)?;
+        if info.ring_id != self.ring_id {
+            // Deviation from corosync: a nodeinfo stated for another ring was queued at a sync
+            // that a newer configuration abandoned, and Totem carried it into this ring. Its
+            // flags describe the sender's past state (a QUORATE that the sender's next
+            // activation revoked, an ATB_GRANT for another membership), and applied after this
+            // ring's activation it would clear wait_for_all on every member but its sender
+            // (which reads its own fresh flags, SPEC §3.2). The sender's nodeinfo for this
+            // ring is in the queue too; the stale one is dropped by every member alike.
+            return Err(Error::StaleNodeInfo { from, stated_for: info.ring_id, current: self.ring_id });
+        }
         let (row, is_new) = self.nodes.entry(from)?;
         let before = *row;
         row.flags = info.flags;
@@ -266,13 +310,19 @@ impl Votequorum {
             row.state = NodeState::Leaving;
         }
         let x_quorate = info.flags.contains(NodeFlags::QUORATE);
-        if self.in_sync && x_quorate {
-            self.sync_quorate.insert(from);
+        if self.in_sync {
+            if x_quorate {
+                self.sync_quorate.insert(from);
+            }
+            if info.flags.contains(NodeFlags::ATB_GRANT) {
+                self.sync_atb_grant.insert(from);
+            }
+            self.sync_stated.insert(from, info.expected_votes);
         }
-        if self.in_sync && info.flags.contains(NodeFlags::ATB_GRANT) {
-            self.sync_atb_grant.insert(from);
-        }
-        let take_over = !self.quorate && x_quorate;
+        // Deviation from corosync: during a sync the take-over, and the expected votes of the
+        // rows, are settled at activation (`resolve_sync_expected`); the row value set below is
+        // corosync's provisional one.
+        let take_over = !self.quorate && x_quorate && !self.in_sync;
         if take_over {
             self.us_mut().expected_votes = info.expected_votes;
         }
@@ -297,7 +347,7 @@ impl Votequorum {
                 // the ATB ids differently on different members; we recompute once, at activation,
                 // when every member holds the same rows.
                 let (decrease, by_node) = self.deferred.unwrap_or((false, false));
-                self.deferred = Some((decrease || leaving || take_over, by_node || leaving));
+                self.deferred = Some((decrease || leaving, by_node || leaving));
             } else {
                 self.recalculate(leaving || take_over, leaving);
             }
@@ -309,7 +359,17 @@ impl Votequorum {
             && flags.contains(NodeFlags::QUORATE)
             && !flags.contains(NodeFlags::WFASTATUS)
         {
-            self.set_wfa_status(false);
+            if self.in_sync {
+                // Deviation from corosync: corosync clears the status at once. When the sync
+                // is abandoned (a new configuration before its barrier) the clear outlives it
+                // without the recomputation that re-arms WFA on an inquorate node, so the node
+                // enters the next ring inquorate *and* not waiting, while the members it meets
+                // there wait (the simulator found that, seed 7449). The clear is applied at this
+                // sync's activation, by every member alike, or not at all.
+                self.sync_wfa_clear = true;
+            } else {
+                self.set_wfa_status(false);
+            }
         }
         Ok(())
     }
@@ -318,8 +378,23 @@ impl Votequorum {
     /// every member's expected votes and `ev_barrier`, NODE_VOTES sets one node's votes (an
     /// unknown node is ignored, as corosync does), both recompute with decrease allowed;
     /// CANCEL_WFA clears the WFA status and recomputes.
+    ///
+    /// Deviation from corosync: one delivered during a sync (other than an LMS expiry, which
+    /// only counts outside a sync) is held and applied at the sync's activation, right after
+    /// its recomputation. corosync applies it at once and recomputes on a table that holds only
+    /// the nodeinfos delivered so far, which differs between members, and the rest of the sync
+    /// then overwrites part of it (a setexpected raced by a membership change).
     pub fn reconfigure_received(&mut self, from: NodeId, r: &Reconfigure) -> Result<(), Error> {
         self.check_sender(from)?;
+        if self.in_sync && r.param != ReconfigParam::LmsExpired {
+            self.held.push(*r);
+            return Ok(());
+        }
+        self.apply_reconfigure(r);
+        Ok(())
+    }
+
+    fn apply_reconfigure(&mut self, r: &Reconfigure) {
         match r.param {
             ReconfigParam::ExpectedVotes => {
                 if r.value > 0 {
@@ -336,7 +411,7 @@ impl Votequorum {
                 self.recalculate(true, false);
             }
             ReconfigParam::NodeVotes => {
-                let Some(row) = self.nodes.get_mut(r.nodeid) else { return Ok(()) };
+                let Some(row) = self.nodes.get_mut(r.nodeid) else { return };
                 row.votes = r.value.min(VOTES_MAX);
                 self.recalculate(true, false);
             }
@@ -354,16 +429,61 @@ impl Votequorum {
                 }
             }
         }
-        Ok(())
     }
 
     /// The sync barrier (corosync's `votequorum_sync_activate`): recompute, end the sync, and
     /// return the state with the instruction to notify.
     pub fn activate(&mut self) -> Activation {
         let (allow_decrease, by_current_nodes) = self.deferred.take().unwrap_or((false, false));
-        self.recalculate(allow_decrease, by_current_nodes);
+        let took_over = self.resolve_sync_expected();
+        if std::mem::take(&mut self.sync_wfa_clear) {
+            self.set_wfa_status(false);
+        }
+        self.recalculate(allow_decrease || took_over, by_current_nodes);
+        for r in std::mem::take(&mut self.held) {
+            self.apply_reconfigure(&r);
+        }
         self.in_sync = false;
         Activation { state: self.state(), notify: true }
+    }
+
+    /// Settles the expected votes of the sync's members from what they stated in it, the same
+    /// way on every member; returns whether we took over the expected votes of quorate members
+    /// (an inquorate node meeting quorate ones, which allows the quorum to go down, SPEC §3.2).
+    ///
+    /// Deviation from corosync: corosync records an inquorate member's row with *its own*
+    /// expected votes of the moment the nodeinfo is delivered, an inquorate node takes over the
+    /// expected votes of each quorate member as its nodeinfo is delivered, and a quorate node
+    /// keeps its own. So rows recorded before a take-over keep the old value on one member and
+    /// not on another (its own row is the one the take-over rewrites), members that meet with
+    /// different expected votes and no quorate member each count their own, and quorate
+    /// members that meet keep different values: one ring, different expected votes, quorums
+    /// and even verdicts (the simulator found members of one ring quorate and not, seed 7309).
+    /// Here, once every member's nodeinfo is in, the ring's expected votes are the highest that
+    /// a quorate member stated (what a rejoining node takes over), or, when no member is
+    /// quorate, the highest that any member stated. Every member takes them (a quorate one only
+    /// ever raises its own), every member's row holds them, and with tracking every row holds
+    /// what its node stated, as in corosync. The quorum is then the one corosync's quorate
+    /// members compute when a quorate member is present, and without one the highest that any
+    /// of corosync's members would compute (each of them counts only its own value).
+    fn resolve_sync_expected(&mut self) -> bool {
+        let quorate_stated =
+            self.sync_stated.iter().filter(|(id, _)| self.sync_quorate.contains(id)).map(|(_, ev)| *ev).max();
+        let any_stated = self.sync_stated.values().copied().max();
+        let Some(agreed) = quorate_stated.or(any_stated) else { return false };
+        let took_over = quorate_stated.is_some() && !self.sync_quorate.contains(&self.settings.my_id);
+        self.us_mut().expected_votes = agreed;
+        let tracking = self.settings.expected_votes_tracking;
+        let my_id = self.settings.my_id;
+        for (id, stated) in std::mem::take(&mut self.sync_stated) {
+            if id == my_id {
+                continue;
+            }
+            if let Some(row) = self.nodes.get_mut(id) {
+                row.expected_votes = if tracking { stated } else { agreed };
+            }
+        }
+        took_over
     }
 
     /// The LMS timer armed with `generation` fired. Only if it is the current timer and we are

@@ -2,7 +2,8 @@
 //! leading message-type byte (corosync's exec message ids):
 //!
 //! ```text
-//! NODEINFO     (17 bytes)  0:u8=0  nodeid:u32  votes:u32  expected_votes:u32  flags:u32
+//! NODEINFO     (29 bytes)  0:u8=0  nodeid:u32  votes:u32  expected_votes:u32  flags:u32
+//!                                  ring_rep:u32  ring_seq:u64
 //! RECONFIGURE  (10 bytes)  0:u8=1  nodeid:u32  value:u32  param:u8 (1 EXPECTED_VOTES,
 //!                                                                  2 NODE_VOTES, 3 CANCEL_WFA)
 //! ```
@@ -11,8 +12,9 @@
 //! only known flag bits, votes within [`crate::limits`]); they never panic and never allocate.
 //! Deviation from corosync: no qdevice messages (exec ids 2 and 3) and no qdevice nodeinfo
 //! (node id 0); corosync's C structs in host order are replaced by this explicit layout.
+//! Deviation from corosync: a NODEINFO names the ring it was built for (see [`NodeInfo::ring_id`]).
 
-use quorumd_proto::NodeId;
+use quorumd_proto::{NodeId, RingId};
 
 use crate::error::Error;
 use crate::limits::{EXPECTED_VOTES_MAX, VOTES_MAX};
@@ -23,7 +25,7 @@ pub const MSG_NODEINFO: u8 = 0;
 /// Message type byte of RECONFIGURE (corosync exec message 1).
 pub const MSG_RECONFIGURE: u8 = 1;
 /// Encoded length of a NODEINFO.
-pub const NODEINFO_LEN: usize = 17;
+pub const NODEINFO_LEN: usize = 29;
 /// Encoded length of a RECONFIGURE.
 pub const RECONFIGURE_LEN: usize = 10;
 
@@ -36,8 +38,17 @@ pub struct NodeInfo {
     pub votes: u32,
     /// Its expected votes.
     pub expected_votes: u32,
-    /// Its flags (QUORATE, LEAVING, WFASTATUS, FIRST).
+    /// Its flags (QUORATE, LEAVING, WFASTATUS, FIRST, ATB_GRANT).
     pub flags: NodeFlags,
+    /// The ring this state was stated for: the ring whose sync it was built at (or, for a
+    /// LEAVING nodeinfo, the ring it leaves). Deviation from corosync: corosync's nodeinfo
+    /// carries no ring. A nodeinfo queued at the sync of a ring that re-formed before
+    /// delivering it is carried into the next ring and delivered there, once or more, next to
+    /// the sender's fresh nodeinfo, possibly after that ring's activation: its flags (QUORATE,
+    /// WFASTATUS, ATB_GRANT) describe a past state. Receivers drop a nodeinfo stated for another
+    /// ring ([`crate::Error::StaleNodeInfo`]); the simulator found such a stale QUORATE clearing
+    /// wait_for_all on some members of an inquorate ring and not on its sender (seed 6209).
+    pub ring_id: RingId,
 }
 
 /// What a RECONFIGURE changes.
@@ -97,7 +108,7 @@ impl VqMessage {
 }
 
 impl NodeInfo {
-    /// The 17 bytes of this NODEINFO.
+    /// The 29 bytes of this NODEINFO.
     pub fn encode(&self) -> [u8; NODEINFO_LEN] {
         let mut out = [0u8; NODEINFO_LEN];
         out[0] = MSG_NODEINFO;
@@ -105,6 +116,8 @@ impl NodeInfo {
         out[5..9].copy_from_slice(&self.votes.to_be_bytes());
         out[9..13].copy_from_slice(&self.expected_votes.to_be_bytes());
         out[13..17].copy_from_slice(&self.flags.bits().to_be_bytes());
+        out[17..21].copy_from_slice(&self.ring_id.rep.to_be_bytes());
+        out[21..29].copy_from_slice(&self.ring_id.seq.to_be_bytes());
         out
     }
 
@@ -117,7 +130,8 @@ impl NodeInfo {
         let raw_flags = be32(b, 13);
         let flags =
             NodeFlags::from_bits(raw_flags).ok_or(Error::OutOfRange { what: "flags", value: raw_flags })?;
-        Ok(NodeInfo { nodeid, votes, expected_votes, flags })
+        let ring_id = RingId { rep: be32(b, 17), seq: be64(b, 21) };
+        Ok(NodeInfo { nodeid, votes, expected_votes, flags, ring_id })
     }
 }
 
@@ -166,6 +180,13 @@ fn be32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes(word)
 }
 
+/// A big-endian u64 at `at`; callers checked the length first.
+fn be64(b: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&b[at..at + 8]);
+    u64::from_be_bytes(word)
+}
+
 fn node_id(raw: u32) -> Result<NodeId, Error> {
     NodeId::new(raw).map_err(|_| Error::BadNodeId(raw))
 }
@@ -188,13 +209,15 @@ mod tests {
     }
 
     fn messages() -> impl Strategy<Value = VqMessage> {
-        let info = (node_ids(), 0..=VOTES_MAX, 0..=EXPECTED_VOTES_MAX, 0u32..16).prop_map(
-            |(nodeid, votes, e, f)| {
+        let ring = (any::<u32>(), any::<u64>()).prop_map(|(rep, seq)| RingId { rep, seq });
+        let info = (node_ids(), 0..=VOTES_MAX, 0..=EXPECTED_VOTES_MAX, 0u32..16, ring).prop_map(
+            |(nodeid, votes, e, f, ring_id)| {
                 VqMessage::NodeInfo(NodeInfo {
                     nodeid,
                     votes,
                     expected_votes: e,
                     flags: NodeFlags::from_bits(f).unwrap(),
+                    ring_id,
                 })
             },
         );
@@ -222,7 +245,7 @@ mod tests {
         }
 
         #[test]
-        fn truncated_or_extended_messages_are_refused(msg in messages(), cut in 0usize..17, extra in 1usize..4) {
+        fn truncated_or_extended_messages_are_refused(msg in messages(), cut in 0usize..29, extra in 1usize..4) {
             let bytes = msg.encode();
             if cut < bytes.len() {
                 prop_assert!(VqMessage::decode(&bytes[..cut]).is_err());
@@ -240,8 +263,12 @@ mod tests {
             votes: 1,
             expected_votes: 3,
             flags: NodeFlags::from_bits(0b1001).unwrap(),
+            ring_id: RingId { rep: 3, seq: 0x1_0000_002a },
         };
-        assert_eq!(info.encode(), [0, 0, 0, 1, 2, 0, 0, 0, 1, 0, 0, 0, 3, 0, 0, 0, 9]);
+        assert_eq!(
+            info.encode(),
+            [0, 0, 0, 1, 2, 0, 0, 0, 1, 0, 0, 0, 3, 0, 0, 0, 9, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0x2a]
+        );
         let r = Reconfigure { nodeid: NodeId::new(2).unwrap(), value: 5, param: ReconfigParam::NodeVotes };
         assert_eq!(r.encode(), [1, 0, 0, 0, 2, 0, 0, 0, 5, 2]);
     }

@@ -19,12 +19,14 @@ fn actions(vq: &mut Votequorum) -> Vec<Action> {
     std::iter::from_fn(|| vq.poll_action()).collect()
 }
 
-/// One sync of `members` as seen by `vq`, with the others' nodeinfos given.
+/// One sync of `members` as seen by `vq`, with the others' nodeinfos given (stated for this
+/// ring).
 fn sync(vq: &mut Votequorum, seq: u64, members: &[u32], others: &[NodeInfo]) {
     let list = ids(members);
-    vq.sync_start(RingId::new(list.lowest().unwrap(), seq), &list);
+    let ring_id = RingId::new(list.lowest().unwrap(), seq);
+    vq.sync_start(ring_id, &list);
     let mine = vq.my_nodeinfo();
-    let mut all: Vec<NodeInfo> = others.to_vec();
+    let mut all: Vec<NodeInfo> = others.iter().map(|i| NodeInfo { ring_id, ..*i }).collect();
     all.push(mine);
     all.sort_by_key(|i| i.nodeid);
     for info in all {
@@ -33,7 +35,7 @@ fn sync(vq: &mut Votequorum, seq: u64, members: &[u32], others: &[NodeInfo]) {
 }
 
 fn peer(id: u32, expected: u32, flags: NodeFlags) -> NodeInfo {
-    NodeInfo { nodeid: n(id), votes: 1, expected_votes: expected, flags }
+    NodeInfo { nodeid: n(id), votes: 1, expected_votes: expected, flags, ring_id: RingId::ZERO }
 }
 
 #[test]
@@ -138,4 +140,107 @@ fn spec_3_6_actions_of_one_kind_coalesce_and_flip_backs_cancel() {
     // quorate went up, then down again: nothing to report; the expected votes event is kept.
     assert_eq!(actions(&mut vq), vec![Action::ExpectedVotesChanged(5)]);
     assert!(!vq.quorate());
+}
+
+#[test]
+fn a_nodeinfo_stated_for_another_ring_is_dropped() {
+    // Deviation from corosync (wire.rs, NodeInfo::ring_id): a nodeinfo queued at the sync of
+    // an abandoned ring and delivered in the next one, even after its activation, changes
+    // nothing; in particular its stale QUORATE does not clear wait_for_all (seed 6209).
+    let mut cfg = VqConfig::with_nodes(&ids(&[1, 2, 3, 4, 5]));
+    cfg.set_key("wait_for_all", "1").unwrap();
+    let mut vq = Votequorum::new(n(1), &cfg, None).unwrap();
+    let everyone: Vec<NodeInfo> = (2..=5).map(|i| peer(i, 5, NodeFlags::WFASTATUS)).collect();
+    sync(&mut vq, 1, &[1, 2, 3, 4, 5], &everyone);
+    assert!(vq.activate().state.quorate);
+    // Node 2 stated QUORATE for ring 2, which re-formed before delivering it.
+    let stale = NodeInfo { ring_id: RingId::new(n(1), 2), ..peer(2, 5, NodeFlags::QUORATE) };
+    sync(&mut vq, 3, &[1, 2], &[peer(2, 5, NodeFlags::QUORATE)]);
+    let state = vq.activate().state;
+    assert!(!state.quorate && state.wait_for_all_status);
+    let before = vq.state();
+    let bytes = VqMessage::NodeInfo(stale).encode();
+    assert_eq!(
+        vq.message_received(n(2), &bytes),
+        Err(Error::StaleNodeInfo {
+            from: n(2),
+            stated_for: RingId::new(n(1), 2),
+            current: RingId::new(n(1), 3)
+        })
+    );
+    assert_eq!(vq.state(), before, "still waiting for all");
+    assert_eq!(vq.my_nodeinfo().ring_id, RingId::new(n(1), 3));
+}
+
+#[test]
+fn an_abandoned_sync_does_not_clear_wait_for_all() {
+    // Deviation from corosync (machine.rs, nodeinfo_received): node 1 restarted (waiting for
+    // all) meets quorate node 3, but the ring re-forms before the sync completes. corosync's
+    // node 1 would enter the next ring inquorate and no longer waiting, and be quorate there
+    // with nodes that still wait (seed 7449).
+    let mut cfg = VqConfig::with_nodes(&ids(&[1, 2, 3, 4, 5]));
+    cfg.set_key("wait_for_all", "1").unwrap();
+    let mut vq = Votequorum::new(n(1), &cfg, None).unwrap();
+    let list = ids(&[1, 3, 4, 5]);
+    let ring = RingId::new(n(1), 0x16);
+    vq.sync_start(ring, &list);
+    let q = NodeInfo { ring_id: ring, ..peer(3, 5, NodeFlags::QUORATE) };
+    vq.message_received(n(3), &VqMessage::NodeInfo(q).encode()).unwrap();
+    assert!(vq.state().wait_for_all_status, "settled at activation only");
+    // Abandoned: ring [1 4 5], whose members wait for all too.
+    let wfa = NodeFlags::WFASTATUS;
+    sync(&mut vq, 0x1e, &[1, 4, 5], &[peer(4, 5, wfa), peer(5, 5, wfa)]);
+    assert!(vq.my_nodeinfo().flags.contains(wfa));
+    let state = vq.activate().state;
+    assert!(!state.quorate && state.wait_for_all_status);
+}
+
+#[test]
+fn a_sync_settles_expected_votes_alike_on_every_member() {
+    // Deviation from corosync (machine.rs, resolve_sync_expected): nodes 1 and 3 (inquorate,
+    // expected votes 5) meet node 2 (quorate after a last_man_standing window, expected 3).
+    // corosync's node 3 records node 1's row with 5 before taking over 3 and computes quorum
+    // 3; node 1 computes 2 (seed 7309). Here both take 3 and every row holds it.
+    let mut cfg = VqConfig::with_nodes(&ids(&[1, 2, 3, 4, 5]));
+    cfg.set_key("last_man_standing", "1").unwrap();
+    let mut outcomes = Vec::new();
+    for me in [1, 3] {
+        let mut vq = Votequorum::new(n(me), &cfg, None).unwrap();
+        let others: Vec<NodeInfo> = [1, 2, 3]
+            .into_iter()
+            .filter(|id| *id != me)
+            .map(|id| if id == 2 { peer(2, 3, NodeFlags::QUORATE) } else { peer(id, 5, NodeFlags::EMPTY) })
+            .collect();
+        sync(&mut vq, 9, &[1, 2, 3], &others);
+        let s = vq.activate().state;
+        assert!(s.nodes.iter().all(|r| r.expected_votes == 3), "node {me}: {:?}", s.nodes);
+        outcomes.push((s.quorate, s.quorum, s.expected_votes));
+    }
+    assert_eq!(outcomes, vec![(true, 2, 3), (true, 2, 3)]);
+}
+
+#[test]
+fn a_reconfigure_delivered_during_a_sync_applies_at_its_activation() {
+    // Deviation from corosync (machine.rs, reconfigure_received): a setexpected raced by a
+    // membership change takes effect once, after the sync, on every member alike.
+    let mut vq = Votequorum::new(n(1), &VqConfig::with_nodes(&ids(&[1, 2, 3])), None).unwrap();
+    sync(&mut vq, 1, &[1, 2, 3], &[peer(2, 3, NodeFlags::EMPTY), peer(3, 3, NodeFlags::EMPTY)]);
+    assert!(vq.activate().state.quorate);
+    let r = vq.set_expected(5).unwrap();
+    let list = ids(&[1, 2, 3]);
+    let ring = RingId::new(n(1), 2);
+    vq.sync_start(ring, &list);
+    vq.reconfigure_received(n(1), &r).unwrap();
+    assert_eq!(vq.expected_votes(), 3, "held during the sync");
+    for id in [1, 2, 3] {
+        let info = if id == 1 {
+            vq.my_nodeinfo()
+        } else {
+            NodeInfo { ring_id: ring, ..peer(id, 3, NodeFlags::QUORATE) }
+        };
+        vq.message_received(n(id), &VqMessage::NodeInfo(info).encode()).unwrap();
+    }
+    let s = vq.activate().state;
+    assert_eq!((s.quorate, s.quorum, s.expected_votes), (true, 3, 5));
+    assert!(actions(&mut vq).contains(&Action::ExpectedVotesChanged(5)));
 }

@@ -14,6 +14,8 @@ enum Step {
     Stop(u8),
     Start(u8),
     CancelWfa(u8),
+    /// Fire every armed last_man_standing timer (each expiry is ordered in its partition).
+    Expire,
 }
 
 fn steps() -> impl Strategy<Value = Vec<Step>> {
@@ -22,17 +24,21 @@ fn steps() -> impl Strategy<Value = Vec<Step>> {
         1 => (0u8..6).prop_map(Step::Stop),
         1 => (0u8..6).prop_map(Step::Start),
         1 => (0u8..6).prop_map(Step::CancelWfa),
+        1 => Just(Step::Expire),
     ];
     proptest::collection::vec(step, 1..25)
 }
 
-/// Builds a script; `policy` picks the quorum keys.
-fn script(n: u8, policy: &str, steps: &[Step]) -> String {
+/// Builds a script; `policy` picks the quorum keys. Every `ring` checks that the members of
+/// each partition agree (the harness does); `safe` adds the split-brain check after it (not
+/// with last_man_standing, which lowers expected votes on one side of a partition by design).
+fn script(n: u8, policy: &str, steps: &[Step], safe: bool) -> String {
     let ids: Vec<u8> = (1..=n).collect();
     let list = |v: &[u8]| v.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(" ");
     let mut out = format!("case random\nnodes {}\n{policy}start {}\n", list(&ids), list(&ids));
     let mut running = ids.clone();
-    out += &format!("ring {}\nsafe\n", list(&running));
+    let safe = if safe { "safe\n" } else { "" };
+    out += &format!("ring {}\n{safe}", list(&running));
     for step in steps {
         match step {
             Step::Ring(groups) => {
@@ -41,7 +47,7 @@ fn script(n: u8, policy: &str, steps: &[Step]) -> String {
                     parts[usize::from(groups[i % groups.len()])].push(*node);
                 }
                 let parts: Vec<String> = parts.iter().filter(|p| !p.is_empty()).map(|p| list(p)).collect();
-                out += &format!("ring {}\nsafe\n", parts.join(" | "));
+                out += &format!("ring {}\n{safe}", parts.join(" | "));
             }
             Step::Stop(i) if running.len() > 1 => {
                 let node = running.remove(usize::from(*i) % running.len());
@@ -58,8 +64,9 @@ fn script(n: u8, policy: &str, steps: &[Step]) -> String {
             Step::CancelWfa(i) => {
                 // Only after a ring that includes the node, so its partition is current.
                 let node = running[usize::from(*i) % running.len()];
-                out += &format!("ring {}\ncancel_wfa {node}\nsafe\n", list(&running));
+                out += &format!("ring {}\ncancel_wfa {node}\n{safe}", list(&running));
             }
+            Step::Expire => out += "expire\n",
             Step::Stop(_) => {}
         }
     }
@@ -67,7 +74,11 @@ fn script(n: u8, policy: &str, steps: &[Step]) -> String {
 }
 
 fn check(n: u8, policy: &str, steps: &[Step]) -> Result<(), TestCaseError> {
-    let text = script(n, policy, steps);
+    check_with(n, policy, steps, true)
+}
+
+fn check_with(n: u8, policy: &str, steps: &[Step], safe: bool) -> Result<(), TestCaseError> {
+    let text = script(n, policy, steps, safe);
     let failures = golden::run("random", &text);
     prop_assert!(failures.is_empty(), "{}\nscript:\n{text}", failures.join("\n"));
     Ok(())
@@ -89,6 +100,12 @@ proptest! {
     #[test]
     fn spec_3_7_auto_tie_breaker_agrees_and_never_splits(half in 1u8..4, steps in steps()) {
         check(half * 2, "quorum auto_tie_breaker 1\n", &steps)?;
+    }
+
+    #[test]
+    fn spec_3_6_last_man_standing_agrees(n in 2u8..7, wfa in any::<bool>(), steps in steps()) {
+        let policy = if wfa { "quorum last_man_standing 1\nquorum wait_for_all 1\n" } else { "quorum last_man_standing 1\n" };
+        check_with(n, policy, &steps, false)?;
     }
 
     #[test]

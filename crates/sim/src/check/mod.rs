@@ -211,14 +211,7 @@ pub fn violation(checker: &'static str, at: Instant, message: String) -> Violati
 /// then the quorum ones: no split brain (only where expected votes are fixed), members of one
 /// ring agree, clients see notifications in order. Liveness (Totem's and the quorum one) is run
 /// separately, at the end of the liveness phase.
-///
-/// `strict_lms` makes the agreement checker compare members of last_man_standing clusters as
-/// strictly as any other (see [`quorum_agreement`]).
-pub fn safety_checkers(
-    nodelist: &MemberList,
-    quorum: &QuorumSetup,
-    strict_lms: bool,
-) -> Vec<Box<dyn Checker>> {
+pub fn safety_checkers(nodelist: &MemberList, quorum: &QuorumSetup) -> Vec<Box<dyn Checker>> {
     let mut checkers: Vec<Box<dyn Checker>> = vec![
         Box::new(same_ring::SameRing::default()),
         Box::new(seq_increase::SeqIncrease::default()),
@@ -231,9 +224,7 @@ pub fn safety_checkers(
         checkers.push(Box::new(split_brain::SplitBrain));
     }
     if quorum.provider {
-        checkers.push(Box::new(quorum_agreement::QuorumAgreement::new(
-            quorum.last_man_standing() && !strict_lms,
-        )));
+        checkers.push(Box::new(quorum_agreement::QuorumAgreement::default()));
     }
     checkers.push(Box::new(client_notifications::ClientNotifications::new(quorum.provider)));
     checkers

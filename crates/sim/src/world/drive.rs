@@ -328,7 +328,6 @@ impl World {
         self.digest_line(&line);
         if let Some(ring_id) = reconfigure_ring(ev) {
             let now = self.now;
-            self.note(&format!("node {id} delivered a votequorum RECONFIGURE in ring {ring_id}"));
             self.feed(|c| c.on_quorum(now, id, &QuorumObservation::Reconfigured { ring_id }));
         }
         match ev {
@@ -345,7 +344,30 @@ impl World {
                 self.note(&format!("node {id} -> {state:?}: {reason}"));
             }
             TotemEvent::NodesFailed(l) => self.note(&format!("node {id} marks failed {l}")),
-            TotemEvent::Deliver(_) => self.stats.messages_delivered += 1,
+            TotemEvent::Deliver(d) => {
+                self.stats.messages_delivered += 1;
+                // Logged only when the log is kept: every votequorum message, decoded.
+                let logging = self.log.is_some();
+                if let Some((&SERVICE_VOTEQUORUM, body)) = d.payload.split_first().filter(|_| logging) {
+                    let msg = match VqMessage::decode(body) {
+                        Ok(VqMessage::NodeInfo(i)) => format!(
+                            "NODEINFO of ring {} (votes {}, expected {}, flags {:#x})",
+                            i.ring_id,
+                            i.votes,
+                            i.expected_votes,
+                            i.flags.bits()
+                        ),
+                        Ok(VqMessage::Reconfigure(r)) => {
+                            format!("RECONFIGURE {:?} node {} value {}", r.param, r.nodeid, r.value)
+                        }
+                        Err(e) => format!("undecodable message ({e})"),
+                    };
+                    self.note(&format!(
+                        "node {id} delivered votequorum {msg} from {} in ring {}",
+                        d.origin, d.ring_id
+                    ));
+                }
+            }
             TotemEvent::PersistRingSeq(_) => {}
         }
         let now = self.now;

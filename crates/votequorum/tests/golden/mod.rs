@@ -27,7 +27,8 @@
 //! `persisted=` (the node's disk), `flags=2Node,Quorate,...` (`-` for none), `why=votes|atb|
 //! wfa|short|atb-denied`, `missing=2,3` (`-` for none).
 //!
-//! After every `ring`, the members of each partition must agree on quorate and quorum.
+//! After every `ring`, the members of each partition must agree on quorate, quorum and expected
+//! votes.
 
 use std::collections::BTreeMap;
 
@@ -181,11 +182,16 @@ fn start_fails(c: &Cluster, n: NodeId, text: &str) -> Result<(), String> {
     }
 }
 
+/// Whether `n` runs and is still in the ring of `partition` (not stopped or restarted since).
+fn in_partition(c: &Cluster, n: NodeId, partition: &MemberList) -> bool {
+    c.nodes.get(&n).is_some_and(|node| node.partition == *partition)
+}
+
 /// Delivers `msg` from `from` to every running member of `from`'s partition, in id order.
 fn multicast(c: &mut Cluster, from: NodeId, msg: &VqMessage) -> Result<(), String> {
     let partition = node(c, from)?.partition.clone();
     let bytes = msg.encode();
-    let running: Vec<NodeId> = partition.iter().filter(|to| c.nodes.contains_key(to)).collect();
+    let running: Vec<NodeId> = partition.iter().filter(|to| in_partition(c, *to, &partition)).collect();
     for to in running {
         node(c, to)?.vq.message_received(from, &bytes).map_err(|e: Error| format!("node {to}: {e}"))?;
         drain(c, to);
@@ -244,10 +250,13 @@ fn ring(c: &mut Cluster, words: &[&str]) -> Result<(), String> {
                 return Err(format!("node {m}: activation without a notification"));
             }
             drain(c, m);
-            outcomes.push((m, activation.state.quorate, activation.state.quorum));
+            let s = &activation.state;
+            outcomes.push((m, s.quorate, s.quorum, s.expected_votes));
         }
-        if outcomes.windows(2).any(|p| (p[0].1, p[0].2) != (p[1].1, p[1].2)) {
-            return Err(format!("partition {members} disagrees (node, quorate, quorum): {outcomes:?}"));
+        if outcomes.windows(2).any(|p| (p[0].1, p[0].2, p[0].3) != (p[1].1, p[1].2, p[1].3)) {
+            return Err(format!(
+                "partition {members} disagrees (node, quorate, quorum, expected votes): {outcomes:?}"
+            ));
         }
     }
     Ok(())
@@ -259,9 +268,10 @@ fn expire(c: &mut Cluster, words: &[&str]) -> Result<(), String> {
         let this = node(c, n)?;
         let Some(generation) = this.lms_generation.take() else { continue };
         let Some(expiry) = this.vq.lms_timer_expired(generation) else { continue };
-        // The expiry is ordered: every member of the partition applies it.
+        // The expiry is ordered: every running member of the partition applies it.
         let partition = this.partition.clone();
-        for m in partition.iter() {
+        let running: Vec<NodeId> = partition.iter().filter(|m| in_partition(c, *m, &partition)).collect();
+        for m in running {
             node(c, m)?.vq.reconfigure_received(n, &expiry).map_err(|e| e.to_string())?;
             drain(c, m);
         }
