@@ -219,7 +219,8 @@ pub struct TotemConfig {
     pub join: Duration,
     /// Upper bound of the random delay before a join is sent (0: none).
     pub send_join: Duration,
-    /// A node that sends no join for this long in GATHER is added to the failed set.
+    /// A node that sends no join for this long in GATHER, and does not agree with us, is added
+    /// to the failed set.
     pub consensus: Duration,
     /// Interval between the representative's merge-detect probes.
     pub merge: Duration,

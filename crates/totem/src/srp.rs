@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use quorumd_proto::limits::{MCAST_PAYLOAD_MAX, RETAINED_MESSAGES_MAX, RTR_MAX, SUBMIT_QUEUE_MAX};
 use quorumd_proto::wire::{Commit, CommitEntry, Encapsulated, Header, Join, Mcast, Message, Packet, Token};
-use quorumd_proto::{Instant, MemberList, NodeId, RingId};
+use quorumd_proto::{Duration, Instant, MemberList, NodeId, RingId};
 
 use crate::ring::{RingData, StoredMsg};
 use crate::timers::{Timer, Timers};
@@ -27,6 +27,10 @@ use crate::{
     ConfChange, ConfKind, Delivery, Dropped, Event, Mutant, State, Stats, SubmitError, TotemConfig,
     TotemParams, Transmit,
 };
+
+/// How long a join carrying a change waits for more changes: one round of answers to our
+/// join arrives within about a network round trip, and is then sent on in one join.
+const JOIN_SETTLE: Duration = Duration::from_millis(1);
 
 /// What this node agreed on in GATHER, and the ring being formed from it.
 #[derive(Clone, Debug)]
@@ -87,7 +91,29 @@ pub struct Totem {
     joins_sent: u64,
     /// Consensus periods spent in the current gather.
     consensus_rounds: u32,
+    /// When the current consensus period ends (the consensus timer may fire sooner, when a
+    /// node's silence reaches a whole period).
+    consensus_round_at: Instant,
+    /// When our sets last changed (or the gather began), on the on-time clock.
+    sets_changed_at: Instant,
+    /// When each node of `proc_set` was last heard from, on the on-time clock (see `ontime`).
     last_heard: BTreeMap<NodeId, Instant>,
+    /// Our sets changed since the last join we sent: when the join carrying the change is due
+    /// (see `join_changed`).
+    join_change_due: Option<Instant>,
+    /// When the last join carrying a change was sent (the change gap counts from it).
+    last_change_join: Option<Instant>,
+    /// The gather's first join (to everyone) is due.
+    join_entry_due: bool,
+    /// When we last sent our join to each node.
+    last_sent_to: BTreeMap<NodeId, Instant>,
+    /// Since when (on-time) this gather has had consensus while waiting for the commit token.
+    agreed_since: Option<Instant>,
+    /// Time this node could not run, µs: the sum of how late its timers fired (each stretch of
+    /// wall time counted once). The on-time clock is `now` minus this.
+    late_us: u64,
+    /// Wall time up to which lateness has been counted into `late_us`.
+    late_until: Instant,
 
     // COMMIT / RECOVERY
     forming: Option<Forming>,
@@ -111,7 +137,8 @@ pub struct Totem {
 }
 
 impl Totem {
-    /// Boots a node at `now`. It starts in GATHER and sends its first join at once.
+    /// Boots a node at `now`. It starts in GATHER; its first join is due at once (`poll_timeout`
+    /// returns `now`).
     pub fn new(params: TotemParams, now: Instant) -> Totem {
         let TotemParams { my_id, nodelist, config, cluster_id, start_seq, mutant } = params;
         assert!(nodelist.contains(my_id), "the nodelist must contain this node");
@@ -134,8 +161,17 @@ impl Totem {
             join_seq_seen: BTreeMap::new(),
             joins_sent: 0,
             consensus_rounds: 0,
+            consensus_round_at: Instant::ZERO,
+            sets_changed_at: Instant::ZERO,
             boot: start_seq,
             last_heard: BTreeMap::new(),
+            join_change_due: None,
+            last_change_join: None,
+            join_entry_due: false,
+            last_sent_to: BTreeMap::new(),
+            agreed_since: None,
+            late_us: 0,
+            late_until: Instant::ZERO,
             forming: None,
             recovery: None,
             last_forward: None,
@@ -200,7 +236,11 @@ impl Totem {
         if self.left {
             return;
         }
-        while let Some(timer) = self.timers.expired(now) {
+        while let Some((timer, deadline)) = self.timers.expired(now) {
+            if timer != Timer::Hold {
+                // (`submit` arms the hold timer at time zero to release a held token at once.)
+                self.count_lateness(now, deadline);
+            }
             self.on_timer(now, timer);
         }
     }
@@ -350,6 +390,28 @@ impl Totem {
         self.events.push_back(Event::StateChanged { state, reason });
     }
 
+    /// The on-time clock: `now` minus the time this node could not run (`count_lateness`).
+    /// GATHER measures silence on it.
+    fn ontime(&self, now: Instant) -> Instant {
+        Instant::from_micros(now.as_micros().saturating_sub(self.late_us))
+    }
+
+    /// A timer due at `deadline` fires at `now`: the node could not run in between (it was not
+    /// scheduled, or was busy with a backlog of input). Each stretch of wall time is counted
+    /// once.
+    ///
+    /// Deviation from corosync: corosync times GATHER on the wall clock. Here the time a node
+    /// spent late does not count as anyone's silence: on a starved machine its own late timers
+    /// show that the others were probably starved too, and a node that was not running cannot
+    /// tell a silent peer from its own deafness (its socket may even have dropped what the
+    /// peer sent). Timers fire on time in the simulator, so this changes nothing there except
+    /// for the nodes it pauses.
+    fn count_lateness(&mut self, now: Instant, deadline: Instant) {
+        let from = deadline.max(self.late_until);
+        self.late_us = self.late_us.saturating_add(now.saturating_since(from).as_micros());
+        self.late_until = self.late_until.max(now);
+    }
+
     fn persist_seq(&mut self, seq: u64) {
         assert!(seq >= self.max_seq_seen || self.mutant == Some(Mutant::ReuseRingSeq));
         self.max_seq_seen = self.max_seq_seen.max(seq);
@@ -358,6 +420,16 @@ impl Totem {
 
     // -----------------------------------------------------------------------------------------
     // GATHER
+    //
+    // Sending joins. Deviation from corosync: corosync sends its join to every node on every
+    // change and again to every node every `join` ms. Here a join goes to every node when this
+    // node enters GATHER and when its sets change, the changes batched (`join_changed`); the
+    // periodic resend goes only to the nodes that have not shown agreement (whose last join
+    // does not carry our sets); and a node that repeats a join agreeing with ours, which it
+    // does only while it lacks ours, gets ours back (`gather_join`). Every node still hears
+    // our sets after each change, and a lost join is made good within about one `join`
+    // period, but a gather in which everybody agrees and waits (for a silent node to be
+    // failed, or for the commit token) no longer costs N × (N − 1) datagrams per period.
 
     fn enter_gather(&mut self, now: Instant, reason: &'static str) {
         if self.state == State::Recovery {
@@ -373,18 +445,81 @@ impl Totem {
         self.failed_set = MemberList::new();
         self.joins.clear();
         self.consensus_rounds = 0;
-        self.last_heard = proc_set.iter().map(|n| (n, now)).collect();
+        let heard = self.ontime(now);
+        self.last_heard = proc_set.iter().map(|n| (n, heard)).collect();
+        self.sets_changed_at = heard;
+        self.agreed_since = None;
         self.proc_set = proc_set;
         self.recovery = None;
         self.last_forward = None;
         self.held_token = None;
         self.timers.clear_all();
         self.set_state(State::Gather, reason);
-        self.timers.arm(Timer::Consensus, now + self.cfg.consensus);
-        self.send_join(now);
+        self.consensus_round_at = now + self.cfg.consensus;
+        self.timers.arm(Timer::Consensus, self.consensus_round_at);
+        // Our first join of this gather goes to everyone and is due at once, as a timer: the
+        // shell fires it after the rest of the input at hand (the daemon: after draining its
+        // socket), so that it carries whatever that input teaches us (a merge probe's sender,
+        // the joins queued while we were busy) instead of going out once per datagram.
+        self.join_change_due = None;
+        self.join_entry_due = true;
+        self.timers.arm(Timer::Join, now);
     }
 
-    fn send_join(&mut self, now: Instant) {
+    /// Our sets changed (they were `before`): a join carrying them to everyone is due. It goes
+    /// out `JOIN_SETTLE` later, so that one burst of answers (every node answering our join)
+    /// makes one join and not one per answer, and never sooner than `join` after the previous
+    /// join sent for a change; changes in between are batched into that one join.
+    fn join_changed(&mut self, now: Instant, before: &(MemberList, MemberList)) {
+        // Nodes that agreed with our old sets were waiting, not silent: their silence counts
+        // from now on, while they take in our change.
+        let heard = self.ontime(now);
+        let agreed: Vec<NodeId> = self
+            .joins
+            .iter()
+            .filter(|(_, (p, f))| *p == before.0 && *f == before.1)
+            .map(|(n, _)| *n)
+            .collect();
+        for n in agreed {
+            self.last_heard.insert(n, heard);
+        }
+        self.sets_changed_at = heard;
+        self.agreed_since = None;
+        if self.join_change_due.is_some() {
+            return; // already scheduled; the join will carry this change too
+        }
+        let mut due = now + JOIN_SETTLE;
+        if let Some(last) = self.last_change_join {
+            due = due.max(last + self.cfg.join);
+        }
+        self.join_change_due = Some(due);
+        self.timers.arm_no_later(Timer::Join, due);
+    }
+
+    /// The join timer: the gather's first join or a change (to everyone), or the periodic
+    /// resend (to the nodes that have not shown agreement). Re-arms the periodic resend.
+    fn on_join_timer(&mut self, now: Instant) {
+        if self.state != State::Gather {
+            return;
+        }
+        let change = self.join_change_due.take();
+        // Only a join sent at its change deadline counts for the gap: a gather's first join
+        // that happens to carry a change does not delay the next change.
+        if change.is_some_and(|due| due <= now) {
+            self.last_change_join = Some(now);
+        }
+        let everyone = std::mem::take(&mut self.join_entry_due) || change.is_some();
+        let to: Vec<NodeId> =
+            self.nodelist.iter().filter(|n| *n != self.my_id && (everyone || !self.agrees(*n))).collect();
+        self.send_join_to(now, to);
+        self.timers.arm(Timer::Join, now + self.cfg.join);
+    }
+
+    /// Sends our join (our current sets) to `to`.
+    fn send_join_to(&mut self, now: Instant, to: Vec<NodeId>) {
+        if to.is_empty() {
+            return;
+        }
         self.joins_sent += 1;
         let join = Join {
             ring_seq: self.max_seq_seen,
@@ -393,8 +528,15 @@ impl Totem {
             proc_list: self.proc_set.clone(),
             failed_list: self.failed_set.clone(),
         };
-        self.send_to_others(Message::Join(join));
-        self.timers.arm(Timer::Join, now + self.cfg.join);
+        for n in &to {
+            self.last_sent_to.insert(*n, now);
+        }
+        self.send(to, Message::Join(join));
+    }
+
+    /// Whether `n`'s last join in this gather carries exactly our sets.
+    fn agrees(&self, n: NodeId) -> bool {
+        self.joins.get(&n).is_some_and(|(p, f)| *p == self.proc_set && *f == self.failed_set)
     }
 
     /// Whether a join tells this node something about the ring `members` (formed from a gather
@@ -475,24 +617,36 @@ impl Totem {
             let _ = self.failed_set.insert(from);
             self.joins.remove(&from);
             self.failed_set.remove(self.my_id);
-            self.send_join(now);
+            self.join_changed(now, &before);
             self.check_consensus(now);
             return;
         }
+        let repeated = self.agrees(from);
         let nodelist = self.nodelist.clone();
         let known = |n: &NodeId| nodelist.contains(*n);
         let procs: Vec<NodeId> = j.proc_list.iter().filter(known).chain([from]).collect();
         for n in procs {
             self.add_proc(n, now);
         }
-        self.last_heard.insert(from, now);
+        let heard = self.ontime(now);
+        self.last_heard.insert(from, heard);
         self.joins.insert(from, (j.proc_list.clone(), j.failed_list.clone()));
         for n in j.failed_list.iter().filter(known) {
             let _ = self.failed_set.insert(n);
         }
         self.failed_set.remove(self.my_id);
         if (self.proc_set.clone(), self.failed_set.clone()) != before {
-            self.send_join(now);
+            self.join_changed(now, &before);
+        } else if repeated && self.agrees(from) {
+            // The sender repeats a join that agrees with ours. It resends only to nodes that
+            // have not shown agreement, or starts a new gather: either way it lacks our join.
+            // Answer it, unless we sent it one within the last join period (ours may still be
+            // on its way, and two nodes answering each other's answers would never stop).
+            let recent =
+                self.last_sent_to.get(&from).is_some_and(|t| now.saturating_since(*t) < self.cfg.join);
+            if !recent {
+                self.send_join_to(now, vec![from]);
+            }
         }
         self.check_consensus(now);
     }
@@ -501,7 +655,8 @@ impl Totem {
     /// answer before it can be declared failed.
     fn add_proc(&mut self, n: NodeId, now: Instant) {
         if self.proc_set.insert(n).is_ok() {
-            self.last_heard.entry(n).or_insert(now);
+            let heard = self.ontime(now);
+            self.last_heard.entry(n).or_insert(heard);
         }
     }
 
@@ -510,12 +665,7 @@ impl Totem {
     }
 
     fn has_consensus(&self) -> bool {
-        let members = self.consensus_members();
-        let agreed = members
-            .iter()
-            .filter(|n| *n != self.my_id)
-            .all(|n| self.joins.get(&n).is_some_and(|(p, f)| *p == self.proc_set && *f == self.failed_set));
-        agreed
+        self.consensus_members().iter().filter(|n| *n != self.my_id).all(|n| self.agrees(n))
     }
 
     fn check_consensus(&mut self, now: Instant) {
@@ -553,37 +703,98 @@ impl Totem {
     }
 
     fn on_consensus_timeout(&mut self, now: Instant) {
+        // Silence is measured on the on-time clock: time this node itself could not run does
+        // not count against the others (see `count_lateness`).
+        let ontime = self.ontime(now);
         let window_start =
-            Instant::from_micros(now.as_micros().saturating_sub(self.cfg.consensus.as_micros()));
-        self.consensus_rounds = self.consensus_rounds.saturating_add(1);
+            Instant::from_micros(ontime.as_micros().saturating_sub(self.cfg.consensus.as_micros()));
+        let round = now >= self.consensus_round_at;
+        if round {
+            self.consensus_rounds = self.consensus_rounds.saturating_add(1);
+            self.consensus_round_at = now + self.cfg.consensus;
+        }
+        self.timers.arm(Timer::Consensus, self.consensus_round_at);
+        if self.has_consensus() {
+            // (A lone node, or a representative that has not tried yet, builds the commit now.)
+            self.check_consensus(now);
+            if self.state != State::Gather {
+                return;
+            }
+            // Everybody agrees and we wait for the representative's commit token. Those that
+            // agree are silent by design (they too wait, or have gone on to COMMIT), so none is
+            // failed for it; but after a whole token timeout without a commit token the
+            // representative may be gone: as corosync does, start the agreement over (forget
+            // the joins and ask everyone again); whoever does not answer within a period is
+            // failed at the next timeout.
+            let since = *self.agreed_since.get_or_insert(ontime);
+            if ontime.saturating_since(since) >= self.cfg.token {
+                self.agreed_since = None;
+                self.joins.clear();
+                let members: Vec<NodeId> = self.consensus_members().iter().collect();
+                for n in members {
+                    self.last_heard.insert(n, ontime);
+                }
+                self.join_entry_due = true;
+                self.timers.arm_no_later(Timer::Join, now);
+                self.arm_silence_check(now);
+            }
+            return;
+        }
+        self.agreed_since = None;
+        // Deviation from corosync: corosync fails every node that has not reached consensus
+        // when its consensus timer expires. Here a node is failed for silence, and only while
+        // it does not agree with us: a node whose last join carries our sets is waiting like
+        // us (or has already gone on to COMMIT with the commit token, which can take long to
+        // go round a large ring on a busy machine), and failing it would abort the ring being
+        // formed.
         let mut silent: Vec<NodeId> = self
             .consensus_members()
             .iter()
-            .filter(|n| *n != self.my_id)
+            .filter(|n| *n != self.my_id && !self.agrees(*n))
             .filter(|n| self.last_heard.get(n).is_none_or(|t| *t <= window_start))
             .collect();
-        if silent.is_empty() && self.consensus_rounds >= 2 && !self.has_consensus() {
+        let settled = ontime.saturating_since(self.sets_changed_at) >= self.cfg.consensus;
+        if silent.is_empty() && round && self.consensus_rounds >= 2 && settled {
             // Everyone answers but some still disagree after two periods (their view keeps
             // changing, e.g. they are caught up in another gather): as corosync does, give up
-            // on those that do not agree, so that every gather ends within two periods.
-            silent = self
-                .consensus_members()
-                .iter()
-                .filter(|n| *n != self.my_id)
-                .filter(|n| {
-                    !self.joins.get(n).is_some_and(|(p, f)| *p == self.proc_set && *f == self.failed_set)
-                })
-                .collect();
+            // on those that do not agree. Deviation from corosync: only once our own sets have
+            // not changed for a whole period. While they still grow (nodes starting one after
+            // the other, answers arriving late from a starved machine) the disagreement is
+            // news still travelling, and failing those nodes would split a cluster that is
+            // converging. Sets only grow within a gather, so this waits a bounded time.
+            silent =
+                self.consensus_members().iter().filter(|n| *n != self.my_id && !self.agrees(*n)).collect();
         }
         if !silent.is_empty() {
+            let before = (self.proc_set.clone(), self.failed_set.clone());
             for n in &silent {
                 let _ = self.failed_set.insert(*n);
             }
             self.events.push_back(Event::NodesFailed(MemberList::from_ids(silent).unwrap_or_default()));
-            self.send_join(now);
+            self.join_changed(now, &before);
         }
-        self.timers.arm(Timer::Consensus, now + self.cfg.consensus);
         self.check_consensus(now);
+        if self.state == State::Gather {
+            self.arm_silence_check(now);
+        }
+    }
+
+    /// Brings the consensus timer forward to when the longest-silent node that does not agree
+    /// will have been silent for a whole period (on the on-time clock), so that time this node
+    /// spent late does not cost a whole extra period.
+    fn arm_silence_check(&mut self, now: Instant) {
+        let ontime = self.ontime(now);
+        let oldest = self
+            .consensus_members()
+            .iter()
+            .filter(|n| *n != self.my_id && !self.agrees(*n))
+            .filter_map(|n| self.last_heard.get(&n).copied())
+            .min();
+        if let Some(heard) = oldest {
+            let silent_for = ontime.saturating_since(heard).as_micros();
+            let left = self.cfg.consensus.as_micros().saturating_sub(silent_for);
+            self.timers.arm_no_later(Timer::Consensus, now + Duration::from_micros(left.max(1)));
+        }
     }
 
     // -----------------------------------------------------------------------------------------
@@ -1154,8 +1365,8 @@ impl Totem {
             return Err(Dropped::NotApplicable); // a stale probe from our own previous ring
         }
         self.enter_gather(now, "another ring detected");
+        // The gather's first join is due now and will carry the prober.
         self.add_proc(header.sender, now);
-        self.send_join(now);
         Ok(())
     }
 
@@ -1174,7 +1385,7 @@ impl Totem {
                     self.timers.arm(Timer::TokenRetransmit, now + self.cfg.token_retransmit);
                 }
             }
-            Timer::Join => self.send_join(now),
+            Timer::Join => self.on_join_timer(now),
             Timer::Consensus => self.on_consensus_timeout(now),
             Timer::Merge => {
                 if self.state == State::Operational && self.is_rep() {

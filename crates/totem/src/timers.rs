@@ -11,9 +11,10 @@ pub(crate) enum Timer {
     TokenLoss = 0,
     /// Resend the token we forwarded last.
     TokenRetransmit = 1,
-    /// Resend our join while gathering.
+    /// Send our join while gathering: at entry, after a change (batched), and periodically.
     Join = 2,
-    /// Mark nodes that sent no join for `consensus` as failed.
+    /// Mark nodes that sent no join for `consensus` as failed (also fires early, when a
+    /// node's silence reaches a whole period).
     Consensus = 3,
     /// The representative's merge-detect probe.
     Merge = 4,
@@ -35,6 +36,14 @@ impl Timers {
         self.deadlines[timer as usize] = Some(at);
     }
 
+    /// Arms `timer` at `at` unless it is already armed at or before `at`.
+    pub(crate) fn arm_no_later(&mut self, timer: Timer, at: Instant) {
+        let slot = &mut self.deadlines[timer as usize];
+        if slot.is_none_or(|d| at < d) {
+            *slot = Some(at);
+        }
+    }
+
     pub(crate) fn clear(&mut self, timer: Timer) {
         self.deadlines[timer as usize] = None;
     }
@@ -47,15 +56,16 @@ impl Timers {
         self.deadlines.iter().flatten().min().copied()
     }
 
-    /// Takes the earliest timer whose deadline is at or before `now` (ties: table order).
-    pub(crate) fn expired(&mut self, now: Instant) -> Option<Timer> {
-        let (timer, _) = TIMERS
+    /// Takes the earliest timer whose deadline is at or before `now` (ties: table order), with
+    /// that deadline.
+    pub(crate) fn expired(&mut self, now: Instant) -> Option<(Timer, Instant)> {
+        let (timer, deadline) = TIMERS
             .iter()
             .filter_map(|t| self.deadlines[*t as usize].map(|d| (*t, d)))
             .filter(|(_, d)| *d <= now)
             .min_by_key(|(t, d)| (*d, *t as usize))?;
         self.clear(timer);
-        Some(timer)
+        Some((timer, deadline))
     }
 }
 
@@ -69,7 +79,7 @@ mod tests {
         t.arm(Timer::Join, Instant::from_micros(10));
         t.arm(Timer::Join, Instant::from_micros(50));
         assert_eq!(t.expired(Instant::from_micros(20)), None);
-        assert_eq!(t.expired(Instant::from_micros(50)), Some(Timer::Join));
+        assert_eq!(t.expired(Instant::from_micros(50)), Some((Timer::Join, Instant::from_micros(50))));
         assert_eq!(t.expired(Instant::from_micros(50)), None);
     }
 
@@ -79,7 +89,17 @@ mod tests {
         t.arm(Timer::Merge, Instant::from_micros(30));
         t.arm(Timer::TokenLoss, Instant::from_micros(20));
         assert_eq!(t.earliest(), Some(Instant::from_micros(20)));
-        assert_eq!(t.expired(Instant::from_micros(40)), Some(Timer::TokenLoss));
-        assert_eq!(t.expired(Instant::from_micros(40)), Some(Timer::Merge));
+        assert_eq!(t.expired(Instant::from_micros(40)), Some((Timer::TokenLoss, Instant::from_micros(20))));
+        assert_eq!(t.expired(Instant::from_micros(40)), Some((Timer::Merge, Instant::from_micros(30))));
+    }
+
+    #[test]
+    fn arm_no_later_only_brings_a_deadline_forward() {
+        let mut t = Timers::default();
+        t.arm_no_later(Timer::Join, Instant::from_micros(50));
+        t.arm_no_later(Timer::Join, Instant::from_micros(70));
+        assert_eq!(t.earliest(), Some(Instant::from_micros(50)));
+        t.arm_no_later(Timer::Join, Instant::from_micros(30));
+        assert_eq!(t.earliest(), Some(Instant::from_micros(30)));
     }
 }

@@ -34,6 +34,13 @@ pub struct Net {
     pub transitions: Vec<(NodeId, RingId, RingId, MemberList)>,
     /// Datagrams sent (one per destination).
     pub sent: u64,
+    /// Join datagrams sent (one per destination), by sender.
+    pub joins_sent: BTreeMap<NodeId, u64>,
+    /// `NodesFailed` events, by node.
+    pub failures: BTreeMap<NodeId, u64>,
+    /// Nodes that do not run until the given time: their timers wait and whatever reaches them
+    /// meanwhile is lost (a starved process whose socket buffer overflows).
+    pub starved: BTreeMap<NodeId, Instant>,
 }
 
 impl Net {
@@ -56,6 +63,9 @@ impl Net {
             rng: 0x9E37_79B9_7F4A_7C15,
             transitions: Vec::new(),
             sent: 0,
+            joins_sent: BTreeMap::new(),
+            failures: BTreeMap::new(),
+            starved: BTreeMap::new(),
         }
     }
 
@@ -116,8 +126,11 @@ impl Net {
                 Event::StateChanged { state, reason } if std::env::var("TOTEM_TRACE").is_ok() => {
                     eprintln!("{:?} {n} -> {state:?}: {reason}", self.now);
                 }
-                Event::NodesFailed(f) if std::env::var("TOTEM_TRACE").is_ok() => {
-                    eprintln!("{:?} {n} failed {f}", self.now);
+                Event::NodesFailed(f) => {
+                    *self.failures.entry(n).or_default() += 1;
+                    if std::env::var("TOTEM_TRACE").is_ok() {
+                        eprintln!("{:?} {n} failed {f}", self.now);
+                    }
                 }
                 Event::Deliver(d) => self.delivered.entry(n).or_default().push((d.ring_id, d.seq, d.payload)),
                 _ => {}
@@ -129,8 +142,12 @@ impl Net {
         }
         for tx in txs {
             let bytes = wire::encode(&tx.packet);
+            let is_join = matches!(tx.packet.message, wire::Message::Join(_));
             for to in tx.to {
                 self.sent += 1;
+                if is_join {
+                    *self.joins_sent.entry(n).or_default() += 1;
+                }
                 if self.cut.contains(&(n, to)) || self.cut.contains(&(to, n)) {
                     continue;
                 }
@@ -163,7 +180,11 @@ impl Net {
                     .collect::<Vec<_>>()
             );
             let next_msg = self.in_flight.keys().next().map(|k| k.0);
-            let next_timer = self.nodes.values().filter_map(|t| t.poll_timeout()).min();
+            let next_timer = self
+                .nodes
+                .values()
+                .filter_map(|t| t.poll_timeout().map(|d| d.max(self.starved_until(t.my_id()))))
+                .min();
             let next = match (next_msg, next_timer) {
                 (Some(a), Some(b)) => a.min(b),
                 (None, None) => {
@@ -180,6 +201,9 @@ impl Net {
             if next_msg == Some(next) {
                 let key = *self.in_flight.keys().next().unwrap();
                 let (to, bytes) = self.in_flight.remove(&key).unwrap();
+                if self.now < self.starved_until(to) {
+                    continue;
+                }
                 if let Some(t) = self.nodes.get_mut(&to) {
                     let _ = t.handle_packet(self.now, wire::decode(&bytes).unwrap());
                     self.drain(to);
@@ -187,6 +211,9 @@ impl Net {
             } else {
                 let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
                 for n in ids {
+                    if self.now < self.starved_until(n) {
+                        continue;
+                    }
                     let t = self.nodes.get_mut(&n).unwrap();
                     if t.poll_timeout().is_some_and(|d| d <= self.now) {
                         t.handle_timeout(self.now);
@@ -195,6 +222,10 @@ impl Net {
                 }
             }
         }
+    }
+
+    fn starved_until(&self, n: NodeId) -> Instant {
+        self.starved.get(&n).copied().unwrap_or(Instant::ZERO)
     }
 
     pub fn run_ms(&mut self, ms: u64) {
