@@ -111,6 +111,13 @@ fn socket_path(cli: &Cli) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/run/quorumd/quorumd.sock"))
 }
 
+/// The UDP receive buffer asked for (the kernel caps it at net.core.rmem_max).
+const UDP_RCVBUF: usize = 4 << 20;
+
+/// At most this many datagrams are handled per turn of the event loop before timers and
+/// clients get their turn; the rest are read in the next turn, which then does not wait.
+const UDP_BATCH: usize = 256;
+
 /// Binds the client socket. A stale socket file is replaced only if nothing answers on it.
 fn bind_listener(path: &Path) -> Result<UnixListener> {
     if let Some(dir) = path.parent() {
@@ -153,6 +160,8 @@ struct Daemon {
     registry: mio::Registry,
     listener: UnixListener,
     clients: Clients,
+    /// The last read_udp stopped at UDP_BATCH with datagrams possibly left in the socket.
+    udp_backlog: bool,
     roster: Roster,
     quorum_type: u32,
     ready: bool,
@@ -181,18 +190,21 @@ pub fn run(cli: &Cli) -> Result<()> {
     let crypto = crypto_context(&config, my_id, epoch)?;
     let bind = peers[&my_id];
     let udp = UdpSocket::bind(bind).with_context(|| format!("cannot bind UDP {bind}"))?;
+    // A join storm in a large cluster delivers N-1 datagrams at once to every node; the
+    // default receive buffer (208 KiB) dropped some of them at 64 nodes. The kernel caps the
+    // request at net.core.rmem_max unless we may force it (CAP_NET_ADMIN).
+    if rustix::net::sockopt::set_socket_recv_buffer_size_force(&udp, UDP_RCVBUF).is_err() {
+        if let Err(e) = rustix::net::sockopt::set_socket_recv_buffer_size(&udp, UDP_RCVBUF) {
+            debug!(target: "TOTEM", "SO_RCVBUF {UDP_RCVBUF}: {e}");
+        }
+    }
+    debug!(target: "TOTEM", "UDP receive buffer: {:?} bytes", rustix::net::sockopt::socket_recv_buffer_size(&udp));
     let sock = socket_path(cli);
     let listener = bind_listener(&sock)?;
     let t = &params.totem;
     info!(target: "MAIN", "quorumd {} starting: node {my_id} of {} ({}), config {}", env!("CARGO_PKG_VERSION"), params.nodelist, bind, path.display());
     info!(target: "TOTEM", "token {} ms, consensus {} ms, join {} ms, merge {} ms: a failed node is noticed within about {} ms",
         t.token.as_millis(), t.consensus.as_millis(), t.join.as_millis(), t.merge.as_millis(), (t.token + t.consensus).as_millis());
-    let n = params.nodelist.len() as u64;
-    if n > 32 && !config.totem.timing.contains_key("consensus") {
-        // Measured: 64 daemons on 2 cores starve each other during join storms at the default
-        // join 50 / consensus 200 ms (docs/performance.md).
-        warn!(target: "TOTEM", "{n} nodes with the default join/consensus: on small or busy machines set join: {} and consensus: {} (docs/performance.md)", (n * 3 / 2).max(50), (n * 6).max(200));
-    }
     let quorum_type = u32::from(params.quorum.is_some());
     let origin = StdInstant::now();
     let node = Node::new(params, Instant::from_micros(0));
@@ -212,6 +224,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         registry,
         listener,
         clients: Clients::default(),
+        udp_backlog: false,
         roster,
         quorum_type,
         ready: false,
@@ -245,6 +258,8 @@ impl Daemon {
                 let now = self.now();
                 StdDuration::from_micros(at.as_micros().saturating_sub(now.as_micros()))
             });
+            // Datagrams left in the socket (edge-triggered: no new event for them): do not wait.
+            let timeout = if self.udp_backlog { Some(StdDuration::ZERO) } else { timeout };
             let timeout = match (timeout, self.stop_deadline) {
                 (t, Some(d)) => {
                     Some(t.unwrap_or(StdDuration::MAX).min(d.saturating_duration_since(StdInstant::now())))
@@ -257,9 +272,13 @@ impl Daemon {
                 }
                 return Err(e.into());
             }
+            let mut udp_read = false;
             for ev in events.iter() {
                 match ev.token() {
-                    UDP => self.read_udp(),
+                    UDP => {
+                        udp_read = true;
+                        self.read_udp();
+                    }
                     LISTENER => self.accept(),
                     SIGNALS if signals.pending().next().is_some() => self.begin_stop(),
                     t if t.0 >= FIRST_TOKEN => self.client_ready(
@@ -278,6 +297,9 @@ impl Daemon {
                 self.node.handle_timeout(now);
                 self.drain_outputs()?;
             }
+            if self.udp_backlog && !udp_read {
+                self.read_udp();
+            }
         }
     }
 
@@ -293,11 +315,18 @@ impl Daemon {
 
     fn read_udp(&mut self) {
         let mut buf = vec![0u8; 65_536];
-        loop {
+        self.udp_backlog = true;
+        for _ in 0..UDP_BATCH {
             let (n, from) = match self.udp.recv_from(&mut buf) {
                 Ok(x) => x,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.udp_backlog = false;
+                    return;
+                }
                 Err(e) => {
+                    // EINTR: try again next turn. Anything else (a one-shot ICMP error): the next
+                    // datagram's event brings us back; never spin on an error.
+                    self.udp_backlog = e.kind() == io::ErrorKind::Interrupted;
                     debug!(target: "TOTEM", "recv: {e}");
                     return;
                 }

@@ -447,3 +447,43 @@ fn scheduling_follows_sched_rr_and_priority() {
     assert_eq!(sched_of(pid(2)), (5, 0, 0), "{}", c.log(2));
     assert!(c.log(2).contains("nice 5 (system.priority: 5)"), "{}", c.log(2));
 }
+
+#[test]
+fn a_datagram_flood_neither_stalls_clients_nor_breaks_the_ring() {
+    let mut c = Cluster::plain("flood", 2);
+    c.start(1);
+    c.start(2);
+    c.wait_members(1, &[1, 2], Duration::from_secs(10));
+    let port = c.port;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flood = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            // From a nodelist address, so every datagram is decoded (and refused) by node 1.
+            let s = UdpSocket::bind("127.0.0.2:0").unwrap();
+            let garbage = vec![0xa5u8; 200];
+            let mut sent = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for _ in 0..64 {
+                    if s.send_to(&garbage, ("127.0.0.1", port)).is_ok() {
+                        sent += 1;
+                    }
+                }
+            }
+            sent
+        })
+    };
+    let start = Instant::now();
+    let mut worst = Duration::ZERO;
+    while start.elapsed() < Duration::from_secs(3) {
+        let t = Instant::now();
+        assert_eq!(c.members(1).as_deref(), Some(&[1, 2][..]), "node 1 lost its ring or its clients");
+        worst = worst.max(t.elapsed());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent = flood.join().unwrap();
+    assert!(sent > 1000, "the flood did not happen ({sent} datagrams)");
+    assert!(worst < Duration::from_secs(1), "a client waited {worst:?} during the flood of {sent} datagrams");
+    assert_eq!(c.members(2).as_deref(), Some(&[1, 2][..]));
+}
