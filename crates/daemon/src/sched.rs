@@ -16,17 +16,6 @@ use thread_priority::unix::{
 use thread_priority::ThreadPriority;
 use tracing::{info, warn};
 
-/// What was applied, for the log and the tests.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Applied {
-    /// SCHED_RR at the maximum real-time priority.
-    RoundRobin,
-    /// Normal scheduling at this nice value.
-    Nice(i32),
-    /// Nothing could be changed: normal scheduling at the inherited nice value.
-    Unchanged,
-}
-
 /// The nice value `priority` names (the config parser has checked its form).
 pub fn nice_of(priority: &str) -> i32 {
     match priority {
@@ -38,7 +27,7 @@ pub fn nice_of(priority: &str) -> i32 {
 
 /// Applies the configured scheduling to this (single-threaded) process. Call it before any
 /// thread is started: threads inherit it.
-pub fn apply(system: &System) -> Applied {
+pub fn apply(system: &System) {
     const LOST: &str = "under CPU starvation quorumd may then run late, and a token held up past \
         `token` costs a membership change; run it as root or with CAP_SYS_NICE (systemd: \
         AmbientCapabilities=CAP_SYS_NICE)";
@@ -48,7 +37,7 @@ pub fn apply(system: &System) -> Applied {
         match set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Max, rr) {
             Ok(()) => {
                 info!(target: "MAIN", "scheduling: SCHED_RR at the highest real-time priority (system.sched_rr)");
-                return Applied::RoundRobin;
+                return;
             }
             Err(e) => warn!(
                 target: "MAIN",
@@ -58,17 +47,11 @@ pub fn apply(system: &System) -> Applied {
     }
     let nice = nice_of(priority);
     match rustix::process::setpriority_process(None, nice) {
-        Ok(()) => {
-            info!(target: "MAIN", "scheduling: normal, nice {nice} (system.priority: {priority})");
-            Applied::Nice(nice)
-        }
-        Err(e) => {
-            warn!(
-                target: "MAIN",
-                "system.priority: could not set nice {nice} ({e}); running at the inherited priority; {LOST}"
-            );
-            Applied::Unchanged
-        }
+        Ok(()) => info!(target: "MAIN", "scheduling: normal, nice {nice} (system.priority: {priority})"),
+        Err(e) => warn!(
+            target: "MAIN",
+            "system.priority: could not set nice {nice} ({e}); running at the inherited priority; {LOST}"
+        ),
     }
 }
 

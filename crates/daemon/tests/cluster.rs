@@ -448,6 +448,9 @@ fn scheduling_follows_sched_rr_and_priority() {
     assert!(c.log(2).contains("nice 5 (system.priority: 5)"), "{}", c.log(2));
 }
 
+/// Robustness under a flood of refused datagrams from a nodelist address. (One sender cannot
+/// outpace the daemon's reads here, so this does not single out the 256-datagram batch cap;
+/// it checks that a flood costs neither the ring nor the clients.)
 #[test]
 fn a_datagram_flood_neither_stalls_clients_nor_breaks_the_ring() {
     let mut c = Cluster::plain("flood", 2);
