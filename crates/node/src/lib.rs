@@ -391,6 +391,11 @@ impl Node {
         self.totem.stats()
     }
 
+    /// What Totem holds for ordered messages now (one pass over its stores).
+    pub fn totem_footprint(&self) -> quorumd_totem::Footprint {
+        self.totem.footprint()
+    }
+
     /// Connected client sessions.
     pub fn client_count(&self) -> usize {
         self.sessions.table.len()

@@ -21,6 +21,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use quorumd_proto::ipc::Request;
 use quorumd_proto::{Duration, MemberList, NodeId};
 use quorumd_totem::{Mutant, TotemKeys};
 
@@ -34,6 +35,7 @@ use crate::settle;
 use crate::world::{World, WorldParams, WorldStats};
 
 mod faults;
+pub mod hostile;
 
 use faults::{apply, choose_fault};
 
@@ -67,6 +69,12 @@ pub struct FuzzOptions {
     pub log: bool,
     /// Run every seed with this quorum preset (otherwise drawn per seed).
     pub quorum: Option<Preset>,
+    /// Draw restarts from a wiped state directory or an older copy of it.
+    pub state_loss: bool,
+    /// Draw an adversarial member's bursts (crypto off).
+    pub hostile: bool,
+    /// Draw runtime requests (setexpected, setvotes, cancel_wait_for_all).
+    pub requests: bool,
 }
 
 impl Default for FuzzOptions {
@@ -83,6 +91,9 @@ impl Default for FuzzOptions {
             token_ms: None,
             log: false,
             quorum: None,
+            state_loss: true,
+            hostile: true,
+            requests: true,
         }
     }
 }
@@ -153,6 +164,13 @@ pub fn repro_command(seed: u64, nodes: usize, opts: &FuzzOptions) -> String {
     }
     if let Some(p) = opts.quorum {
         cmd += &format!(" --quorum {}", p.name());
+    }
+    for (on, flag) in
+        [(opts.state_loss, "state-loss"), (opts.hostile, "hostile"), (opts.requests, "requests")]
+    {
+        if !on {
+            cmd += &format!(" --no-{flag}");
+        }
     }
     cmd
 }
@@ -255,6 +273,7 @@ fn safety_phase(world: &mut World, rng: &mut Rng, opts: &FuzzOptions) {
     while world.now() < end && world.violations().is_empty() && !world.is_stuck() {
         let tick = Duration::from_millis(rng.between(5, 60));
         world.run_until((world.now() + tick).min(end));
+        world.check_footprints();
         if opts.traffic && rng.chance(0.6) {
             let running = world.with_status(Status::Running);
             if let Some(id) = rng.pick(&running).copied() {
@@ -269,6 +288,21 @@ fn safety_phase(world: &mut World, rng: &mut Rng, opts: &FuzzOptions) {
             }
             next_fault = world.now() + Duration::from_millis(rng.between(100, 1000));
         }
+    }
+}
+
+/// Sends setexpected (the full membership's expected votes) and setvotes (each node's
+/// configured votes) through the first node with clients.
+fn restore_configured_votes(world: &mut World) {
+    let Some((_, _, expected, _)) = world.quorum_setup().full_membership(world.nodelist()) else { return };
+    let Some(at) = world.with_status(Status::Running).into_iter().find(|n| world.has_clients(*n)) else {
+        return;
+    };
+    world.note(&format!("liveness phase: restore expected votes {expected} and every node's votes"));
+    let _ = world.client_request(at, Request::SetExpected { expected });
+    for n in world.nodelist().clone().iter() {
+        let votes = world.quorum_setup().votes.get(&n).copied().unwrap_or(1);
+        let _ = world.client_request(at, Request::SetVotes { nodeid: n.get(), votes });
     }
 }
 
@@ -288,7 +322,16 @@ fn liveness_phase(world: &mut World) -> Option<Violation> {
     let token = world.totem_config().token;
     let bound = token + token + token + Duration::from_millis(2000);
     let deadline = world.now() + bound;
-    world.run_until_pred(deadline, |w| settle::converged(w) && quorum_liveness::not_activated(w).is_none());
+    let settled = |w: &World| settle::converged(w) && quorum_liveness::not_activated(w).is_none();
+    world.run_until_pred(deadline, settled);
+    if world.quorum_overridden() && settled(world) {
+        // Runtime setexpected/setvotes outlive the faults: the administrator puts the
+        // configured values back, then the full membership's numbers must follow.
+        restore_configured_votes(world);
+        let deadline = world.now() + bound;
+        world.run_until_pred(deadline, |w| settled(w) && quorum_liveness::check(w).is_ok());
+    }
+    world.check_footprints();
     let views = world.views();
     let unconverged = Liveness.at_end(world.now(), &views).err().map(|v| Violation {
         message: format!("not converged within {bound} of the liveness phase: {}", v.message),

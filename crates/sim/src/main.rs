@@ -74,6 +74,15 @@ struct FuzzArgs {
     /// No background messages.
     #[arg(long)]
     no_traffic: bool,
+    /// Never restart a node from a wiped state directory or an older copy of it.
+    #[arg(long)]
+    no_state_loss: bool,
+    /// No adversarial member.
+    #[arg(long)]
+    no_hostile: bool,
+    /// No runtime requests (setexpected, setvotes, cancel_wait_for_all).
+    #[arg(long)]
+    no_requests: bool,
     /// One line per seed.
     #[arg(short, long)]
     verbose: bool,
@@ -165,6 +174,9 @@ fn fuzz_options(args: &FuzzArgs) -> Result<FuzzOptions> {
         traffic: !args.no_traffic,
         token_ms: args.token,
         log: args.log.is_some(),
+        state_loss: !args.no_state_loss,
+        hostile: !args.no_hostile,
+        requests: !args.no_requests,
     })
 }
 

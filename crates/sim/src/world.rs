@@ -46,6 +46,8 @@ pub const IN_FLIGHT_MIN: usize = 100_000;
 pub const STEPS_MAX: u64 = 200_000_000;
 /// Most violations kept per run (the first one is the one that matters).
 pub const VIOLATIONS_MAX: usize = 16;
+/// Older copies of a node's state directory the world keeps (for restarts from an old copy).
+pub const STATE_COPIES_MAX: usize = 8;
 /// Lines of the event log kept when logging is on.
 pub const LOG_LINES_MAX: usize = 200_000;
 /// How often `run_until_pred` re-evaluates a predicate when nothing changed.
@@ -144,6 +146,9 @@ struct Slot {
     node: Option<Node>,
     incarnation: u64,
     persisted: Option<u64>,
+    /// Older copies of the state directory, oldest first (at most [`STATE_COPIES_MAX`]): the
+    /// values persisted before the current one, for a restart from a restored backup.
+    older: VecDeque<u64>,
     inbox: VecDeque<Rc<[u8]>>,
     timer: Option<Instant>,
     /// `stop` was called; the node is dropped when it reports `NodeEvent::Left`.
@@ -174,6 +179,8 @@ pub struct World {
     settings: Option<BTreeMap<NodeId, Settings>>,
     /// A node's quorum view changed since the views were last checked.
     quorum_dirty: bool,
+    /// A runtime setexpected or setvotes was sent.
+    quorum_overridden: bool,
     slots: BTreeMap<NodeId, Slot>,
     queue: BTreeMap<(Instant, u64), Arrival>,
     timers: BTreeSet<(Instant, NodeId)>,
@@ -210,6 +217,7 @@ impl World {
                     node: None,
                     incarnation: 0,
                     persisted: None,
+                    older: VecDeque::new(),
                     inbox: VecDeque::new(),
                     timer: None,
                     stopping: false,
@@ -230,6 +238,7 @@ impl World {
             quorum: params.quorum,
             settings,
             quorum_dirty: false,
+            quorum_overridden: false,
             slots,
             queue: BTreeMap::new(),
             timers: BTreeSet::new(),
@@ -244,6 +253,35 @@ impl World {
             stuck: false,
             log: None,
             stats: WorldStats::default(),
+        })
+    }
+
+    /// The cluster id in every header.
+    pub fn cluster_id(&self) -> u32 {
+        self.cluster_id
+    }
+
+    /// Whether a runtime setexpected or setvotes was sent (the liveness phase restores the
+    /// configured values before it checks the full membership's numbers).
+    pub fn quorum_overridden(&self) -> bool {
+        self.quorum_overridden
+    }
+
+    /// Records that a runtime setexpected or setvotes is being sent.
+    pub fn note_quorum_override(&mut self) {
+        self.quorum_overridden = true;
+    }
+
+    /// Whether a running node has its simulated clients (its first sync completed).
+    pub fn has_clients(&self, id: NodeId) -> bool {
+        self.slots.get(&id).is_some_and(|s| s.clients.as_ref().is_some_and(|c| !c.closed))
+    }
+
+    /// Whether a node is between rings: not operational, or its quorum service has not
+    /// activated the ring Totem installed.
+    pub fn in_sync(&self, id: NodeId) -> bool {
+        self.node(id).is_some_and(|n| {
+            n.state() != quorumd_totem::State::Operational || n.quorum_view().0 != n.ring_id()
         })
     }
 
@@ -443,3 +481,5 @@ impl World {
 mod clients;
 mod drive;
 mod lifecycle;
+
+pub use lifecycle::StateDir;

@@ -23,7 +23,7 @@ mod timers;
 pub use config::{
     TimingError, TotemConfig, TotemKeys, DEFAULT_TOKEN_MS, MIN_HOLD_MS, MIN_TIMEOUT_MS, TIMING_KEYS,
 };
-pub use srp::Totem;
+pub use srp::{Footprint, Totem};
 
 use quorumd_proto::wire::Packet;
 use quorumd_proto::{MemberList, NodeId, RingId};

@@ -32,6 +32,19 @@ use crate::{
 /// join arrives within about a network round trip, and is then sent on in one join.
 const JOIN_SETTLE: Duration = Duration::from_millis(1);
 
+/// What a node holds for ordered messages (see [`Totem::footprint`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Footprint {
+    /// Messages in the installed ring's store (received, not yet collected).
+    pub ring_messages: usize,
+    /// Messages held for recovery: old-ring messages still to send and the new ring's store.
+    pub recovery_messages: usize,
+    /// Messages submitted and not yet sent.
+    pub queued_messages: usize,
+    /// Payload bytes of all of the above.
+    pub bytes: usize,
+}
+
 /// What this node agreed on in GATHER, and the ring being formed from it.
 #[derive(Clone, Debug)]
 struct Forming {
@@ -343,6 +356,25 @@ impl Totem {
     /// The effective timing.
     pub fn config(&self) -> &TotemConfig {
         &self.cfg
+    }
+
+    /// What this node holds for ordered messages now (the simulator checks it against
+    /// `quorumd_proto::limits`). Costs one pass over the stores.
+    pub fn footprint(&self) -> Footprint {
+        let bytes = |m: &StoredMsg| m.payload.len();
+        let rec = self.recovery.as_ref();
+        let rec_msgs = rec.map_or(0, |r| r.queue.len() + r.new_ring.msgs.len());
+        let rec_bytes = rec.map_or(0, |r| {
+            r.queue.iter().map(bytes).sum::<usize>() + r.new_ring.msgs.values().map(bytes).sum::<usize>()
+        });
+        Footprint {
+            ring_messages: self.ring.msgs.len(),
+            recovery_messages: rec_msgs,
+            queued_messages: self.submit_queue.len(),
+            bytes: self.ring.msgs.values().map(bytes).sum::<usize>()
+                + rec_bytes
+                + self.submit_queue.iter().map(Vec::len).sum::<usize>(),
+        }
     }
 
     // -----------------------------------------------------------------------------------------

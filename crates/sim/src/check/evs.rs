@@ -104,7 +104,7 @@ impl Checker for Evs {
     }
 
     fn on_lifecycle(&mut self, _now: Instant, node: NodeId, step: Lifecycle) {
-        if step == Lifecycle::Started {
+        if matches!(step, Lifecycle::Started | Lifecycle::StartedWithLostState) {
             self.delivered.retain(|(n, _), _| *n != node);
         }
     }

@@ -15,7 +15,7 @@ use std::fmt;
 use quorumd_node::{Model, TotemEvent};
 use quorumd_proto::ipc::Frame;
 use quorumd_proto::{Instant, MemberList, NodeId, RingId};
-use quorumd_totem::State;
+use quorumd_totem::{Footprint, State};
 
 use crate::quorum::QuorumSetup;
 
@@ -23,6 +23,7 @@ pub mod client_notifications;
 pub mod configured;
 pub mod evs;
 pub mod liveness;
+pub mod memory_bound;
 pub mod ordering;
 pub mod quorum_agreement;
 pub mod quorum_liveness;
@@ -51,8 +52,11 @@ pub fn fmt_ms(at: Instant) -> String {
 /// A node's lifecycle step, as the simulator applies it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lifecycle {
-    /// A new incarnation booted (first start or restart).
+    /// A new incarnation booted (first start or restart) from the state it persisted.
     Started,
+    /// A new incarnation booted from a wiped state directory or from an older copy of it: it
+    /// has forgotten what it persisted since (its ring seqs may go back).
+    StartedWithLostState,
     /// The node died without a word.
     Crashed,
     /// The node left gracefully and stopped.
@@ -193,6 +197,16 @@ pub trait Checker: fmt::Debug {
         Ok(())
     }
 
+    /// What `node` holds for ordered messages (after each fuzz tick and each hostile burst).
+    fn on_footprint(
+        &mut self,
+        _now: Instant,
+        _node: NodeId,
+        _footprint: &Footprint,
+    ) -> Result<(), Violation> {
+        Ok(())
+    }
+
     /// `node` went through a lifecycle step.
     fn on_lifecycle(&mut self, _now: Instant, _node: NodeId, _step: Lifecycle) {}
 
@@ -219,6 +233,7 @@ pub fn safety_checkers(nodelist: &MemberList, quorum: &QuorumSetup) -> Vec<Box<d
         Box::new(configured::Configured::new(nodelist.clone())),
         Box::new(ordering::Ordering::default()),
         Box::new(evs::Evs::default()),
+        Box::new(memory_bound::MemoryBound),
     ];
     if quorum.expected_votes_fixed() {
         checkers.push(Box::new(split_brain::SplitBrain));

@@ -1,14 +1,21 @@
 //! The fault menu of the safety phase: which faults apply to the world as it is, a weighted
 //! random choice among them, and applying one.
+//!
+//! Besides crashes, restarts, pauses and network faults: restarts from a wiped state directory
+//! or from an older copy of it, an adversarial member's bursts (see [`super::hostile`]), and
+//! runtime requests through a node's client IPC (setexpected, setvotes, cancel_wait_for_all),
+//! sent preferably to a node whose membership sync is in progress.
 
 use std::fmt;
 
+use quorumd_proto::ipc::Request;
 use quorumd_proto::NodeId;
 
+use super::hostile::{self, Hostile};
 use super::FuzzOptions;
 use crate::check::Status;
 use crate::rng::Rng;
-use crate::world::World;
+use crate::world::{StateDir, World};
 
 /// One fault of the safety phase.
 #[derive(Clone, Debug, PartialEq)]
@@ -17,6 +24,12 @@ pub enum Fault {
     Crash(NodeId),
     /// Boot a crashed or stopped node.
     Restart(NodeId),
+    /// Boot a crashed or stopped node from a wiped state directory or an older copy of it.
+    RestartLost(NodeId, StateDir),
+    /// An adversarial member's burst.
+    Hostile(Hostile),
+    /// A runtime request on a node's client connection.
+    Request(NodeId, Request),
     /// Stop a node gracefully.
     Stop(NodeId),
     /// Freeze a node.
@@ -40,6 +53,11 @@ impl fmt::Display for Fault {
         match self {
             Fault::Crash(n) => write!(f, "crash {n}"),
             Fault::Restart(n) => write!(f, "start {n}"),
+            Fault::RestartLost(n, StateDir::Wiped) => write!(f, "start {n} with its state dir wiped"),
+            Fault::RestartLost(n, StateDir::Older(k)) => write!(f, "start {n} from the state copy {k} back"),
+            Fault::RestartLost(n, StateDir::Kept) => write!(f, "start {n}"),
+            Fault::Hostile(h) => write!(f, "{h}"),
+            Fault::Request(n, r) => write!(f, "request {r:?} on node {n}"),
             Fault::Stop(n) => write!(f, "stop {n}"),
             Fault::Pause(n) => write!(f, "pause {n}"),
             Fault::Resume(n) => write!(f, "resume {n}"),
@@ -67,8 +85,9 @@ pub fn choose_fault(rng: &mut Rng, world: &World, opts: &FuzzOptions) -> Option<
     down.extend(world.with_status(Status::Stopped));
     let nodes: Vec<NodeId> = world.nodelist().iter().collect();
     let cut: Vec<(NodeId, NodeId)> = world.net().cut_links().collect();
+    let with_clients: Vec<NodeId> = running.iter().copied().filter(|n| world.has_clients(*n)).collect();
     // (weight, applicable) in a fixed order: the draw below depends on this table only.
-    let menu: [(u64, bool); 10] = [
+    let menu: [(u64, bool); 13] = [
         (3, !running.is_empty()),
         (4, !down.is_empty()),
         (2, !running.is_empty()),
@@ -79,6 +98,9 @@ pub fn choose_fault(rng: &mut Rng, world: &World, opts: &FuzzOptions) -> Option<
         (2, !cut.is_empty()),
         (3, true),
         (1, opts.loss.is_none()),
+        (2, !down.is_empty() && opts.state_loss),
+        (2, !running.is_empty() && nodes.len() >= 2 && opts.hostile),
+        (3, !with_clients.is_empty() && opts.requests),
     ];
     let total: u64 = menu.iter().filter(|(_, ok)| *ok).map(|(w, _)| w).sum();
     let mut draw = rng.below(total);
@@ -109,8 +131,43 @@ pub fn choose_fault(rng: &mut Rng, world: &World, opts: &FuzzOptions) -> Option<
             Fault::LinkUp(a, b)
         }
         8 => Fault::Heal,
-        _ => Fault::Loss([0.0, 0.01, 0.05, 0.2][rng.below(4) as usize]),
+        9 => Fault::Loss([0.0, 0.01, 0.05, 0.2][rng.below(4) as usize]),
+        10 => {
+            let n = *rng.pick(&down)?;
+            let state =
+                if rng.chance(0.5) { StateDir::Wiped } else { StateDir::Older(rng.between(1, 4) as usize) };
+            Fault::RestartLost(n, state)
+        }
+        11 => {
+            let target = *rng.pick(&running)?;
+            Fault::Hostile(hostile::draw(rng, &nodes, target)?)
+        }
+        _ => {
+            // Syncs are where runtime changes race with membership: prefer a node in one.
+            let syncing: Vec<NodeId> = with_clients.iter().copied().filter(|n| world.in_sync(*n)).collect();
+            let pool = if !syncing.is_empty() && rng.chance(0.7) { &syncing } else { &with_clients };
+            let at = *rng.pick(pool)?;
+            Fault::Request(at, runtime_request(rng, world, &nodes))
+        }
     })
+}
+
+/// setexpected, setvotes or cancel_wait_for_all, with values that keep the split-brain
+/// promise checkable: expected votes only at or above the configured full membership's, a
+/// node's votes only at or below its configured votes (disjoint partitions still cannot both
+/// hold a majority of the expected votes). The liveness phase restores the configured values.
+fn runtime_request(rng: &mut Rng, world: &World, nodes: &[NodeId]) -> Request {
+    let setup = world.quorum_setup();
+    let expected = setup.full_membership(world.nodelist()).map_or(nodes.len() as u32, |f| f.2);
+    match rng.below(3) {
+        0 => Request::SetExpected { expected: expected + [0, 1, 2, expected][rng.below(4) as usize] },
+        1 => {
+            let node = nodes[rng.below(nodes.len() as u64) as usize];
+            let configured = setup.votes.get(&node).copied().unwrap_or(1);
+            Request::SetVotes { nodeid: node.get(), votes: rng.below(u64::from(configured) + 1) as u32 }
+        }
+        _ => Request::CancelWaitForAll,
+    }
 }
 
 fn random_split(rng: &mut Rng, nodes: &[NodeId]) -> Vec<Vec<NodeId>> {
@@ -130,6 +187,20 @@ pub fn apply(world: &mut World, fault: Fault) {
     let _ = match fault {
         Fault::Crash(n) => world.crash(n),
         Fault::Restart(n) => world.start(n),
+        Fault::RestartLost(n, state) => world.start_with_state(n, state),
+        Fault::Hostile(h) => {
+            let datagrams = hostile::datagrams(world, &h);
+            world.inject(h.target, &datagrams);
+            Ok(())
+        }
+        Fault::Request(n, r) => {
+            // Refusals (a request votequorum rejects, a node without a provider) are answers
+            // too; the checkers watch what follows.
+            if matches!(r, Request::SetExpected { .. } | Request::SetVotes { .. }) {
+                world.note_quorum_override();
+            }
+            world.client_request(n, r).map(|_| ())
+        }
         Fault::Stop(n) => world.stop(n),
         Fault::Pause(n) => world.pause(n),
         Fault::Resume(n) => world.resume(n),

@@ -202,6 +202,42 @@ impl World {
         self.drain(a.to);
     }
 
+    /// Datagrams from outside the simulated cluster (a hostile host using a member's source
+    /// address) arriving at node `to` now, in order: a running node handles them, a paused one
+    /// queues them in its bounded inbox, a down one loses them. Then the node is drained once
+    /// and the footprints are checked.
+    pub fn inject(&mut self, to: NodeId, datagrams: &[Vec<u8>]) {
+        let Some(slot) = self.slots.get_mut(&to) else { return };
+        match slot.status {
+            Status::Running => {
+                for d in datagrams {
+                    self.handle_bytes(to, d);
+                }
+            }
+            Status::Paused => {
+                for d in datagrams {
+                    if slot.inbox.len() >= super::PAUSED_INBOX_MAX {
+                        break;
+                    }
+                    slot.inbox.push_back(d.as_slice().into());
+                }
+            }
+            _ => self.stats.undeliverable += datagrams.len() as u64,
+        }
+        self.drain(to);
+        self.check_footprints();
+    }
+
+    /// Feeds what every running or paused node holds for ordered messages to the checkers.
+    pub fn check_footprints(&mut self) {
+        let now = self.now;
+        let footprints: Vec<_> =
+            self.slots.iter().filter_map(|(id, s)| Some((*id, s.node.as_ref()?.totem_footprint()))).collect();
+        for (id, f) in footprints {
+            self.feed(|c| c.on_footprint(now, id, &f));
+        }
+    }
+
     /// Hands one datagram to a running node (its outputs are drained by the caller).
     pub(super) fn handle_bytes(&mut self, id: NodeId, bytes: &[u8]) {
         let now = self.now;
@@ -225,7 +261,12 @@ impl World {
         let mut events = Vec::new();
         while let Some(ev) = node.poll_event() {
             if let NodeEvent::Totem(TotemEvent::PersistRingSeq(s)) = ev {
-                slot.persisted = Some(s);
+                if let Some(old) = slot.persisted.replace(s) {
+                    if slot.older.len() >= super::STATE_COPIES_MAX {
+                        slot.older.pop_front();
+                    }
+                    slot.older.push_back(old);
+                }
             }
             events.push(ev);
         }

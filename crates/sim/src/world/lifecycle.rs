@@ -2,7 +2,8 @@
 //! pause and resume, and submitting messages.
 //!
 //! Invariants: a node boots with `start_seq = persisted seq + 1` (SPEC §4.4, corosync's ringid
-//! file, created holding 0: a fresh node starts from 1); a crash drops the node object and
+//! file, created holding 0: a fresh node starts from 1) — from a wiped state directory as a
+//! fresh node, from a restored older copy with that copy's seq; a crash drops the node object and
 //! everything in its inbox; a stop calls `leave` and drops the node once it reports
 //! `NodeEvent::Left`, after its leave datagrams went out.
 
@@ -11,6 +12,18 @@ use quorumd_proto::NodeId;
 
 use super::{SimError, World};
 use crate::check::{Lifecycle, Status};
+
+/// What a (re)started node finds in its state directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateDir {
+    /// What it persisted last (a normal restart).
+    Kept,
+    /// Nothing: the directory was lost (a reinstall, a new disk).
+    Wiped,
+    /// A restored older copy: the value persisted `n` stores before the last one (1 = the one
+    /// before; the oldest kept copy when fewer are kept, a wiped directory when none is).
+    Older(usize),
+}
 
 impl World {
     fn require(&self, op: &'static str, id: NodeId, allowed: &[Status]) -> Result<(), SimError> {
@@ -35,9 +48,30 @@ impl World {
         }
     }
 
-    /// Boots a node that never ran, crashed or stopped.
+    /// Boots a node that never ran, crashed or stopped, from what it persisted.
     pub fn start(&mut self, id: NodeId) -> Result<(), SimError> {
+        self.start_with_state(id, StateDir::Kept)
+    }
+
+    /// Boots a node that never ran, crashed or stopped, from `state`: a lost or older state
+    /// replaces what it persisted (its newer copies are gone for good).
+    pub fn start_with_state(&mut self, id: NodeId, state: StateDir) -> Result<(), SimError> {
         self.require("start", id, &[Status::Never, Status::Crashed, Status::Stopped])?;
+        let lost = match (state, self.slots.get_mut(&id)) {
+            (StateDir::Kept, _) | (_, None) => false,
+            (StateDir::Wiped, Some(slot)) => {
+                slot.persisted = None;
+                slot.older.clear();
+                true
+            }
+            (StateDir::Older(n), Some(slot)) => {
+                let keep = slot.older.len().saturating_sub(n.max(1));
+                let restored = slot.older.get(keep).copied();
+                slot.older.truncate(keep);
+                slot.persisted = restored;
+                true
+            }
+        };
         let now = self.now;
         let mut params = NodeParams::new(id, self.nodelist.clone(), self.totem.clone());
         params.cluster_id = self.cluster_id;
@@ -53,8 +87,8 @@ impl World {
         slot.incarnation += 1;
         slot.status = Status::Running;
         slot.inbox.clear();
-        self.note(&format!("start {id} (start_seq {start_seq:#x})"));
-        self.lifecycle(id, Lifecycle::Started);
+        self.note(&format!("start {id} (start_seq {start_seq:#x}, state dir {state:?})"));
+        self.lifecycle(id, if lost { Lifecycle::StartedWithLostState } else { Lifecycle::Started });
         self.drain(id);
         Ok(())
     }
