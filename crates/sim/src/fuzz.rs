@@ -32,12 +32,12 @@ use crate::net::NetParams;
 use crate::quorum::{Preset, QuorumSetup};
 use crate::rng::Rng;
 use crate::settle;
-use crate::world::{World, WorldParams, WorldStats};
+use crate::world::{SimMutant, World, WorldParams, WorldStats};
 
 mod faults;
 pub mod hostile;
 
-use faults::{apply, choose_fault};
+use faults::{apply, choose_fault, Fault};
 
 const STREAM_NODES: u64 = 1;
 const STREAM_NET: u64 = 2;
@@ -51,6 +51,8 @@ pub struct FuzzOptions {
     pub nodes: (usize, usize),
     /// Build every node with this mutant.
     pub mutant: Option<Mutant>,
+    /// Run the simulated clients with this mutant.
+    pub sim_mutant: Option<SimMutant>,
     /// Fixed loss probability (otherwise random per seed, and changed by faults).
     pub loss: Option<f64>,
     /// Fixed duplication probability (otherwise random per seed).
@@ -82,6 +84,7 @@ impl Default for FuzzOptions {
         FuzzOptions {
             nodes: (3, 5),
             mutant: None,
+            sim_mutant: None,
             loss: None,
             dup: None,
             latency_us: None,
@@ -149,6 +152,9 @@ pub fn repro_command(seed: u64, nodes: usize, opts: &FuzzOptions) -> String {
     if let Some(m) = opts.mutant {
         cmd += &format!(" --mutant {}", m.name());
     }
+    if let Some(m) = opts.sim_mutant {
+        cmd += &format!(" --mutant {}", m.name());
+    }
     let defaults = FuzzOptions::default();
     let opt = |name: &str, v: Option<String>| v.map(|v| format!(" --{name} {v}")).unwrap_or_default();
     cmd += &opt("loss", opts.loss.map(|v| v.to_string()));
@@ -195,6 +201,7 @@ fn world_params(seed: u64, nodes: usize, opts: &FuzzOptions) -> WorldParams {
         },
         seed,
         mutant: opts.mutant,
+        sim_mutant: opts.sim_mutant,
         cluster_id: 0x5155,
         quorum: quorum_for_seed(seed, nodes, opts).1,
     }
@@ -270,10 +277,23 @@ fn safety_phase(world: &mut World, rng: &mut Rng, opts: &FuzzOptions) {
     let end = world.now() + Duration::from_millis(opts.safety_ms);
     let mut next_fault = world.now() + Duration::from_millis(rng.between(100, 800));
     let mut counter = 0u64;
+    let mut thaw: Vec<(quorumd_proto::Instant, NodeId)> = Vec::new();
     while world.now() < end && world.violations().is_empty() && !world.is_stuck() {
         let tick = Duration::from_millis(rng.between(5, 60));
         world.run_until((world.now() + tick).min(end));
         world.check_footprints();
+        // Long freezes end on schedule; the frozen nodes' local clients keep asking.
+        let now = world.now();
+        for (_, id) in thaw.iter().filter(|(at, _)| *at <= now) {
+            if world.status(*id) == Some(Status::Paused) {
+                world.note(&format!("thaw {id}"));
+                let _ = world.resume(*id);
+            }
+        }
+        thaw.retain(|(at, _)| *at > now);
+        for id in world.with_status(Status::Paused) {
+            let _ = world.getquorate(id);
+        }
         if opts.traffic && rng.chance(0.6) {
             let running = world.with_status(Status::Running);
             if let Some(id) = rng.pick(&running).copied() {
@@ -284,6 +304,9 @@ fn safety_phase(world: &mut World, rng: &mut Rng, opts: &FuzzOptions) {
         if world.now() >= next_fault {
             if let Some(fault) = choose_fault(rng, world, opts) {
                 world.note(&format!("fault: {fault}"));
+                if let Fault::Freeze(id, d) = fault {
+                    thaw.push((world.now() + d, id));
+                }
                 apply(world, fault);
             }
             next_fault = world.now() + Duration::from_millis(rng.between(100, 1000));

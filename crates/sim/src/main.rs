@@ -17,6 +17,7 @@ use quorumd_sim::fuzz::{self, FuzzOptions, SeedOutcome};
 use quorumd_sim::latency::{self, TARGET_EXTRA_AFTER_TOKEN_MS, TARGET_HEAL_MS, TARGET_JOIN_MS};
 use quorumd_sim::quorum::Preset;
 use quorumd_sim::scenario::{self, Outcome};
+use quorumd_sim::world::SimMutant;
 use quorumd_totem::Mutant;
 
 #[derive(Debug, Parser)]
@@ -49,8 +50,8 @@ struct FuzzArgs {
     /// Node count: `N`, `A..B` or `A..=B`; each seed picks one.
     #[arg(long, default_value = "3..=5")]
     nodes: String,
-    /// Build every node with this mutant: skip-consensus, reuse-ring-seq, deliver-out-of-order,
-    /// skip-recovery.
+    /// Build every node with this Totem mutant (skip-consensus, reuse-ring-seq, ...) or run the
+    /// simulated clients with a sim mutant (stale-page); an unknown name lists them all.
     #[arg(long)]
     mutant: Option<String>,
     /// Fixed packet loss probability (default: random per seed and changed by faults).
@@ -148,10 +149,13 @@ fn fuzz_options(args: &FuzzArgs) -> Result<FuzzOptions> {
     if lo < 1 || hi > 384 {
         bail!("--nodes must be between 1 and 384");
     }
+    let sim_mutant = args.mutant.as_deref().and_then(SimMutant::from_name);
     let mutant = match &args.mutant {
         None => None,
+        Some(_) if sim_mutant.is_some() => None,
         Some(name) => Some(Mutant::from_name(name).with_context(|| {
-            let names: Vec<&str> = Mutant::ALL.iter().map(|m| m.name()).collect();
+            let mut names: Vec<&str> = Mutant::ALL.iter().map(|m| m.name()).collect();
+            names.extend(SimMutant::ALL.iter().map(|m| m.name()));
             format!("unknown mutant `{name}` (known: {})", names.join(", "))
         })?),
     };
@@ -166,6 +170,7 @@ fn fuzz_options(args: &FuzzArgs) -> Result<FuzzOptions> {
         quorum,
         nodes: (lo as usize, hi as usize),
         mutant,
+        sim_mutant,
         loss: args.loss,
         dup: args.dup,
         latency_us: args.latency_us,
@@ -228,19 +233,23 @@ fn run_fuzz(args: &FuzzArgs) -> Result<bool> {
                 o.digest
             );
         }
-        if failed && (opts.mutant.is_none() || violations + unconverged <= 3) {
+        if failed && (name_of_mutant(&opts).is_none() || violations + unconverged <= 3) {
             print_failure(&o, &opts, args.log);
         }
     }
     println!("sim fuzz: seeds={seeds} violations={violations} unconverged={unconverged}");
-    let Some(m) = opts.mutant else { return Ok(violations == 0 && unconverged == 0) };
+    let Some(m) = name_of_mutant(&opts) else { return Ok(violations == 0 && unconverged == 0) };
     if violations == 0 {
-        println!("mutant {}: NOT caught by any checker", m.name());
+        println!("mutant {m}: NOT caught by any checker");
         return Ok(false);
     }
     let by: Vec<String> = caught_by.iter().map(|(c, n)| format!("{c} ({n} seeds)")).collect();
-    println!("mutant {}: caught by {}", m.name(), by.join(", "));
+    println!("mutant {m}: caught by {}", by.join(", "));
     Ok(true)
+}
+
+fn name_of_mutant(opts: &FuzzOptions) -> Option<&'static str> {
+    opts.mutant.map(Mutant::name).or(opts.sim_mutant.map(SimMutant::name))
 }
 
 fn run_latency(args: &LatencyArgs) -> Result<bool> {

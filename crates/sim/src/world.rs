@@ -96,6 +96,8 @@ pub struct WorldParams {
     pub seed: u64,
     /// Broken behaviour for every node (checker tests).
     pub mutant: Option<Mutant>,
+    /// Broken behaviour of the simulated clients (checker tests).
+    pub sim_mutant: Option<SimMutant>,
     /// The cluster id in every header.
     pub cluster_id: u32,
     /// The quorum provider and its configuration, the same for every node.
@@ -111,6 +113,7 @@ impl WorldParams {
             net: NetParams::default(),
             seed: 1,
             mutant: None,
+            sim_mutant: None,
             cluster_id: 0x5155,
             quorum: QuorumSetup::default(),
         }
@@ -155,6 +158,10 @@ struct Slot {
     stopping: bool,
     /// This incarnation's simulated clients, once its first sync completed.
     clients: Option<clients::SimClients>,
+    /// When the node was paused (while it is).
+    paused_at: Option<Instant>,
+    /// getquorate calls waiting for the paused daemon.
+    blocked_getquorate: u64,
 }
 
 #[derive(Debug)]
@@ -175,6 +182,7 @@ pub struct World {
     totem: TotemConfig,
     cluster_id: u32,
     mutant: Option<Mutant>,
+    sim_mutant: Option<SimMutant>,
     quorum: QuorumSetup,
     settings: Option<BTreeMap<NodeId, Settings>>,
     /// A node's quorum view changed since the views were last checked.
@@ -222,6 +230,8 @@ impl World {
                     timer: None,
                     stopping: false,
                     clients: None,
+                    paused_at: None,
+                    blocked_getquorate: 0,
                 };
                 (id, slot)
             })
@@ -235,6 +245,7 @@ impl World {
             totem,
             cluster_id: params.cluster_id,
             mutant: params.mutant,
+            sim_mutant: params.sim_mutant,
             quorum: params.quorum,
             settings,
             quorum_dirty: false,
@@ -481,5 +492,7 @@ impl World {
 mod clients;
 mod drive;
 mod lifecycle;
+mod page;
 
 pub use lifecycle::StateDir;
+pub use page::{page_is_fresh, GetQuorate, SimMutant, HEARTBEAT_PERIOD, STALE_AFTER};

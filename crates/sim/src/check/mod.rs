@@ -14,7 +14,7 @@ use std::fmt;
 
 use quorumd_node::{Model, TotemEvent};
 use quorumd_proto::ipc::Frame;
-use quorumd_proto::{Instant, MemberList, NodeId, RingId};
+use quorumd_proto::{Duration, Instant, MemberList, NodeId, RingId};
 use quorumd_totem::{Footprint, State};
 
 use crate::quorum::QuorumSetup;
@@ -22,6 +22,7 @@ use crate::quorum::QuorumSetup;
 pub mod client_notifications;
 pub mod configured;
 pub mod evs;
+pub mod frozen_getquorate;
 pub mod liveness;
 pub mod memory_bound;
 pub mod ordering;
@@ -207,6 +208,18 @@ pub trait Checker: fmt::Debug {
         Ok(())
     }
 
+    /// A local client of `node` got `quorate` from getquorate (from the page or, after
+    /// waiting, from the daemon); `frozen_for` is how long the node had been paused then.
+    fn on_getquorate(
+        &mut self,
+        _now: Instant,
+        _node: NodeId,
+        _frozen_for: Option<Duration>,
+        _quorate: bool,
+    ) -> Result<(), Violation> {
+        Ok(())
+    }
+
     /// `node` went through a lifecycle step.
     fn on_lifecycle(&mut self, _now: Instant, _node: NodeId, _step: Lifecycle) {}
 
@@ -234,6 +247,7 @@ pub fn safety_checkers(nodelist: &MemberList, quorum: &QuorumSetup) -> Vec<Box<d
         Box::new(ordering::Ordering::default()),
         Box::new(evs::Evs::default()),
         Box::new(memory_bound::MemoryBound),
+        Box::new(frozen_getquorate::FrozenGetquorate),
     ];
     if quorum.expected_votes_fixed() {
         checkers.push(Box::new(split_brain::SplitBrain));

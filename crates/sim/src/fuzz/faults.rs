@@ -9,7 +9,7 @@
 use std::fmt;
 
 use quorumd_proto::ipc::Request;
-use quorumd_proto::NodeId;
+use quorumd_proto::{Duration, NodeId};
 
 use super::hostile::{self, Hostile};
 use super::FuzzOptions;
@@ -26,6 +26,8 @@ pub enum Fault {
     Restart(NodeId),
     /// Boot a crashed or stopped node from a wiped state directory or an older copy of it.
     RestartLost(NodeId, StateDir),
+    /// Freeze a node for this long (longer than the token timeout), then thaw it.
+    Freeze(NodeId, Duration),
     /// An adversarial member's burst.
     Hostile(Hostile),
     /// A runtime request on a node's client connection.
@@ -57,6 +59,7 @@ impl fmt::Display for Fault {
             Fault::RestartLost(n, StateDir::Older(k)) => write!(f, "start {n} from the state copy {k} back"),
             Fault::RestartLost(n, StateDir::Kept) => write!(f, "start {n}"),
             Fault::Hostile(h) => write!(f, "{h}"),
+            Fault::Freeze(n, d) => write!(f, "freeze {n} for {} ms", d.as_millis()),
             Fault::Request(n, r) => write!(f, "request {r:?} on node {n}"),
             Fault::Stop(n) => write!(f, "stop {n}"),
             Fault::Pause(n) => write!(f, "pause {n}"),
@@ -87,7 +90,7 @@ pub fn choose_fault(rng: &mut Rng, world: &World, opts: &FuzzOptions) -> Option<
     let cut: Vec<(NodeId, NodeId)> = world.net().cut_links().collect();
     let with_clients: Vec<NodeId> = running.iter().copied().filter(|n| world.has_clients(*n)).collect();
     // (weight, applicable) in a fixed order: the draw below depends on this table only.
-    let menu: [(u64, bool); 13] = [
+    let menu: [(u64, bool); 14] = [
         (3, !running.is_empty()),
         (4, !down.is_empty()),
         (2, !running.is_empty()),
@@ -101,6 +104,7 @@ pub fn choose_fault(rng: &mut Rng, world: &World, opts: &FuzzOptions) -> Option<
         (2, !down.is_empty() && opts.state_loss),
         (2, !running.is_empty() && nodes.len() >= 2 && opts.hostile),
         (3, !with_clients.is_empty() && opts.requests),
+        (2, !running.is_empty()),
     ];
     let total: u64 = menu.iter().filter(|(_, ok)| *ok).map(|(w, _)| w).sum();
     let mut draw = rng.below(total);
@@ -141,6 +145,10 @@ pub fn choose_fault(rng: &mut Rng, world: &World, opts: &FuzzOptions) -> Option<
         11 => {
             let target = *rng.pick(&running)?;
             Fault::Hostile(hostile::draw(rng, &nodes, target)?)
+        }
+        13 => {
+            let token = world.totem_config().token.as_millis();
+            Fault::Freeze(*rng.pick(&running)?, Duration::from_millis(rng.between(token + 1, 4 * token)))
         }
         _ => {
             // Syncs are where runtime changes race with membership: prefer a node in one.
@@ -202,7 +210,7 @@ pub fn apply(world: &mut World, fault: Fault) {
             world.client_request(n, r).map(|_| ())
         }
         Fault::Stop(n) => world.stop(n),
-        Fault::Pause(n) => world.pause(n),
+        Fault::Pause(n) | Fault::Freeze(n, _) => world.pause(n),
         Fault::Resume(n) => world.resume(n),
         Fault::Split(groups) => {
             world.net_mut().split(&groups);

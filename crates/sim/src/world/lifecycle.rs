@@ -134,6 +134,8 @@ impl World {
             slot.inbox.clear();
             slot.stopping = false;
             slot.clients = None;
+            slot.paused_at = None;
+            slot.blocked_getquorate = 0;
             // Bumping the incarnation loses every datagram in flight to the old one.
             slot.incarnation += 1;
         }
@@ -146,8 +148,10 @@ impl World {
         if let Some(at) = timer {
             self.timers.remove(&(at, id));
         }
+        let now = self.now;
         if let Some(slot) = self.slots.get_mut(&id) {
             slot.status = Status::Paused;
+            slot.paused_at = Some(now);
         }
         self.note(&format!("pause {id}"));
         self.changed = true;
@@ -160,6 +164,7 @@ impl World {
         let inbox = match self.slots.get_mut(&id) {
             Some(slot) => {
                 slot.status = Status::Running;
+                slot.paused_at = None;
                 std::mem::take(&mut slot.inbox)
             }
             None => return Err(SimError::UnknownNode(id)),
@@ -170,6 +175,8 @@ impl World {
             self.handle_bytes(id, &bytes);
         }
         self.drain(id);
+        // The calls that waited get what the daemon answers once it runs again.
+        self.answer_blocked(id);
         Ok(())
     }
 
