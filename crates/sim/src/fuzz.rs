@@ -77,6 +77,8 @@ pub struct FuzzOptions {
     pub hostile: bool,
     /// Draw runtime requests (setexpected, setvotes, cancel_wait_for_all).
     pub requests: bool,
+    /// Draw freezes longer than the token timeout.
+    pub freezes: bool,
 }
 
 impl Default for FuzzOptions {
@@ -97,6 +99,21 @@ impl Default for FuzzOptions {
             state_loss: true,
             hostile: true,
             requests: true,
+            freezes: true,
+        }
+    }
+}
+
+impl FuzzOptions {
+    /// The defaults without the faults added for state loss, adversaries, runtime requests
+    /// and long freezes: a seed then replays the very run it did before those existed.
+    pub fn classic() -> FuzzOptions {
+        FuzzOptions {
+            state_loss: false,
+            hostile: false,
+            requests: false,
+            freezes: false,
+            ..FuzzOptions::default()
         }
     }
 }
@@ -171,9 +188,12 @@ pub fn repro_command(seed: u64, nodes: usize, opts: &FuzzOptions) -> String {
     if let Some(p) = opts.quorum {
         cmd += &format!(" --quorum {}", p.name());
     }
-    for (on, flag) in
-        [(opts.state_loss, "state-loss"), (opts.hostile, "hostile"), (opts.requests, "requests")]
-    {
+    for (on, flag) in [
+        (opts.state_loss, "state-loss"),
+        (opts.hostile, "hostile"),
+        (opts.requests, "requests"),
+        (opts.freezes, "freezes"),
+    ] {
         if !on {
             cmd += &format!(" --no-{flag}");
         }
@@ -363,6 +383,87 @@ fn liveness_phase(world: &mut World) -> Option<Violation> {
     unconverged.or_else(|| {
         quorum_liveness::check(world).err().map(|why| {
             violation("quorum-liveness", world.now(), format!("{bound} into the liveness phase: {why}"))
+        })
+    })
+}
+
+/// A deliberately broken variant: of Totem (every node built with it) or of the simulated
+/// clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnyMutant {
+    /// A Totem mutant.
+    Totem(Mutant),
+    /// A sim mutant.
+    Sim(SimMutant),
+}
+
+impl AnyMutant {
+    /// Every mutant: Totem's, then the simulator's own.
+    pub fn all() -> Vec<AnyMutant> {
+        Mutant::ALL
+            .into_iter()
+            .map(AnyMutant::Totem)
+            .chain(SimMutant::ALL.into_iter().map(AnyMutant::Sim))
+            .collect()
+    }
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            AnyMutant::Totem(m) => m.name(),
+            AnyMutant::Sim(m) => m.name(),
+        }
+    }
+
+    /// `opts` with this mutant (and no other).
+    pub fn apply(self, opts: &FuzzOptions) -> FuzzOptions {
+        let (mutant, sim_mutant) = match self {
+            AnyMutant::Totem(m) => (Some(m), None),
+            AnyMutant::Sim(m) => (None, Some(m)),
+        };
+        FuzzOptions { mutant, sim_mutant, ..opts.clone() }
+    }
+}
+
+/// How a mutant was caught: the first seed where it breaks a promise that the same seed
+/// without the mutant keeps.
+#[derive(Clone, Debug)]
+pub struct Catch {
+    /// The seed.
+    pub seed: u64,
+    /// Its node count.
+    pub nodes: usize,
+    /// The checker that caught it (`liveness` or `quorum-liveness` for an unconverged seed).
+    pub checker: &'static str,
+    /// The first violation, as printed.
+    pub message: String,
+    /// Seeds run with the mutant until then.
+    pub tried: u64,
+}
+
+/// Runs `seeds` with `mutant` until one reports a violation (or does not converge) while the
+/// same seed without the mutant is clean; `None` when no seed of the range catches it.
+pub fn catch_mutant(
+    mutant: AnyMutant,
+    opts: &FuzzOptions,
+    seeds: std::ops::RangeInclusive<u64>,
+) -> Option<Catch> {
+    let clean = FuzzOptions { mutant: None, sim_mutant: None, ..opts.clone() };
+    let broken = mutant.apply(opts);
+    let first = *seeds.start();
+    seeds.into_iter().find_map(|seed| {
+        let o = run_seed(seed, &broken);
+        let found = o.violations.first().or(o.unconverged.as_ref())?.clone();
+        let control = run_seed(seed, &clean);
+        if !control.violations.is_empty() || control.unconverged.is_some() {
+            return None;
+        }
+        Some(Catch {
+            seed,
+            nodes: o.nodes,
+            checker: found.checker,
+            message: found.to_string(),
+            tried: seed - first + 1,
         })
     })
 }

@@ -32,6 +32,17 @@ enum Cmd {
     /// Random fault schedules, one per seed; exit 1 on any violation or unconverged seed
     /// (with --mutant: exit 1 when the checkers catch nothing).
     Fuzz(FuzzArgs),
+    /// Every mutant (Totem's and the simulator's): the first seed of the range that catches
+    /// it (a violation the same seed without the mutant does not report); exit 1 if one is
+    /// not caught.
+    Mutants {
+        /// Seeds to try per mutant: `A..B`, `A..=B` or one seed.
+        #[arg(long, default_value = "1..=60")]
+        seeds: String,
+        /// Node count: `N`, `A..B` or `A..=B`.
+        #[arg(long, default_value = "3..=5")]
+        nodes: String,
+    },
     /// Membership reaction times (crash, cut, heal, join) in virtual ms.
     Latency(LatencyArgs),
     /// Run scenario files.
@@ -84,6 +95,9 @@ struct FuzzArgs {
     /// No runtime requests (setexpected, setvotes, cancel_wait_for_all).
     #[arg(long)]
     no_requests: bool,
+    /// No freezes longer than the token timeout (plain pauses stay).
+    #[arg(long)]
+    no_freezes: bool,
     /// One line per seed.
     #[arg(short, long)]
     verbose: bool,
@@ -111,6 +125,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Fuzz(args) => run_fuzz(&args),
         Cmd::Latency(args) => run_latency(&args),
+        Cmd::Mutants { seeds, nodes } => run_mutants(&seeds, &nodes),
         Cmd::Run { files } => run_scenarios(&files),
     };
     match result {
@@ -182,6 +197,7 @@ fn fuzz_options(args: &FuzzArgs) -> Result<FuzzOptions> {
         state_loss: !args.no_state_loss,
         hostile: !args.no_hostile,
         requests: !args.no_requests,
+        freezes: !args.no_freezes,
     })
 }
 
@@ -246,6 +262,34 @@ fn run_fuzz(args: &FuzzArgs) -> Result<bool> {
     let by: Vec<String> = caught_by.iter().map(|(c, n)| format!("{c} ({n} seeds)")).collect();
     println!("mutant {m}: caught by {}", by.join(", "));
     Ok(true)
+}
+
+fn run_mutants(seeds: &str, nodes: &str) -> Result<bool> {
+    let (first, last) = parse_range(seeds)?;
+    let (lo, hi) = parse_range(nodes)?;
+    if lo < 1 || hi > 384 {
+        bail!("--nodes must be between 1 and 384");
+    }
+    let opts = FuzzOptions { nodes: (lo as usize, hi as usize), ..FuzzOptions::default() };
+    println!("{:<28} {:<26} {:>6} {:>6}  reproduce", "mutant", "caught by", "seed", "tried");
+    let mut all = true;
+    for m in fuzz::AnyMutant::all() {
+        match fuzz::catch_mutant(m, &opts, first..=last) {
+            Some(c) => println!(
+                "{:<28} {:<26} {:>6} {:>6}  {}",
+                m.name(),
+                c.checker,
+                c.seed,
+                c.tried,
+                fuzz::repro_command(c.seed, c.nodes, &m.apply(&opts))
+            ),
+            None => {
+                all = false;
+                println!("{:<28} NOT CAUGHT in seeds {first}..={last}", m.name());
+            }
+        }
+    }
+    Ok(all)
 }
 
 fn name_of_mutant(opts: &FuzzOptions) -> Option<&'static str> {

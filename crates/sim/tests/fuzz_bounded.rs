@@ -9,6 +9,12 @@ fn check(seeds: impl Iterator<Item = u64>, nodes: (usize, usize)) {
     check_with(seeds, FuzzOptions { nodes, ..FuzzOptions::default() });
 }
 
+/// Replays `seed` on `nodes` nodes with the fault menu it was found with (the regression seeds
+/// below predate state loss, the adversary, runtime requests and long freezes).
+fn check_classic(seed: u64, nodes: usize) {
+    check_with(std::iter::once(seed), FuzzOptions { nodes: (nodes, nodes), ..FuzzOptions::classic() });
+}
+
 fn check_with(seeds: impl Iterator<Item = u64>, opts: FuzzOptions) {
     let mut failures = Vec::new();
     for seed in seeds {
@@ -36,7 +42,7 @@ fn seeds_that_once_caught_totem_bugs_stay_fixed() {
     // message is sent, so these replay the very runs that found the bugs.
     for (seed, nodes) in [(14, 5), (51, 4), (95, 9), (859, 3), (1261, 6), (322, 9), (4846, 4)] {
         let opts =
-            FuzzOptions { nodes: (nodes, nodes), quorum: Some(Preset::NoQuorum), ..FuzzOptions::default() };
+            FuzzOptions { nodes: (nodes, nodes), quorum: Some(Preset::NoQuorum), ..FuzzOptions::classic() };
         check_with(std::iter::once(seed), opts);
     }
 }
@@ -58,7 +64,7 @@ fn seeds_that_once_caught_votequorum_bugs_stay_fixed() {
     // 3473: members of one ring split the tie-breaker verdict (node-local sticky ids); 1839:
     // members of one ring disagreed after their own last_man_standing timers.
     for (seed, nodes) in [(1429, 7), (4859, 8), (6857, 8), (3473, 6), (1839, 6)] {
-        check(std::iter::once(seed), (nodes, nodes));
+        check_classic(seed, nodes);
     }
 }
 
@@ -76,12 +82,12 @@ fn seeds_that_once_split_a_rings_wait_for_all_or_expected_votes_stay_fixed() {
     for (seed, nodes) in
         [(6209, 9), (7449, 5), (1107, 5), (7309, 9), (209, 6), (937, 9), (1082, 6), (1717, 7), (1732, 8)]
     {
-        check(std::iter::once(seed), (nodes, nodes));
+        check_classic(seed, nodes);
     }
     // wait_for_all alone: members of one ring split on the WFA status (167, 2989).
     for (seed, nodes) in [(167, 8), (2989, 8)] {
         let opts =
-            FuzzOptions { nodes: (nodes, nodes), quorum: Some(Preset::WaitForAll), ..FuzzOptions::default() };
+            FuzzOptions { nodes: (nodes, nodes), quorum: Some(Preset::WaitForAll), ..FuzzOptions::classic() };
         check_with(std::iter::once(seed), opts);
     }
 }

@@ -1,12 +1,20 @@
 //! The checkers are themselves tested: each deliberately broken Totem (every node built with
-//! the mutant) must be caught by the checker for the promise it breaks.
+//! the mutant) must be caught by the checker for the promise it breaks, and every mutant —
+//! Totem's, those reverting each hardening fix, and the simulator's own (a client reading a
+//! stale page) — must be caught by the fuzz within a small range of seeds.
 
-use quorumd_sim::fuzz::{repro_command, run_seed, FuzzOptions};
+use quorumd_sim::fuzz::{catch_mutant, repro_command, run_seed, AnyMutant, FuzzOptions};
+use quorumd_sim::world::SimMutant;
 use quorumd_totem::Mutant;
 
-/// Runs seeds until a safety checker catches `mutant`; returns the checker and the seed.
+/// The four mutants the classic fault menu was proven against.
+const CLASSIC: [Mutant; 4] =
+    [Mutant::SkipConsensus, Mutant::ReuseRingSeq, Mutant::DeliverOutOfOrder, Mutant::SkipRecovery];
+
+/// Runs seeds (classic faults, so that these replay the runs they always did) until a safety
+/// checker catches `mutant`; returns the checker and the seed.
 fn caught_by(mutant: Mutant) -> Option<(&'static str, u64)> {
-    let opts = FuzzOptions { nodes: (3, 5), mutant: Some(mutant), ..FuzzOptions::default() };
+    let opts = FuzzOptions { nodes: (3, 5), mutant: Some(mutant), ..FuzzOptions::classic() };
     (1..=60).find_map(|seed| {
         let o = run_seed(seed, &opts);
         let v = o.violations.iter().find(|v| !matches!(v.checker, "progress" | "panic"))?;
@@ -50,11 +58,42 @@ fn skip_recovery_is_caught_by_the_virtual_synchrony_checker() {
 fn the_unbroken_protocol_passes_the_seeds_that_catch_mutants() {
     // Guards against checkers that would flag anything: the seeds that caught the mutants
     // must pass without the mutant.
-    let opts = FuzzOptions { nodes: (3, 5), ..FuzzOptions::default() };
-    for m in Mutant::ALL {
+    let opts = FuzzOptions { nodes: (3, 5), ..FuzzOptions::classic() };
+    for m in CLASSIC {
         if let Some((_, seed)) = caught_by(m) {
             let o = run_seed(seed, &opts);
             assert!(o.violations.is_empty(), "seed {seed}: {:?}", o.violations);
         }
     }
+}
+
+#[test]
+fn every_mutant_is_caught_by_the_full_fuzz_within_forty_seeds() {
+    // With every fault of the menu (state loss, the adversary, runtime requests, freezes): a
+    // mutant is caught when a seed reports a violation (or does not converge) that the same
+    // seed without the mutant does not.
+    let opts = FuzzOptions { nodes: (3, 5), ..FuzzOptions::default() };
+    let mut missed = Vec::new();
+    for m in AnyMutant::all() {
+        match catch_mutant(m, &opts, 1..=40) {
+            Some(c) => eprintln!(
+                "{} caught by {} at seed {}: {}\n  reproduce: {}",
+                m.name(),
+                c.checker,
+                c.seed,
+                c.message,
+                repro_command(c.seed, c.nodes, &m.apply(&opts))
+            ),
+            None => missed.push(m.name()),
+        }
+    }
+    assert!(missed.is_empty(), "not caught in seeds 1..=40: {missed:?}");
+}
+
+#[test]
+fn a_client_reading_a_stale_page_is_caught_by_the_frozen_getquorate_checker() {
+    let opts = FuzzOptions { nodes: (3, 5), ..FuzzOptions::default() };
+    let c =
+        catch_mutant(AnyMutant::Sim(SimMutant::StalePage), &opts, 1..=40).expect("stale-page was not caught");
+    assert_eq!(c.checker, "frozen-getquorate", "{}", c.message);
 }

@@ -104,7 +104,7 @@ pub fn choose_fault(rng: &mut Rng, world: &World, opts: &FuzzOptions) -> Option<
         (2, !down.is_empty() && opts.state_loss),
         (2, !running.is_empty() && nodes.len() >= 2 && opts.hostile),
         (3, !with_clients.is_empty() && opts.requests),
-        (2, !running.is_empty()),
+        (2, !running.is_empty() && opts.freezes),
     ];
     let total: u64 = menu.iter().filter(|(_, ok)| *ok).map(|(w, _)| w).sum();
     let mut draw = rng.below(total);
