@@ -37,7 +37,8 @@ pub enum Attack {
 }
 
 impl Attack {
-    const ALL: [Attack; 7] = [
+    /// Every attack.
+    pub const ALL: [Attack; 7] = [
         Attack::JoinMaxRingSeq,
         Attack::JoinHugeBoot,
         Attack::JoinAllFailed,
@@ -88,7 +89,7 @@ impl fmt::Display for Hostile {
 
 /// The extreme values drawn: the very top of u64, the top of the signed range, and far
 /// beyond anything a cluster reaches but far from overflow.
-const EXTREMES: [u64; 5] = [u64::MAX, u64::MAX - 1, 1 << 63, 1 << 40, u64::MAX / 3];
+pub const EXTREMES: [u64; 5] = [u64::MAX, u64::MAX - 1, 1 << 63, 1 << 40, u64::MAX / 3];
 
 /// Draws an attack on `target` (a node that runs) using another configured node's id.
 pub fn draw(rng: &mut Rng, nodes: &[NodeId], target: NodeId) -> Option<Hostile> {
