@@ -18,6 +18,15 @@
  *
  * `probe rate SECONDS` instead calls quorum_getquorate() in a loop for that long (no tracking)
  * and prints `RATE calls=<n> seconds=<s> quorate=<last>`: the read throughput of one client.
+ *
+ * `probe poll SECONDS INTERVAL_MS` calls quorum_getquorate() every INTERVAL_MS for SECONDS and
+ * prints one line per answer, with CLOCK_REALTIME when the call began and when it returned:
+ *
+ *   G <begin seconds.microseconds> <end seconds.microseconds> quorate=<0|1>
+ *   G <begin> <end> ERROR <cs_error_t>
+ *
+ * after a first line `POLLING` once connected. bench/faults runs it while it freezes the
+ * daemon (SIGSTOP) and checks every answer against how long the daemon had been frozen.
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -110,6 +119,47 @@ static int rate(double seconds)
 	return 0;
 }
 
+static double real_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int poll_getquorate(double seconds, int interval_ms)
+{
+	quorum_handle_t h;
+	quorum_callbacks_t cb = { 0 };
+	uint32_t type = 0;
+	cs_error_t rc = CS_ERR_LIBRARY;
+
+	for (int i = 0; i < 3000; i++) {
+		rc = quorum_initialize(&h, &cb, &type);
+		if (rc == CS_OK)
+			break;
+		usleep(10000);
+	}
+	if (rc != CS_OK) {
+		printf("ERROR initialize %d\n", (int)rc);
+		return 1;
+	}
+	printf("POLLING\n");
+	double end = now_s() + seconds;
+	while (now_s() < end) {
+		int quorate = -1;
+		double b = real_s();
+		rc = quorum_getquorate(h, &quorate);
+		double e = real_s();
+		if (rc == CS_OK)
+			printf("G %.6f %.6f quorate=%d\n", b, e, quorate);
+		else
+			printf("G %.6f %.6f ERROR %d\n", b, e, (int)rc);
+		usleep((useconds_t)interval_ms * 1000);
+	}
+	quorum_finalize(h);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	quorum_handle_t h;
@@ -121,6 +171,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 3 && argv[1][0] == 'r')
 		return rate(atof(argv[2]));
+	if (argc == 4 && argv[1][0] == 'p')
+		return poll_getquorate(atof(argv[2]), atoi(argv[3]));
 	model.model = QUORUM_MODEL_V1;
 	model.quorum_notify_fn = on_quorum;
 	model.nodelist_notify_fn = on_nodelist;
