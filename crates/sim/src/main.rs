@@ -219,8 +219,18 @@ fn print_failure(o: &SeedOutcome, opts: &FuzzOptions, log_lines: Option<usize>) 
     }
 }
 
+/// A panic inside the protocol is a finding of its seed (reported with it): one line on stderr
+/// saying where, instead of a backtrace per seed.
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info.location().map(|l| format!("{}:{}", l.file(), l.line())).unwrap_or_default();
+        eprintln!("quorumd-sim: the protocol panicked at {at}");
+    }));
+}
+
 fn run_fuzz(args: &FuzzArgs) -> Result<bool> {
     let opts = fuzz_options(args)?;
+    quiet_panics();
     let (first, last) = parse_range(&args.seeds)?;
     let (mut seeds, mut violations, mut unconverged) = (0u64, 0u64, 0u64);
     let mut caught_by: std::collections::BTreeMap<&'static str, u64> = Default::default();
@@ -265,6 +275,7 @@ fn run_fuzz(args: &FuzzArgs) -> Result<bool> {
 }
 
 fn run_mutants(seeds: &str, nodes: &str) -> Result<bool> {
+    quiet_panics();
     let (first, last) = parse_range(seeds)?;
     let (lo, hi) = parse_range(nodes)?;
     if lo < 1 || hi > 384 {
