@@ -36,10 +36,12 @@ impl Page {
     }
 
     /// Publishes `page` if it differs from what is there.
-    pub fn publish(&mut self, page: StatePage) -> Result<()> {
+    pub fn publish(&mut self, mut page: StatePage) -> Result<()> {
+        page.heartbeat_ms = self.last.as_ref().map_or(0, |l| l.heartbeat_ms);
         if self.last.as_ref() == Some(&page) {
             return Ok(());
         }
+        page.heartbeat_ms = monotonic_ms();
         let body = page.encode_body();
         self.seq += 1; // odd: being written
         rustix::io::pwrite(&self.rw, &self.seq.to_ne_bytes(), 0).context("write state page")?;
@@ -57,4 +59,10 @@ impl Page {
             let _ = self.publish(p);
         }
     }
+}
+
+/// CLOCK_MONOTONIC in milliseconds (the clock of the page's heartbeat).
+pub fn monotonic_ms() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    (t.tv_sec as u64).saturating_mul(1000).saturating_add(t.tv_nsec as u64 / 1_000_000)
 }

@@ -164,6 +164,8 @@ struct Daemon {
     udp_backlog: bool,
     roster: Roster,
     quorum_type: u32,
+    /// The state page's freshness bound (`quorumd_proto::shm::stale_after_ms` of the token).
+    stale_after_ms: u32,
     ready: bool,
     left: bool,
     stop_deadline: Option<StdInstant>,
@@ -206,6 +208,7 @@ pub fn run(cli: &Cli) -> Result<()> {
     info!(target: "TOTEM", "token {} ms, consensus {} ms, join {} ms, merge {} ms: a failed node is noticed within about {} ms",
         t.token.as_millis(), t.consensus.as_millis(), t.join.as_millis(), t.merge.as_millis(), (t.token + t.consensus).as_millis());
     let quorum_type = u32::from(params.quorum.is_some());
+    let stale_after_ms = quorumd_proto::shm::stale_after_ms(t.token.as_millis() as u64) as u32;
     let origin = StdInstant::now();
     let node = Node::new(params, Instant::from_micros(0));
     let by_ip = peers.iter().map(|(id, a)| (a.ip(), *id)).collect();
@@ -227,6 +230,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         udp_backlog: false,
         roster,
         quorum_type,
+        stale_after_ms,
         ready: false,
         left: false,
         stop_deadline: None,
@@ -470,6 +474,8 @@ impl Daemon {
             quorum_type: self.quorum_type,
             ring_rep: ring.rep,
             ring_seq: ring.seq,
+            heartbeat_ms: 0, // set by Page::publish at the moment it writes
+            stale_after_ms: self.stale_after_ms,
             view: view.raw(),
         };
         self.page.publish(page)

@@ -181,6 +181,11 @@ impl Shared {
             quorum_type: self.behaviour.quorum_type,
             ring_rep: v.ring.nodeid,
             ring_seq: v.ring.seq,
+            heartbeat_ms: {
+                let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+                t.tv_sec as u64 * 1000 + t.tv_nsec as u64 / 1_000_000
+            },
+            stale_after_ms: 500,
             view: v.members,
         }
         .encode_body();
