@@ -11,7 +11,10 @@
 //!
 //! Deviation from corosync: corosync's fd is the libqb event socket and reports
 //! POLLIN|POLLHUP when the daemon exits; ours (an epoll fd) reports POLLIN then. Deviation from
-//! corosync: `getquorate` reads the state page instead of asking (same answer, no round trip).
+//! corosync: `getquorate` reads the state page instead of asking (same answer, no round trip)
+//! while the page is fresh (`quorumd_proto::shm::page_is_fresh`: the daemon rewrote it within
+//! its bound, 500 ms at the default token); a stale page (a stopped daemon) sends the call
+//! to the socket, where it waits for the daemon as corosync's call does.
 //!
 //! Invariants (all under the `io` lock):
 //! - `rbuf` never holds a complete frame when the lock is released (`pump` runs after every
@@ -30,7 +33,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use quorumd_proto::ipc::{self, Frame, Notification, Request, Response};
-use quorumd_proto::shm::FLAG_ALIVE;
+use quorumd_proto::shm::{page_is_fresh, FLAG_ALIVE, STALE_AFTER_MAX_MS};
 use rustix::event::{epoll, eventfd, poll, EventfdFlags, PollFd, PollFlags};
 use rustix::io::Errno;
 use rustix::net::{
@@ -39,7 +42,7 @@ use rustix::net::{
 };
 
 use crate::error::{from_errno, ConnectError, CsError};
-use crate::shm_map::{PageMap, PageState};
+use crate::shm_map::{monotonic_ms, PageMap, PageState};
 use crate::Model;
 
 /// Bytes asked of the kernel per read.
@@ -403,14 +406,29 @@ impl Connection {
         }
     }
 
-    /// The page's view, if the page is mapped, the daemon is alive and the page readable.
-    /// `Err(Library)` when the daemon is gone.
+    /// The page's view, if the page is mapped, the daemon is alive, the page readable and
+    /// fresh. `Err(Library)` when the daemon is gone.
     pub(crate) fn page_state(&self) -> Result<Option<PageState>, CsError> {
         let Some(page) = &self.page else { return Ok(None) };
         if self.dead.load(Ordering::Relaxed) || self.hung_up() {
             return Err(CsError::Library);
         }
-        match page.read() {
+        let state = page.read();
+        // Read after the page, so a heartbeat of the same clock is never ahead of it.
+        let now = monotonic_ms();
+        match state {
+            // A daemon that has not rewritten its page within the bound may be stopped while
+            // the others formed a ring without it: ask it instead (the call then waits for it).
+            // The bound is the daemon's, never looser than STALE_AFTER_MAX_MS.
+            Some(state)
+                if !page_is_fresh(
+                    state.heartbeat_ms,
+                    now,
+                    u64::from(state.stale_after_ms).min(STALE_AFTER_MAX_MS),
+                ) =>
+            {
+                Ok(None)
+            }
             Some(state) if state.flags & FLAG_ALIVE != 0 => Ok(Some(state)),
             // Cleared on the daemon's clean exit.
             Some(_) => Err(CsError::Library),

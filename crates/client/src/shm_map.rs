@@ -1,5 +1,11 @@
 //! Read-only mapping of the daemon's state page (`quorumd_proto::shm`), read under its seqlock.
 //!
+//! A page is mapped only if it carries the seals this reader relies on ([`REQUIRED_SEALS`]):
+//! `F_SEAL_SHRINK` (a shorter file would make loads raise SIGBUS), `F_SEAL_GROW`,
+//! `F_SEAL_FUTURE_WRITE` (nobody but the daemon's own earlier mapping can change it: no other
+//! client can forge what this one reads) and `F_SEAL_SEAL` (the seals cannot change). A page
+//! without them is refused, and getquorate asks the daemon instead.
+//!
 //! The only module of this crate with `unsafe` code: one `mmap`, one `munmap`, and atomic
 //! loads through a pointer into the mapping. Everything it hands out is a plain value copied
 //! out of the page.
@@ -18,7 +24,12 @@ use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
 use quorumd_proto::shm::{offset, PAGE_LEN, PAGE_MAGIC, PAGE_VERSION};
+use rustix::fs::SealFlags;
 use rustix::mm::{MapFlags, ProtFlags};
+
+/// The seals a state page must carry to be mapped.
+pub(crate) const REQUIRED_SEALS: SealFlags =
+    SealFlags::SHRINK.union(SealFlags::GROW).union(SealFlags::FUTURE_WRITE).union(SealFlags::SEAL);
 
 /// How many times a reader retries a page that is being written before giving up (the
 /// writer holds the odd `seq` for a few hundred nanoseconds; a daemon that died in the
@@ -36,6 +47,10 @@ pub(crate) struct PageState {
     pub(crate) quorum_type: u32,
     /// Ring rep and seq of the last quorum notification.
     pub(crate) ring: (u32, u64),
+    /// CLOCK_MONOTONIC milliseconds of the daemon's last write.
+    pub(crate) heartbeat_ms: u64,
+    /// The freshness bound the daemon set.
+    pub(crate) stale_after_ms: u32,
 }
 
 /// A read-only mapping of the state page.
@@ -51,8 +66,12 @@ unsafe impl Send for PageMap {}
 unsafe impl Sync for PageMap {}
 
 impl PageMap {
-    /// Maps `fd` read-only if it is a page of the expected size, magic and version.
+    /// Maps `fd` read-only if it is a page of the expected size, seals, magic and version.
     pub(crate) fn map(fd: impl AsFd) -> Option<PageMap> {
+        let seals = rustix::fs::fcntl_get_seals(&fd).ok()?;
+        if !seals.contains(REQUIRED_SEALS) {
+            return None;
+        }
         let stat = rustix::fs::fstat(&fd).ok()?;
         // A shorter file would make loads past its end raise SIGBUS.
         if u64::try_from(stat.st_size).ok()? < PAGE_LEN as u64 {
@@ -82,7 +101,8 @@ impl PageMap {
 
     fn load64(&self, at: usize, order: Ordering) -> u64 {
         debug_assert!(at % 8 == 0 && at + 8 <= PAGE_LEN);
-        // SAFETY: as in `load32`, with an 8-aligned offset (`SEQ` = 0, `RING_SEQ` = 32).
+        // SAFETY: as in `load32`, with an 8-aligned offset (`SEQ` = 0, `RING_SEQ` = 32,
+        // `HEARTBEAT` = 40).
         let cell = unsafe { AtomicU64::from_ptr(self.ptr.as_ptr().add(at).cast::<u64>()) };
         cell.load(order)
     }
@@ -103,6 +123,8 @@ impl PageMap {
                 quorate: self.load32(offset::QUORATE),
                 quorum_type: self.load32(offset::QUORUM_TYPE),
                 ring: (self.load32(offset::RING_REP), self.load64(offset::RING_SEQ, Ordering::Relaxed)),
+                heartbeat_ms: self.load64(offset::HEARTBEAT, Ordering::Relaxed),
+                stale_after_ms: self.load32(offset::STALE_AFTER),
             };
             // Orders the field loads before the second `seq` load (the reader side of a
             // seqlock: an acquire fence, then a relaxed re-read).
@@ -121,4 +143,10 @@ impl Drop for PageMap {
         // no reference into it outlives `self` (readers copy values out).
         let _ = unsafe { rustix::mm::munmap(self.ptr.as_ptr().cast(), PAGE_LEN) };
     }
+}
+
+/// CLOCK_MONOTONIC in milliseconds (the clock of the page's heartbeat).
+pub(crate) fn monotonic_ms() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    (t.tv_sec as u64).saturating_mul(1000).saturating_add(t.tv_nsec as u64 / 1_000_000)
 }

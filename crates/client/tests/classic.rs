@@ -342,3 +342,36 @@ fn requests_and_dispatch_from_two_threads_share_one_handle() {
     fake.crash();
     assert!(dispatcher.join().unwrap().is_err());
 }
+
+/// A daemon that stopped rewriting its page (SIGSTOP) is not trusted past the freshness
+/// bound: getquorate asks it instead; once it writes again, the page is used again.
+#[test]
+fn a_stale_page_is_not_trusted_and_the_call_asks_the_daemon() {
+    let fake = FakeDaemon::start(Behaviour::default());
+    let (h, _) = open_v1(&fake);
+    let before = fake.requests();
+    assert_eq!(classic::getquorate(h), Ok(true));
+    assert_eq!(fake.requests(), before, "a fresh page is read");
+    fake.freeze_heartbeat(true);
+    std::thread::sleep(std::time::Duration::from_millis(quorumd_proto::shm::STALE_AFTER_MAX_MS + 200));
+    assert_eq!(classic::getquorate(h), Ok(true));
+    assert_eq!(fake.requests(), before + 1, "a stale page sends the call to the daemon");
+    fake.freeze_heartbeat(false);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let again = fake.requests();
+    assert_eq!(classic::getquorate(h), Ok(true));
+    assert_eq!(fake.requests(), again, "fresh again: read from the page");
+    classic::finalize(h).unwrap();
+}
+
+/// A page without the seals that make it the daemon's alone (anyone could have written it)
+/// is never mapped: getquorate asks the daemon.
+#[test]
+fn an_unsealed_page_is_refused() {
+    let fake = FakeDaemon::start(Behaviour { seal_page: false, ..Behaviour::default() });
+    let (h, _) = open_v1(&fake);
+    let before = fake.requests();
+    assert_eq!(classic::getquorate(h), Ok(true));
+    assert_eq!(fake.requests(), before + 1);
+    classic::finalize(h).unwrap();
+}

@@ -2,6 +2,7 @@
 //! descriptor sent with the `Init` reply. A client that stops reading never stalls the daemon:
 //! once its pending output passes [`OUT_MAX`] it is disconnected (and must reconnect, which
 //! gives it a fresh snapshot) — nothing is silently dropped from a live connection.
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};

@@ -1,5 +1,6 @@
 //! The event loop: one thread, one `mio` poll. Wait for the earliest deadline or I/O, feed the
 //! node, drain its outputs (events first: ring seqs are persisted before anything is sent).
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::io;
@@ -164,6 +165,10 @@ struct Daemon {
     udp_backlog: bool,
     roster: Roster,
     quorum_type: u32,
+    /// The state page's freshness bound (`quorumd_proto::shm::stale_after_ms` of the token).
+    stale_after_ms: u32,
+    /// How often the page's heartbeat is rewritten (`heartbeat_period_ms` of the bound).
+    heartbeat_ms: u64,
     ready: bool,
     left: bool,
     stop_deadline: Option<StdInstant>,
@@ -206,6 +211,7 @@ pub fn run(cli: &Cli) -> Result<()> {
     info!(target: "TOTEM", "token {} ms, consensus {} ms, join {} ms, merge {} ms: a failed node is noticed within about {} ms",
         t.token.as_millis(), t.consensus.as_millis(), t.join.as_millis(), t.merge.as_millis(), (t.token + t.consensus).as_millis());
     let quorum_type = u32::from(params.quorum.is_some());
+    let stale_after_ms = quorumd_proto::shm::stale_after_ms(t.token.as_millis() as u64) as u32;
     let origin = StdInstant::now();
     let node = Node::new(params, Instant::from_micros(0));
     let by_ip = peers.iter().map(|(id, a)| (a.ip(), *id)).collect();
@@ -227,6 +233,8 @@ pub fn run(cli: &Cli) -> Result<()> {
         udp_backlog: false,
         roster,
         quorum_type,
+        stale_after_ms,
+        heartbeat_ms: quorumd_proto::shm::heartbeat_period_ms(u64::from(stale_after_ms)),
         ready: false,
         left: false,
         stop_deadline: None,
@@ -258,6 +266,14 @@ impl Daemon {
                 let now = self.now();
                 StdDuration::from_micros(at.as_micros().saturating_sub(now.as_micros()))
             });
+            // The state page's heartbeat (a frozen daemon's page goes stale: see page.rs).
+            let timeout = match self.page.refresh(self.heartbeat_ms) {
+                Some(due) => {
+                    let wait = StdDuration::from_millis(due.saturating_sub(crate::page::monotonic_ms()));
+                    Some(timeout.map_or(wait, |t| t.min(wait)))
+                }
+                None => timeout,
+            };
             // Datagrams left in the socket (edge-triggered: no new event for them): do not wait.
             let timeout = if self.udp_backlog { Some(StdDuration::ZERO) } else { timeout };
             let timeout = match (timeout, self.stop_deadline) {
@@ -415,7 +431,7 @@ impl Daemon {
         while let Some(ev) = self.node.poll_event() {
             self.on_event(ev)?;
         }
-        self.publish_page()?;
+        self.publish_page();
         while let Some(t) = self.node.poll_transmit() {
             let bytes = match self.crypto.as_mut() {
                 Some(c) => c.seal(&t.bytes).map_err(|e| anyhow!("seal: {e}"))?,
@@ -459,9 +475,9 @@ impl Daemon {
         Ok(())
     }
 
-    fn publish_page(&mut self) -> Result<()> {
+    fn publish_page(&mut self) {
         if !self.node.activated() {
-            return Ok(());
+            return;
         }
         let (ring, view) = self.node.quorum_view();
         let page = StatePage {
@@ -470,9 +486,11 @@ impl Daemon {
             quorum_type: self.quorum_type,
             ring_rep: ring.rep,
             ring_seq: ring.seq,
+            heartbeat_ms: 0, // set by Page::publish at the moment it writes
+            stale_after_ms: self.stale_after_ms,
             view: view.raw(),
         };
-        self.page.publish(page)
+        self.page.publish(page);
     }
 
     fn on_event(&mut self, ev: NodeEvent) -> Result<()> {

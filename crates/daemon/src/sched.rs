@@ -8,6 +8,7 @@
 //! without real-time budget), quorumd falls back to `priority` (default `max`) instead of
 //! ignoring it, and says in one warning what is lost and how to get it back; corosync logs only
 //! that the call failed. Nothing is ever silently left as configured-but-not-applied.
+#![forbid(unsafe_code)]
 
 use quorumd_config::System;
 use thread_priority::unix::{

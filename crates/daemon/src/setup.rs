@@ -1,6 +1,7 @@
 //! From `corosync.conf` to everything the daemon runs with: the local node, peer addresses,
 //! effective Totem timing, votequorum settings, crypto and the IPC access policy. Every
 //! refusal names the file and line (from the config crate) or says exactly what to change.
+#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -11,6 +11,7 @@
 //! write at all: one synced write per 64 rings, and the guarantee is unchanged (every seq this
 //! node used is at or below the stored value, so after a restart it starts above all of them).
 //! A restart therefore moves the ring seq on by up to the reserve.
+#![forbid(unsafe_code)]
 
 use std::cell::Cell;
 use std::fs::{self, File};

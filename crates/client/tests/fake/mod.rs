@@ -7,6 +7,10 @@
 //! write one byte, read one byte back when done: `c` = push a membership change to trackers,
 //! `k` = crash (close every connection, page left "alive"), `s` = clean stop (clear
 //! FLAG_ALIVE, then close).
+//!
+//! The page is written as the daemon writes it: through a writable shared mapping made before
+//! the memfd is sealed `SHRINK | GROW | FUTURE_WRITE | SEAL` (unless `seal_page` is off), with
+//! a heartbeat thread rewriting `heartbeat_ms` every 100 ms (unless frozen).
 #![allow(dead_code, clippy::disallowed_methods, missing_docs)]
 
 use std::io::{Read, Write};
@@ -14,8 +18,8 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread;
 
 use quorumd_proto::ipc::{self, cs, Frame, Notification, Request, Response, WireRingId};
@@ -32,6 +36,8 @@ pub struct Behaviour {
     pub quorum_type: u32,
     /// Pass the state page with the `Init` reply.
     pub send_page: bool,
+    /// Seal the page as the daemon does (off: a page a client must refuse).
+    pub seal_page: bool,
     /// Queue a quorum notification before every GetQuorate reply.
     pub event_before_reply: bool,
     /// Answer GetQuorate with bytes that do not decode.
@@ -46,6 +52,7 @@ impl Default for Behaviour {
             init_error: cs::OK,
             quorum_type: 1,
             send_page: true,
+            seal_page: true,
             event_before_reply: false,
             garbage_reply: false,
             wrong_reply: false,
@@ -70,7 +77,11 @@ struct Shared {
     behaviour: Behaviour,
     view: Mutex<View>,
     page: OwnedFd,
-    page_seq: AtomicU64,
+    writer: Mutex<writer::PageWriter>,
+    /// The flags of the last write (the heartbeat rewrites the page with them).
+    page_flags: AtomicU32,
+    /// The heartbeat thread stops rewriting the page (a stopped daemon).
+    frozen: AtomicBool,
     clients: Mutex<Vec<Arc<Client>>>,
     requests: AtomicU64,
     stopped: AtomicBool,
@@ -96,8 +107,18 @@ impl FakeDaemon {
     pub fn start(behaviour: Behaviour) -> FakeDaemon {
         let dir = unique_dir();
         let path = dir.join("quorumd.sock");
-        let page = rustix::fs::memfd_create("quorumd-state", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
+        let page = rustix::fs::memfd_create(
+            "quorumd-state",
+            rustix::fs::MemfdFlags::CLOEXEC | rustix::fs::MemfdFlags::ALLOW_SEALING,
+        )
+        .unwrap();
         rustix::fs::ftruncate(&page, PAGE_LEN as u64).unwrap();
+        let writer = writer::PageWriter::new(&page);
+        if behaviour.seal_page {
+            use rustix::fs::SealFlags;
+            let seals = SealFlags::SHRINK | SealFlags::GROW | SealFlags::FUTURE_WRITE | SealFlags::SEAL;
+            rustix::fs::fcntl_add_seals(&page, seals).unwrap();
+        }
         let shared = Arc::new(Shared {
             behaviour,
             view: Mutex::new(View {
@@ -106,12 +127,16 @@ impl FakeDaemon {
                 members: vec![1],
             }),
             page,
-            page_seq: AtomicU64::new(0),
+            writer: Mutex::new(writer),
+            page_flags: AtomicU32::new(0),
+            frozen: AtomicBool::new(false),
             clients: Mutex::new(Vec::new()),
             requests: AtomicU64::new(0),
             stopped: AtomicBool::new(false),
         });
         shared.write_page(FLAG_ALIVE);
+        let weak = Arc::downgrade(&shared);
+        thread::spawn(move || heartbeat_loop(weak));
         let listener = UnixListener::bind(&path).unwrap();
         let s = Arc::clone(&shared);
         thread::spawn(move || accept_loop(listener, s));
@@ -144,8 +169,13 @@ impl FakeDaemon {
 
     /// Leaves the page's seqlock odd, as a writer that died mid-update would.
     pub fn wedge_page(&self) {
-        let seq = self.shared.page_seq.fetch_add(1, Ordering::SeqCst) + 1;
-        rustix::io::pwrite(&self.shared.page, &(seq | 1).to_ne_bytes(), 0).unwrap();
+        self.shared.frozen.store(true, Ordering::SeqCst);
+        self.shared.writer.lock().unwrap().wedge();
+    }
+
+    /// Stops (true) or restarts (false) the heartbeat, as SIGSTOP / SIGCONT would.
+    pub fn freeze_heartbeat(&self, frozen: bool) {
+        self.shared.frozen.store(frozen, Ordering::SeqCst);
     }
 
     /// Crash: every connection closed, page left as it was (FLAG_ALIVE still set).
@@ -181,13 +211,16 @@ impl Shared {
             quorum_type: self.behaviour.quorum_type,
             ring_rep: v.ring.nodeid,
             ring_seq: v.ring.seq,
+            heartbeat_ms: {
+                let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+                t.tv_sec as u64 * 1000 + t.tv_nsec as u64 / 1_000_000
+            },
+            stale_after_ms: 500,
             view: v.members,
         }
         .encode_body();
-        let seq = self.page_seq.fetch_add(2, Ordering::SeqCst);
-        rustix::io::pwrite(&self.page, &(seq + 1).to_ne_bytes(), 0).unwrap();
-        rustix::io::pwrite(&self.page, &body, 8).unwrap();
-        rustix::io::pwrite(&self.page, &(seq + 2).to_ne_bytes(), 0).unwrap();
+        self.page_flags.store(flags, Ordering::SeqCst);
+        self.writer.lock().unwrap().write(&body);
     }
 
     fn change(&self, quorate: bool, ring: WireRingId, members: &[u32], joined: &[u32], left: &[u32]) {
@@ -394,4 +427,90 @@ pub fn control(ctl: &Path, cmd: u8) {
     s.write_all(&[cmd]).unwrap();
     let mut ack = [0u8; 1];
     s.read_exact(&mut ack).unwrap();
+}
+
+/// Rewrites the page every 100 ms (a fresh heartbeat) until the fake is gone.
+fn heartbeat_loop(shared: Weak<Shared>) {
+    loop {
+        thread::sleep(std::time::Duration::from_millis(100));
+        let Some(s) = shared.upgrade() else { return };
+        if !s.frozen.load(Ordering::SeqCst) && !s.stopped.load(Ordering::SeqCst) {
+            s.write_page(s.page_flags.load(Ordering::SeqCst));
+        }
+    }
+}
+
+/// The fake's writable shared mapping of the page, made before sealing (as the daemon's).
+mod writer {
+    #![allow(unsafe_code)]
+
+    use std::os::fd::OwnedFd;
+    use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+
+    use quorumd_proto::shm::PAGE_LEN;
+
+    pub struct PageWriter {
+        ptr: *mut u8,
+        seq: u64,
+    }
+
+    // SAFETY: the mapping is process memory valid until `Drop`; every access is atomic, and
+    // the fake serialises writers with a mutex.
+    unsafe impl Send for PageWriter {}
+
+    impl PageWriter {
+        pub fn new(fd: &OwnedFd) -> PageWriter {
+            use rustix::mm::{MapFlags, ProtFlags};
+            // SAFETY: a fresh shared mapping of the PAGE_LEN-byte file (null hint, no
+            // MAP_FIXED), aliasing no Rust object.
+            let ptr = unsafe {
+                rustix::mm::mmap(
+                    std::ptr::null_mut(),
+                    PAGE_LEN,
+                    ProtFlags::READ | ProtFlags::WRITE,
+                    MapFlags::SHARED,
+                    fd,
+                    0,
+                )
+            }
+            .unwrap();
+            PageWriter { ptr: ptr.cast(), seq: 0 }
+        }
+
+        fn store32(&self, at: usize, v: u32) {
+            assert!(at % 4 == 0 && at + 4 <= PAGE_LEN);
+            // SAFETY: in bounds and 4-aligned inside the live page-aligned mapping.
+            unsafe { AtomicU32::from_ptr(self.ptr.add(at).cast::<u32>()) }.store(v, Ordering::Relaxed);
+        }
+
+        fn store_seq(&self, v: u64) {
+            // SAFETY: offset 0 of the live page-aligned mapping.
+            unsafe { AtomicU64::from_ptr(self.ptr.cast::<u64>()) }.store(v, Ordering::Release);
+        }
+
+        /// A seqlock write of `body` (the page from offset 8).
+        pub fn write(&mut self, body: &[u8]) {
+            self.seq = (self.seq + 1) | 1; // odd (also after a wedge)
+            self.store_seq(self.seq);
+            fence(Ordering::Release);
+            for (i, w) in body.chunks_exact(4).enumerate() {
+                self.store32(8 + 4 * i, u32::from_ne_bytes([w[0], w[1], w[2], w[3]]));
+            }
+            self.seq += 1;
+            self.store_seq(self.seq);
+        }
+
+        /// Leaves the seqlock odd, as a writer that died mid-update would.
+        pub fn wedge(&mut self) {
+            self.seq = (self.seq + 1) | 1;
+            self.store_seq(self.seq);
+        }
+    }
+
+    impl Drop for PageWriter {
+        fn drop(&mut self) {
+            // SAFETY: exactly the mapping made in `new`, unmapped only here.
+            let _ = unsafe { rustix::mm::munmap(self.ptr.cast(), PAGE_LEN) };
+        }
+    }
 }
