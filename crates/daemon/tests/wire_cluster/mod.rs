@@ -112,10 +112,21 @@ impl Cluster {
         std::fs::read_to_string(self.dir.join(format!("n{n}.log"))).unwrap_or_default()
     }
 
-    /// The ring seq node `n` persisted last (its current ring's, once it is operational).
-    pub fn ring_seq(&self, n: u32) -> u64 {
+    /// The ring seq node `n` stored last (the daemon stores a little ahead of the seqs it uses).
+    pub fn stored_ring_seq(&self, n: u32) -> u64 {
         let bytes = std::fs::read(self.state_dir(n).join(format!("ringid_{n}"))).unwrap();
         u64::from_ne_bytes(bytes.try_into().unwrap())
+    }
+
+    /// Node `n`'s current ring, as its status reports it (`ring_rep`, `ring_seq`).
+    pub fn ring(&self, n: u32) -> RingId {
+        let c = QuorumClient::connect_with(self.socket(n), Model::V1).unwrap();
+        let status = c.status().unwrap();
+        let num = |key: &str| -> u64 {
+            let rest = status.split(&format!("\"{key}\":")).nth(1).unwrap();
+            rest.split(|ch: char| !ch.is_ascii_digit()).next().unwrap().parse().unwrap()
+        };
+        RingId { rep: num("ring_rep") as u32, seq: num("ring_seq") }
     }
 
     /// The members node `n` reports, once it accepts clients.
