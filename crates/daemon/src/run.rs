@@ -174,6 +174,20 @@ struct Daemon {
     stop_deadline: Option<StdInstant>,
 }
 
+/// A fresh random incarnation for this boot (docs/totem.md, "Node identity"), from the OS.
+fn random_incarnation() -> Result<u64> {
+    let mut buf = [0u8; 8];
+    let mut filled = 0;
+    while filled < buf.len() {
+        match rustix::rand::getrandom(&mut buf[filled..], rustix::rand::GetRandomFlags::empty()) {
+            Ok(n) => filled += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(anyhow!("cannot draw this boot's incarnation: getrandom: {e}")),
+        }
+    }
+    Ok(u64::from_ne_bytes(buf))
+}
+
 /// Runs the daemon until SIGTERM/SIGINT.
 pub fn run(cli: &Cli) -> Result<()> {
     let Loaded { config, path } = setup::load(&cli.config)?;
@@ -188,6 +202,7 @@ pub fn run(cli: &Cli) -> Result<()> {
     let roster = Roster::new(&config, &peers, &params.names);
     let state = StateDir::open(&cli.state_dir, my_id)?;
     params.start_seq = state.ring_seq()?.saturating_add(1);
+    params.incarnation = random_incarnation()?;
     params.persisted_expected_votes = state.expected_votes()?;
     let epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

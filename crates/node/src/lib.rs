@@ -42,6 +42,9 @@ pub struct NodeParams {
     pub cluster_id: u32,
     /// Persisted ring seq + 1 (1 on a fresh state dir, like corosync).
     pub start_seq: u64,
+    /// This boot's random incarnation (see `quorumd_totem::TotemParams::incarnation`). The
+    /// shell must draw a fresh one at every boot; `new` leaves 0.
+    pub incarnation: u64,
     /// Test-only broken behaviour.
     pub mutant: Option<Mutant>,
     /// Validated votequorum settings; `None` means no quorum provider (`QUORUM_FREE`).
@@ -63,6 +66,7 @@ impl NodeParams {
             totem,
             cluster_id: 0,
             start_seq: 1,
+            incarnation: 0,
             mutant: None,
             quorum: None,
             persisted_expected_votes: None,
@@ -197,6 +201,7 @@ impl Node {
                 config: params.totem,
                 cluster_id: params.cluster_id,
                 start_seq: params.start_seq,
+                incarnation: params.incarnation,
                 mutant: params.mutant,
             },
             now,
@@ -394,6 +399,11 @@ impl Node {
     /// What Totem holds for ordered messages now (one pass over its stores).
     pub fn totem_footprint(&self) -> quorumd_totem::Footprint {
         self.totem.footprint()
+    }
+
+    /// This boot's incarnation (what its joins carry).
+    pub fn incarnation(&self) -> u64 {
+        self.totem.incarnation()
     }
 
     /// Connected client sessions.

@@ -184,11 +184,12 @@ pub struct Mcast {
 pub struct Join {
     /// The highest ring seq the sender has seen or used.
     pub ring_seq: u64,
-    /// The sender's boot number (its start ring seq, persisted at every boot, so it grows
-    /// from one boot to the next).
-    pub boot: u64,
-    /// Counts the joins this sender sent since it booted; `(boot, join_seq)` orders a node's
-    /// joins, so one overtaken on the network is recognised as old.
+    /// The sender's incarnation: a random number drawn at every boot (never persisted), so a
+    /// node that lost its state directory is still a new incarnation. Any value is valid.
+    pub incarnation: u64,
+    /// Counts the joins this sender sent in this incarnation; within one incarnation a join
+    /// with a lower `join_seq` is one overtaken on the network (see docs/totem.md, "Node
+    /// identity").
     pub join_seq: u64,
     /// Nodes believed alive.
     pub proc_list: MemberList,
@@ -347,7 +348,7 @@ pub fn encode_body(message: &Message) -> Vec<u8> {
         Message::MergeDetect | Message::TokenHoldCancel => {}
         Message::Join(j) => {
             w.u64(j.ring_seq);
-            w.u64(j.boot);
+            w.u64(j.incarnation);
             w.u64(j.join_seq);
             w.nodes(&j.proc_list);
             w.nodes(&j.failed_list);
@@ -528,11 +529,11 @@ pub fn decode_body(msg_type: MsgType, body: &[u8]) -> Result<Message, DecodeErro
         MsgType::TokenHoldCancel => Message::TokenHoldCancel,
         MsgType::Join => {
             let ring_seq = r.u64()?;
-            let boot = r.u64()?;
+            let incarnation = r.u64()?;
             let join_seq = r.u64()?;
             let proc_list = r.nodes("proc list")?;
             let failed_list = r.nodes("failed list")?;
-            Message::Join(Join { ring_seq, boot, join_seq, proc_list, failed_list })
+            Message::Join(Join { ring_seq, incarnation, join_seq, proc_list, failed_list })
         }
         MsgType::Commit => {
             let new_ring_id = r.ring()?;
@@ -622,9 +623,9 @@ mod tests {
             Just(Message::MergeDetect),
             Just(Message::TokenHoldCancel),
             (any::<(u64, u64, u64)>(), nodes(40), nodes(40)).prop_map(
-                |((ring_seq, boot, join_seq), proc_list, failed_list)| Message::Join(Join {
+                |((ring_seq, incarnation, join_seq), proc_list, failed_list)| Message::Join(Join {
                     ring_seq,
-                    boot,
+                    incarnation,
                     join_seq,
                     proc_list,
                     failed_list

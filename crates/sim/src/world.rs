@@ -240,7 +240,7 @@ impl World {
             now: Instant::ZERO,
             rng: Rng::stream(params.seed, 0x6e6574),
             net: Network::new(params.net),
-            checkers: check::safety_checkers(&params.nodelist, &params.quorum),
+            checkers: check::safety_checkers(&params.nodelist, &params.quorum, &totem),
             nodelist: params.nodelist,
             totem,
             cluster_id: params.cluster_id,
@@ -495,4 +495,4 @@ mod lifecycle;
 mod page;
 
 pub use lifecycle::StateDir;
-pub use page::{page_is_fresh, GetQuorate, SimMutant, HEARTBEAT_PERIOD, STALE_AFTER};
+pub use page::{GetQuorate, SimMutant};

@@ -4,7 +4,7 @@
 use quorumd_proto::{Duration, MemberList, NodeId};
 use quorumd_sim::fuzz::hostile::{self, Attack, Hostile};
 use quorumd_sim::settle;
-use quorumd_sim::world::{GetQuorate, SimMutant, StateDir, STALE_AFTER};
+use quorumd_sim::world::{GetQuorate, SimMutant, StateDir};
 use quorumd_sim::{World, WorldParams};
 
 fn n(raw: u32) -> NodeId {
@@ -76,7 +76,7 @@ fn getquorate_on_a_frozen_daemon_reads_the_page_while_fresh_then_waits_for_the_d
     // Nodes 2 and 3 form a ring without it; node 1's page keeps saying quorate.
     let token = w.totem_config().token;
     w.run_for(token + token + token);
-    assert!(w.frozen_for(n(1)).unwrap() > STALE_AFTER);
+    assert!(w.frozen_for(n(1)).unwrap() > w.stale_after());
     assert_eq!(w.getquorate(n(1)), Some(GetQuorate::Blocked), "a stale page must not be read");
     w.resume(n(1)).unwrap();
     assert!(converges(&mut w));

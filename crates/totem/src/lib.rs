@@ -39,8 +39,13 @@ pub struct TotemParams {
     pub config: TotemConfig,
     /// Put in every header; packets with another cluster id are dropped.
     pub cluster_id: u32,
-    /// The ring seq the shell persisted last time, plus one (0 on a fresh state dir, SPEC §4.4).
+    /// The ring seq the shell persisted last time, plus one (1 on a fresh state dir).
     pub start_seq: u64,
+    /// This boot's incarnation: a random 64-bit number the shell draws at every boot and never
+    /// persists (the daemon from the OS, the simulator from its seeded generator). It tells
+    /// this boot's joins from those of earlier boots, even when the state directory was lost
+    /// or restored from an old copy (docs/totem.md, "Node identity").
+    pub incarnation: u64,
     /// Deliberately broken behaviour, for proving the simulator's checkers. Never set in the daemon.
     pub mutant: Option<Mutant>,
 }
@@ -56,12 +61,31 @@ pub enum Mutant {
     DeliverOutOfOrder,
     /// Skips the recovery exchange: delivers only what it holds itself when installing.
     SkipRecovery,
+    /// Reverts the node identity: joins carry the persisted start seq instead of the
+    /// incarnation and are ordered by `(boot, join_seq)` for ever, the pair stored before the
+    /// join is judged. A node whose state was wiped is never heard again; one forged join with
+    /// a huge boot locks its sender out.
+    OrderJoinsByBoot,
+    /// Reverts the ring seq bounds: ring seqs from joins and commit tokens are taken whatever
+    /// their size, and tokens are not checked. One datagram with a ring seq near `u64::MAX`
+    /// saturates the seqs and no ring can form after the next failure.
+    UnboundedRingSeq,
+    /// Reverts the receive window: every ordered message is stored whatever its seq, so a
+    /// flood of far-ahead messages grows memory without bound.
+    UnboundedStore,
 }
 
 impl Mutant {
     /// Every mutant, for tests.
-    pub const ALL: [Mutant; 4] =
-        [Mutant::SkipConsensus, Mutant::ReuseRingSeq, Mutant::DeliverOutOfOrder, Mutant::SkipRecovery];
+    pub const ALL: [Mutant; 7] = [
+        Mutant::SkipConsensus,
+        Mutant::ReuseRingSeq,
+        Mutant::DeliverOutOfOrder,
+        Mutant::SkipRecovery,
+        Mutant::OrderJoinsByBoot,
+        Mutant::UnboundedRingSeq,
+        Mutant::UnboundedStore,
+    ];
 
     /// Parses the name used on the command line.
     pub fn from_name(name: &str) -> Option<Mutant> {
@@ -70,6 +94,9 @@ impl Mutant {
             "reuse-ring-seq" => Mutant::ReuseRingSeq,
             "deliver-out-of-order" => Mutant::DeliverOutOfOrder,
             "skip-recovery" => Mutant::SkipRecovery,
+            "order-joins-by-boot" => Mutant::OrderJoinsByBoot,
+            "unbounded-ring-seq" => Mutant::UnboundedRingSeq,
+            "unbounded-store" => Mutant::UnboundedStore,
             _ => return None,
         })
     }
@@ -81,6 +108,9 @@ impl Mutant {
             Mutant::ReuseRingSeq => "reuse-ring-seq",
             Mutant::DeliverOutOfOrder => "deliver-out-of-order",
             Mutant::SkipRecovery => "skip-recovery",
+            Mutant::OrderJoinsByBoot => "order-joins-by-boot",
+            Mutant::UnboundedRingSeq => "unbounded-ring-seq",
+            Mutant::UnboundedStore => "unbounded-store",
         }
     }
 }

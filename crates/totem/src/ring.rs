@@ -3,10 +3,14 @@
 //! ring-wide aru.
 //!
 //! Invariants: `gc_floor <= delivered_up_to <= my_aru <= high_seq`; every seq in
-//! `(gc_floor, my_aru]` is present in `msgs`.
+//! `(gc_floor, my_aru]` is present in `msgs`. A message received from the wire is stored only
+//! if its seq is at most `my_aru + MESSAGE_WINDOW` and the store holds fewer than
+//! `RETAINED_MESSAGES_MAX + MESSAGE_WINDOW` messages (`insert_received`), so the store's size
+//! is bounded whatever the wire carries.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use quorumd_proto::limits::{MESSAGE_WINDOW, RETAINED_MESSAGES_MAX};
 use quorumd_proto::wire::Encapsulated;
 use quorumd_proto::NodeId;
 
@@ -51,6 +55,28 @@ impl RingData {
             self.my_aru += 1;
         }
         true
+    }
+
+    /// Most messages a store holds: honest senders order a message only while their own store
+    /// holds fewer than `RETAINED_MESSAGES_MAX`; what the others send meanwhile is within one
+    /// window.
+    pub(crate) const STORED_MAX: usize = RETAINED_MESSAGES_MAX + MESSAGE_WINDOW as usize;
+
+    /// Whether a message with this seq, received from another node, may be stored: at most
+    /// `MESSAGE_WINDOW` above `my_aru` (an honest seq is at most that far above the ring-wide
+    /// aru, which is at most `my_aru`), and only while the store is below `STORED_MAX`.
+    pub(crate) fn in_window(&self, seq: u64) -> bool {
+        seq <= self.my_aru.saturating_add(MESSAGE_WINDOW) && self.msgs.len() < Self::STORED_MAX
+    }
+
+    /// Stores a message received from the wire; false (and nothing changed) if it is outside
+    /// the window (`in_window`, unless `unbounded`: the unbounded-store mutant), a duplicate or
+    /// already collected.
+    pub(crate) fn insert_received(&mut self, seq: u64, msg: StoredMsg, unbounded: bool) -> bool {
+        if !unbounded && !self.in_window(seq) {
+            return false;
+        }
+        self.insert(seq, msg)
     }
 
     /// Takes the messages that may be delivered now, in order: the contiguous run after
@@ -130,5 +156,28 @@ mod tests {
         r.collect_garbage(3);
         assert_eq!(r.msgs.keys().copied().collect::<Vec<_>>(), vec![4]);
         assert!(!r.insert(2, msg(2)), "collected seqs are not stored again");
+    }
+
+    #[test]
+    fn received_messages_are_stored_only_within_the_window() {
+        let mut r = RingData::default();
+        assert!(r.insert_received(1, msg(1), false));
+        assert!(!r.insert_received(2 + MESSAGE_WINDOW, msg(2), false), "beyond my_aru + window");
+        assert!(!r.insert_received(u64::MAX, msg(3), false));
+        assert!(r.insert_received(1 + MESSAGE_WINDOW, msg(4), false), "the window's last seq");
+        assert_eq!(r.msgs.len(), 2);
+        assert!(r.insert_received(u64::MAX, msg(5), true), "the mutant stores anything");
+    }
+
+    #[test]
+    fn the_store_never_holds_more_than_its_maximum() {
+        let mut r = RingData::default();
+        // Contiguous messages move the window along; the count bound still holds.
+        let mut stored = 0;
+        for s in 1..=(RingData::STORED_MAX as u64 + 10) {
+            stored += usize::from(r.insert_received(s, msg(0), false));
+        }
+        assert_eq!(stored, RingData::STORED_MAX);
+        assert_eq!(r.msgs.len(), RingData::STORED_MAX);
     }
 }

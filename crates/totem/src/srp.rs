@@ -13,11 +13,21 @@
 //! Invariants (asserted):
 //! - `members` always contains `my_id` and only configured nodes;
 //! - `proc_set` contains `my_id`, `failed_set` never does;
-//! - every installed ring seq is greater than the previous one (`max_seq_seen` only grows).
+//! - every installed ring seq is greater than the previous one (`max_seq_seen` only grows);
+//! - every value taken from the wire is bounded before it is used (docs/totem.md, "Bounds on
+//!   what the wire can make a node do"): `max_seq_seen` grows by at most `RING_SEQ_JUMP_MAX`
+//!   per datagram, a message store holds at most `RingData::STORED_MAX` messages, each at most
+//!   `MESSAGE_WINDOW` above its `my_aru`, and a token is taken only if its seqs are consistent
+//!   (`aru <= my_aru`, `seq <= aru + MESSAGE_WINDOW`, `token_seq` at most
+//!   `TOKEN_SEQ_STEP_MAX` ahead);
+//! - a datagram that is refused (`Err(Dropped)`) changes nothing but the drop counter.
 
 use std::collections::{BTreeMap, VecDeque};
 
-use quorumd_proto::limits::{MCAST_PAYLOAD_MAX, RETAINED_MESSAGES_MAX, RTR_MAX, SUBMIT_QUEUE_MAX};
+use quorumd_proto::limits::{
+    MCAST_PAYLOAD_MAX, MESSAGE_WINDOW, RETAINED_MESSAGES_MAX, RETIRED_INCARNATIONS_MAX, RING_SEQ_JUMP_MAX,
+    RTR_MAX, SUBMIT_QUEUE_MAX, TOKEN_SEQ_STEP_MAX,
+};
 use quorumd_proto::wire::{Commit, CommitEntry, Encapsulated, Header, Join, Mcast, Message, Packet, Token};
 use quorumd_proto::{Duration, Instant, MemberList, NodeId, RingId};
 
@@ -43,6 +53,21 @@ pub struct Footprint {
     pub queued_messages: usize,
     /// Payload bytes of all of the above.
     pub bytes: usize,
+}
+
+/// What this node knows of one peer's identity from the joins it took (docs/totem.md, "Node
+/// identity").
+#[derive(Clone, Debug)]
+struct JoinSeen {
+    /// The incarnation of the newest join taken from the peer.
+    incarnation: u64,
+    /// That join's `join_seq`.
+    join_seq: u64,
+    /// When it was taken.
+    at: Instant,
+    /// Incarnations the peer had before, and when each was superseded (at most
+    /// `RETAINED_INCARNATIONS_MAX`; each is forgotten `identity_hold` after that).
+    retired: Vec<(u64, Instant)>,
 }
 
 /// What this node agreed on in GATHER, and the ring being formed from it.
@@ -94,12 +119,11 @@ pub struct Totem {
     proc_set: MemberList,
     failed_set: MemberList,
     joins: BTreeMap<NodeId, (MemberList, MemberList)>,
-    /// The newest `(boot, join_seq)` each node has put in a join. A node's joins carry a
-    /// pair that only grows, across restarts too, so a join below it is an old one overtaken
-    /// on the network.
-    join_seq_seen: BTreeMap<NodeId, (u64, u64)>,
-    /// This boot's number: the start seq, persisted at boot.
-    boot: u64,
+    /// Each peer's identity as its joins showed it (see `join_is_overtaken`).
+    join_seen: BTreeMap<NodeId, JoinSeen>,
+    /// This boot's incarnation (random, handed in; for the order-joins-by-boot mutant the
+    /// start seq, as joins carried before).
+    incarnation: u64,
     /// Joins this node has sent (its `join_seq`).
     joins_sent: u64,
     /// Consensus periods spent in the current gather.
@@ -153,7 +177,8 @@ impl Totem {
     /// Boots a node at `now`. It starts in GATHER; its first join is due at once (`poll_timeout`
     /// returns `now`).
     pub fn new(params: TotemParams, now: Instant) -> Totem {
-        let TotemParams { my_id, nodelist, config, cluster_id, start_seq, mutant } = params;
+        let TotemParams { my_id, nodelist, config, cluster_id, start_seq, incarnation, mutant } = params;
+        let incarnation = if mutant == Some(Mutant::OrderJoinsByBoot) { start_seq } else { incarnation };
         assert!(nodelist.contains(my_id), "the nodelist must contain this node");
         let mut t = Totem {
             my_id,
@@ -171,12 +196,12 @@ impl Totem {
             proc_set: MemberList::single(my_id),
             failed_set: MemberList::new(),
             joins: BTreeMap::new(),
-            join_seq_seen: BTreeMap::new(),
+            join_seen: BTreeMap::new(),
             joins_sent: 0,
             consensus_rounds: 0,
             consensus_round_at: Instant::ZERO,
             sets_changed_at: Instant::ZERO,
-            boot: start_seq,
+            incarnation,
             last_heard: BTreeMap::new(),
             join_change_due: None,
             last_change_join: None,
@@ -201,8 +226,8 @@ impl Totem {
             events: VecDeque::new(),
             stats: Stats::default(),
         };
-        // The start seq is persisted at once: it numbers this boot, and the next boot starts
-        // above it (so joins of this boot and the next are never confused).
+        // The start seq is persisted at once, so the next boot starts above it even if this one
+        // never forms a ring.
         t.events.push_back(Event::PersistRingSeq(start_seq));
         t.enter_gather(now, "node started");
         t
@@ -294,7 +319,7 @@ impl Totem {
         self.joins_sent += 1;
         let join = Join {
             ring_seq: self.max_seq_seen,
-            boot: self.boot,
+            incarnation: self.incarnation,
             join_seq: self.joins_sent,
             proc_list,
             failed_list: MemberList::single(self.my_id),
@@ -375,6 +400,25 @@ impl Totem {
                 + rec_bytes
                 + self.submit_queue.iter().map(Vec::len).sum::<usize>(),
         }
+    }
+
+    /// Most ordered messages one store holds; a node holds at most two stores (the installed
+    /// ring's and, in RECOVERY, the new ring's).
+    pub const STORED_MESSAGES_MAX: usize = RingData::STORED_MAX;
+
+    /// Ordered messages held now (for retransmission, recovery and delivery), all stores.
+    pub fn stored_messages(&self) -> usize {
+        self.ring.msgs.len() + self.recovery.as_ref().map_or(0, |r| r.new_ring.msgs.len())
+    }
+
+    /// This boot's incarnation.
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    /// The highest ring seq this node has seen or used.
+    pub fn max_seq_seen(&self) -> u64 {
+        self.max_seq_seen
     }
 
     // -----------------------------------------------------------------------------------------
@@ -555,7 +599,7 @@ impl Totem {
         self.joins_sent += 1;
         let join = Join {
             ring_seq: self.max_seq_seen,
-            boot: self.boot,
+            incarnation: self.incarnation,
             join_seq: self.joins_sent,
             proc_list: self.proc_set.clone(),
             failed_list: self.failed_set.clone(),
@@ -594,19 +638,77 @@ impl Totem {
         if j.failed_list.contains(from) || j.ring_seq >= seq {
             return true;
         }
+        if self.join_seen.get(&from).is_some_and(|s| s.incarnation != j.incarnation) {
+            // A member that restarted: news even if its state was lost and its ring seq is old.
+            return true;
+        }
         if j.failed_list.iter().any(|n| members.contains(n)) {
             return true;
         }
         j.proc_list.iter().any(|n| !members.contains(n) && !failed.contains(n))
     }
 
+    /// How long a peer's superseded join order is upheld: a join of a retired incarnation, or
+    /// one with a lower `join_seq` than the newest of its incarnation, is refused for this long
+    /// after the newer one was taken. Datagrams are overtaken on the network by far less than
+    /// a consensus period; a forged join (crypto off) locks its sender's real joins out for at
+    /// most this long.
+    fn identity_hold(&self) -> Duration {
+        self.cfg.consensus
+    }
+
+    /// Whether a join from `from` is older than one already taken from it: the same
+    /// incarnation with a `join_seq` not above the newest taken, or a retired incarnation,
+    /// within `identity_hold` of the newer join. Changes nothing.
+    fn join_is_overtaken(&self, now: Instant, from: NodeId, j: &Join) -> bool {
+        let Some(seen) = self.join_seen.get(&from) else { return false };
+        let hold = self.identity_hold();
+        if j.incarnation == seen.incarnation {
+            return j.join_seq <= seen.join_seq && now.saturating_since(seen.at) < hold;
+        }
+        seen.retired.iter().any(|(inc, at)| *inc == j.incarnation && now.saturating_since(*at) < hold)
+    }
+
+    /// Records a join that was taken (never one that was refused).
+    fn note_join(&mut self, now: Instant, from: NodeId, j: &Join) {
+        let hold = self.identity_hold();
+        let seen = self.join_seen.entry(from).or_insert(JoinSeen {
+            incarnation: j.incarnation,
+            join_seq: j.join_seq,
+            at: now,
+            retired: Vec::new(),
+        });
+        if seen.incarnation != j.incarnation {
+            // A new incarnation (a restart; or a forged join, whose effect ends with the hold).
+            seen.retired.retain(|(inc, at)| *inc != j.incarnation && now.saturating_since(*at) < hold);
+            seen.retired.push((seen.incarnation, now));
+            if seen.retired.len() > RETIRED_INCARNATIONS_MAX {
+                seen.retired.remove(0);
+            }
+        }
+        seen.incarnation = j.incarnation;
+        seen.join_seq = j.join_seq;
+        seen.at = now;
+    }
+
     fn on_join(&mut self, now: Instant, header: Header, j: Join) -> Result<(), Dropped> {
         let from = header.sender;
-        let seen = self.join_seq_seen.entry(from).or_insert((0, 0));
-        if (j.boot, j.join_seq) <= *seen {
+        if self.mutant == Some(Mutant::OrderJoinsByBoot) {
+            // The reverted rule: `(boot, join_seq)` only grows, and is stored before the join
+            // is judged.
+            let seen = self.join_seen.entry(from).or_insert(JoinSeen {
+                incarnation: 0,
+                join_seq: 0,
+                at: now,
+                retired: Vec::new(),
+            });
+            if (j.incarnation, j.join_seq) <= (seen.incarnation, seen.join_seq) {
+                return Err(Dropped::NotApplicable);
+            }
+            (seen.incarnation, seen.join_seq) = (j.incarnation, j.join_seq);
+        } else if self.join_is_overtaken(now, from, &j) {
             return Err(Dropped::NotApplicable);
         }
-        *seen = (j.boot, j.join_seq);
         match self.state {
             State::Operational => {
                 let (members, failed) = (self.members.clone(), self.ring_failed.clone());
@@ -624,12 +726,23 @@ impl Totem {
             }
             State::Gather => {}
         }
+        if self.mutant != Some(Mutant::OrderJoinsByBoot) {
+            self.note_join(now, from, &j);
+        }
         self.gather_join(now, from, j);
         Ok(())
     }
 
     fn gather_join(&mut self, now: Instant, from: NodeId, j: Join) {
-        self.max_seq_seen = self.max_seq_seen.max(j.ring_seq);
+        // A join raises the highest ring seq seen by at most RING_SEQ_JUMP_MAX: one datagram
+        // cannot push the seqs to the end of their range. A node far behind (a wiped state
+        // directory) climbs by that much per join it hears.
+        let ring_seq = if self.mutant == Some(Mutant::UnboundedRingSeq) {
+            j.ring_seq
+        } else {
+            j.ring_seq.min(self.max_seq_seen.saturating_add(RING_SEQ_JUMP_MAX))
+        };
+        self.max_seq_seen = self.max_seq_seen.max(ring_seq);
         if self.failed_set.contains(from) {
             // Already given up on for this gather (as corosync does): it is settled in the next.
             return;
@@ -899,7 +1012,13 @@ impl Totem {
         // The creator saw every member's join carry the same sets; ours must be those sets too.
         let agreed = members == self.consensus_members();
         let newer = c.new_ring_id.seq > self.max_seq_seen || self.mutant == Some(Mutant::ReuseRingSeq);
-        if c.rotation != 1 || !agreed || !newer {
+        // Bounds: the seq at most RING_SEQ_JUMP_MAX above what we have seen (the creator saw our
+        // join, so an honest seq is at most that far ahead of it); the token_seq of a first
+        // rotation at most one rotation from the creator's 1.
+        let bounded = self.mutant == Some(Mutant::UnboundedRingSeq)
+            || (c.new_ring_id.seq.saturating_sub(self.max_seq_seen) <= RING_SEQ_JUMP_MAX
+                && c.token_seq <= TOKEN_SEQ_STEP_MAX);
+        if c.rotation != 1 || !agreed || !newer || !bounded {
             return Err(Dropped::NotApplicable);
         }
         let mine = self.my_commit_entry();
@@ -926,6 +1045,11 @@ impl Totem {
         let Some(f) = self.forming.as_mut() else { return Err(Dropped::NotApplicable) };
         if c.new_ring_id != f.ring_id || c.token_seq <= f.token_seq_seen {
             return Err(Dropped::NotApplicable);
+        }
+        if c.token_seq - f.token_seq_seen > TOKEN_SEQ_STEP_MAX
+            && self.mutant != Some(Mutant::UnboundedRingSeq)
+        {
+            return Err(Dropped::Malformed); // more than a rotation ahead: not this ring's token
         }
         f.token_seq_seen = c.token_seq;
         let is_rep = f.ring_id.rep == self.my_id.get();
@@ -1013,8 +1137,10 @@ impl Totem {
                 _ => None,
             })
             .collect();
+        let unbounded = self.mutant == Some(Mutant::UnboundedStore);
         for (seq, m) in recovered {
-            self.ring.insert(seq, m);
+            // An honest old-ring seq is within the old ring's window above our my_aru there.
+            self.ring.insert_received(seq, m, unbounded);
         }
     }
 
@@ -1137,12 +1263,20 @@ impl Totem {
     }
 
     fn on_mcast(&mut self, header: Header, m: Mcast) -> Result<(), Dropped> {
+        if !self.nodelist.contains(m.origin) {
+            return Err(Dropped::Malformed);
+        }
+        let unbounded = self.mutant == Some(Mutant::UnboundedStore);
         let stored = StoredMsg { origin: m.origin, payload: m.payload, encapsulated: m.encapsulated };
         if let (State::Recovery, Some(rec), Some(f)) =
             (self.state, self.recovery.as_mut(), self.forming.as_ref())
         {
             if header.ring_id == f.ring_id {
-                return if rec.new_ring.insert(m.seq, stored) { Ok(()) } else { Err(Dropped::NotApplicable) };
+                return if rec.new_ring.insert_received(m.seq, stored, unbounded) {
+                    Ok(())
+                } else {
+                    Err(Dropped::NotApplicable)
+                };
             }
             // The old ring's store is frozen once recovery starts: what it held then is exactly
             // what this node re-sends to the others. A late old-ring message stored now would be
@@ -1152,7 +1286,7 @@ impl Totem {
         if header.ring_id != self.ring_id {
             return Err(Dropped::NotApplicable);
         }
-        if !self.ring.insert(m.seq, stored) {
+        if !self.ring.insert_received(m.seq, stored, unbounded) {
             return Err(Dropped::NotApplicable);
         }
         self.deliver_ring();
@@ -1173,8 +1307,21 @@ impl Totem {
         }
         // The ORF token's token_seq starts at 0 with the ring's representative and grows at
         // every hop: anything not newer is a retransmission we already handled.
-        if t.token_seq <= self.active_ring().token_seq_seen {
+        let ring = self.active_ring();
+        if t.token_seq <= ring.token_seq_seen {
             return Err(Dropped::NotApplicable);
+        }
+        // Bounds (every one holds for an honest token): one rotation adds at most one hop per
+        // member to token_seq; the ring-wide aru is the minimum of the members' my_aru, ours
+        // included, and never above seq; a holder orders a message only within MESSAGE_WINDOW
+        // of the aru.
+        let consistent = t.token_seq - ring.token_seq_seen <= TOKEN_SEQ_STEP_MAX
+            && t.aru <= t.seq
+            && t.rotation_aru <= t.seq
+            && t.aru <= ring.my_aru
+            && t.seq - t.aru <= MESSAGE_WINDOW;
+        if !consistent && self.mutant != Some(Mutant::UnboundedRingSeq) {
+            return Err(Dropped::Malformed);
         }
         self.visit_token(now, t);
         Ok(())
@@ -1255,7 +1402,11 @@ impl Totem {
         let mut served = 0u32;
         let mut still_missing = Vec::with_capacity(t.rtr.len());
         let requests = std::mem::take(&mut t.rtr);
+        let (floor, top) = (self.active_ring().gc_floor, t.seq);
         for seq in requests {
+            if seq <= floor || seq > top {
+                continue; // nobody can miss what everybody had, or what was never ordered
+            }
             let found = self.active_ring().msgs.get(&seq).cloned();
             match found {
                 Some(m) => {
@@ -1297,7 +1448,12 @@ impl Totem {
         let window_room = self.cfg.window_size.saturating_sub(fcc).saturating_sub(retransmitted);
         let budget = self.cfg.max_messages.min(window_room);
         let mut sent = 0u32;
-        while sent < budget && self.active_ring().msgs.len() < RETAINED_MESSAGES_MAX {
+        // A new message's seq is at most MESSAGE_WINDOW above the ring-wide aru: every member
+        // stores it (it is within the window above its own my_aru).
+        while sent < budget
+            && self.active_ring().msgs.len() < RETAINED_MESSAGES_MAX
+            && t.seq < t.aru.saturating_add(MESSAGE_WINDOW)
+        {
             let Some(msg) = self.next_outgoing() else { break };
             t.seq = t.seq.saturating_add(1);
             let seq = t.seq;

@@ -238,7 +238,12 @@ pub fn violation(checker: &'static str, at: Instant, message: String) -> Violati
 /// then the quorum ones: no split brain (only where expected votes are fixed), members of one
 /// ring agree, clients see notifications in order. Liveness (Totem's and the quorum one) is run
 /// separately, at the end of the liveness phase.
-pub fn safety_checkers(nodelist: &MemberList, quorum: &QuorumSetup) -> Vec<Box<dyn Checker>> {
+pub fn safety_checkers(
+    nodelist: &MemberList,
+    quorum: &QuorumSetup,
+    totem: &quorumd_totem::TotemConfig,
+) -> Vec<Box<dyn Checker>> {
+    let stale_after = Duration::from_millis(quorumd_proto::shm::stale_after_ms(totem.token.as_millis()));
     let mut checkers: Vec<Box<dyn Checker>> = vec![
         Box::new(same_ring::SameRing::default()),
         Box::new(seq_increase::SeqIncrease::default()),
@@ -247,7 +252,7 @@ pub fn safety_checkers(nodelist: &MemberList, quorum: &QuorumSetup) -> Vec<Box<d
         Box::new(ordering::Ordering::default()),
         Box::new(evs::Evs::default()),
         Box::new(memory_bound::MemoryBound),
-        Box::new(frozen_getquorate::FrozenGetquorate),
+        Box::new(frozen_getquorate::FrozenGetquorate::new(stale_after)),
     ];
     if quorum.expected_votes_fixed() {
         checkers.push(Box::new(split_brain::SplitBrain));

@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use quorumd_proto::limits::RETAINED_MESSAGES_MAX;
+use crate::check::memory_bound::STORE_MESSAGES_MAX;
 use quorumd_proto::wire::{self, Commit, CommitEntry, Header, Join, Mcast, Message, Packet, Token};
 use quorumd_proto::{MemberList, NodeId, RingId};
 
@@ -22,7 +22,8 @@ use crate::world::World;
 pub enum Attack {
     /// A join carrying a ring seq at (or next to) `u64::MAX`.
     JoinMaxRingSeq,
-    /// A join with a huge boot number and join seq.
+    /// A join with a new incarnation (a "reboot") at the extreme value, and an extreme join
+    /// seq.
     JoinHugeBoot,
     /// A join naming every configured node failed.
     JoinAllFailed,
@@ -51,7 +52,7 @@ impl Attack {
     fn name(self) -> &'static str {
         match self {
             Attack::JoinMaxRingSeq => "join-max-ring-seq",
-            Attack::JoinHugeBoot => "join-huge-boot",
+            Attack::JoinHugeBoot => "join-huge-incarnation",
             Attack::JoinAllFailed => "join-all-failed",
             Attack::FarAheadFlood => "far-ahead-flood",
             Attack::McastMaxSeq => "mcast-max-seq",
@@ -108,20 +109,24 @@ pub fn datagrams(world: &World, h: &Hostile) -> Vec<Vec<u8>> {
     let header = |ring_id: RingId| Header { cluster_id: world.cluster_id(), sender: h.sender, ring_id };
     let one =
         |ring_id: RingId, message: Message| vec![wire::encode(&Packet { header: header(ring_id), message })];
-    let join = |ring_seq: u64, boot: u64, failed: MemberList| Join {
+    // The sender's real incarnation, as sniffed from its joins (0 when it is down: any value).
+    let sniffed = world.node(h.sender).map_or(0, |n| n.incarnation());
+    let join = |ring_seq: u64, incarnation: u64, failed: MemberList| Join {
         ring_seq,
-        boot,
+        incarnation,
         join_seq: h.value,
         proc_list: all.clone(),
         failed_list: failed,
     };
     match h.attack {
-        Attack::JoinMaxRingSeq => one(ring, Message::Join(join(h.value, ring.seq, MemberList::new()))),
+        Attack::JoinMaxRingSeq => one(ring, Message::Join(join(h.value, sniffed, MemberList::new()))),
         Attack::JoinHugeBoot => one(ring, Message::Join(join(ring.seq, h.value, MemberList::new()))),
-        Attack::JoinAllFailed => one(ring, Message::Join(join(ring.seq, h.value, all.clone()))),
+        Attack::JoinAllFailed => one(ring, Message::Join(join(ring.seq, sniffed, all.clone()))),
         Attack::FarAheadFlood => {
-            let base = h.value.min(u64::MAX - 2 * RETAINED_MESSAGES_MAX as u64);
-            (0..RETAINED_MESSAGES_MAX as u64 + 64)
+            // More than one store may hold, so an unbounded store shows.
+            let count = (STORE_MESSAGES_MAX + 64) as u64;
+            let base = h.value.min(u64::MAX - 2 * count);
+            (0..count)
                 .map(|i| {
                     let m = Mcast {
                         seq: base + i,

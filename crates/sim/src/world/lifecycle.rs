@@ -81,6 +81,7 @@ impl World {
         // corosync's ringid file is created holding 0 and read back plus one (SPEC §4.4).
         let start_seq = slot.persisted.unwrap_or(0).saturating_add(1);
         params.start_seq = start_seq;
+        params.incarnation = self.rng.next_u64();
         slot.node = Some(Node::new(params, now));
         slot.stopping = false;
         slot.clients = None;

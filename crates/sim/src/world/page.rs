@@ -1,9 +1,10 @@
 //! The state page as the simulated clients see it, and getquorate on a frozen daemon.
 //!
 //! The daemon publishes what getquorate returns on a shared page and refreshes a heartbeat
-//! on it while it runs (every [`HEARTBEAT_PERIOD`]); a client reads the page only while it is
-//! fresh ([`page_is_fresh`]), otherwise its call waits for the daemon, which answers once it
-//! runs again. Here the page holds the node's quorate as last published (a frozen node
+//! on it while it runs (every `quorumd_proto::shm::heartbeat_period_ms` of the freshness
+//! bound, itself `shm::stale_after_ms` of the token timeout); a client reads the page only
+//! while `shm::page_is_fresh` holds, otherwise its call waits for the daemon, which answers
+//! once it runs again. Here the page holds the node's quorate as last published (a frozen node
 //! publishes nothing, so that is its current value) and the heartbeat is the last period
 //! boundary at which the node ran: for a running node the last boundary up to now, for a
 //! paused one the last boundary up to the instant it froze.
@@ -12,20 +13,11 @@
 //! node then reports), or dropped when the node dies (the connection dies with it); every
 //! answer goes to the checkers with how long the node had been frozen when it was given.
 
+use quorumd_proto::shm;
 use quorumd_proto::{Duration, Instant, NodeId};
 
 use super::World;
 use crate::check::Status;
-
-/// How often a running daemon refreshes the page's heartbeat.
-pub const HEARTBEAT_PERIOD: Duration = Duration::from_millis(100);
-/// How old a heartbeat may be for the page to be read (older: the call waits for the daemon).
-pub const STALE_AFTER: Duration = Duration::from_millis(500);
-
-/// Whether a page whose heartbeat is `heartbeat` may be read at `now`.
-pub fn page_is_fresh(now: Instant, heartbeat: Instant) -> bool {
-    now.saturating_since(heartbeat) <= STALE_AFTER
-}
 
 /// What a getquorate call gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,18 +52,29 @@ impl SimMutant {
     }
 }
 
-fn last_beat(at: Instant) -> Instant {
-    let p = HEARTBEAT_PERIOD.as_micros();
-    Instant::from_micros(at.as_micros() / p * p)
+fn ms(at: Instant) -> u64 {
+    at.as_micros() / 1000
 }
 
 impl World {
-    /// The page's heartbeat of a running or paused node.
-    pub fn heartbeat(&self, id: NodeId) -> Option<Instant> {
+    /// The page's freshness bound: `shm::stale_after_ms` of the token timeout.
+    pub fn stale_after(&self) -> Duration {
+        Duration::from_millis(shm::stale_after_ms(self.totem.token.as_millis()))
+    }
+
+    /// The last heartbeat a running daemon wrote at or before `at`, in ms: the last period
+    /// boundary.
+    fn last_beat_ms(&self, at: Instant) -> u64 {
+        let period = shm::heartbeat_period_ms(self.stale_after().as_millis()).max(1);
+        ms(at) / period * period
+    }
+
+    /// The page's heartbeat (ms) of a running or paused node.
+    pub fn heartbeat_ms(&self, id: NodeId) -> Option<u64> {
         let slot = self.slots.get(&id)?;
         match slot.status {
-            Status::Running => Some(last_beat(self.now)),
-            Status::Paused => slot.paused_at.map(last_beat),
+            Status::Running => Some(self.last_beat_ms(self.now)),
+            Status::Paused => slot.paused_at.map(|at| self.last_beat_ms(at)),
             _ => None,
         }
     }
@@ -91,9 +94,9 @@ impl World {
             return None;
         }
         let quorate = slot.node.as_ref()?.quorate();
-        let heartbeat = self.heartbeat(id)?;
+        let heartbeat = self.heartbeat_ms(id)?;
         let stale_page = self.sim_mutant == Some(SimMutant::StalePage);
-        if page_is_fresh(self.now, heartbeat) || stale_page {
+        if shm::page_is_fresh(heartbeat, ms(self.now), self.stale_after().as_millis()) || stale_page {
             self.answer_getquorate(id, quorate);
             return Some(GetQuorate::Answered(quorate));
         }
@@ -105,7 +108,9 @@ impl World {
 
     fn answer_getquorate(&mut self, id: NodeId, quorate: bool) {
         let now = self.now;
-        let frozen = self.frozen_for(id);
+        // In whole milliseconds, the page's resolution.
+        let frozen = self.slots.get(&id).and_then(|s| s.paused_at.filter(|_| s.status == Status::Paused));
+        let frozen = frozen.map(|at| Duration::from_millis(ms(now) - ms(at)));
         self.feed(|c| c.on_getquorate(now, id, frozen, quorate));
     }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use quorumd_proto::wire;
 use quorumd_proto::{Duration, Instant, MemberList, NodeId, RingId};
-use quorumd_totem::{ConfKind, Event, State, Totem, TotemConfig, TotemParams};
+use quorumd_totem::{ConfKind, Event, Mutant, State, Totem, TotemConfig, TotemParams};
 
 pub fn id(n: u32) -> NodeId {
     NodeId::new(n).unwrap()
@@ -41,6 +41,10 @@ pub struct Net {
     /// Nodes that do not run until the given time: their timers wait and whatever reaches them
     /// meanwhile is lost (a starved process whose socket buffer overflows).
     pub starved: BTreeMap<NodeId, Instant>,
+    /// Boots so far (each boot gets its own incarnation).
+    pub boots: u64,
+    /// Built into every node started from now on.
+    pub mutant: Option<Mutant>,
 }
 
 impl Net {
@@ -66,6 +70,8 @@ impl Net {
             joins_sent: BTreeMap::new(),
             failures: BTreeMap::new(),
             starved: BTreeMap::new(),
+            boots: 0,
+            mutant: None,
         }
     }
 
@@ -83,6 +89,12 @@ impl Net {
 
     pub fn start(&mut self, n: u32) {
         let start_seq = self.persisted.get(&id(n)).map_or(1, |s| s + 1);
+        // A different, well-mixed incarnation per boot (splitmix64 of the boot count).
+        self.boots += 1;
+        let mut z = self.boots.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        let incarnation = z ^ (z >> 31);
         let t = Totem::new(
             TotemParams {
                 my_id: id(n),
@@ -90,7 +102,8 @@ impl Net {
                 config: self.cfg.clone(),
                 cluster_id: 7,
                 start_seq,
-                mutant: None,
+                incarnation,
+                mutant: self.mutant,
             },
             self.now,
         );
@@ -222,6 +235,16 @@ impl Net {
                 }
             }
         }
+    }
+
+    /// Hands `packet` to node `to` now, as if it had arrived from the network (a forged or
+    /// hostile datagram); returns what the node said.
+    pub fn inject(&mut self, to: u32, packet: wire::Packet) -> Result<(), quorumd_totem::Dropped> {
+        let bytes = wire::encode(&packet);
+        let Some(t) = self.nodes.get_mut(&id(to)) else { return Err(quorumd_totem::Dropped::NotApplicable) };
+        let r = t.handle_packet(self.now, wire::decode(&bytes).unwrap());
+        self.drain(id(to));
+        r
     }
 
     fn starved_until(&self, n: NodeId) -> Instant {
