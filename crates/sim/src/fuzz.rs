@@ -335,17 +335,24 @@ fn safety_phase(world: &mut World, rng: &mut Rng, opts: &FuzzOptions) {
 }
 
 /// Sends setexpected (the full membership's expected votes) and setvotes (each node's
-/// configured votes) through the first node with clients.
+/// configured votes) through the first node with clients, one at a time, each once the one
+/// before has been delivered (votequorum checks each against the state it finds).
 fn restore_configured_votes(world: &mut World) {
     let Some((_, _, expected, _)) = world.quorum_setup().full_membership(world.nodelist()) else { return };
     let Some(at) = world.with_status(Status::Running).into_iter().find(|n| world.has_clients(*n)) else {
         return;
     };
     world.note(&format!("liveness phase: restore expected votes {expected} and every node's votes"));
-    let _ = world.client_request(at, Request::SetExpected { expected });
+    let mut requests = vec![Request::SetExpected { expected }];
     for n in world.nodelist().clone().iter() {
         let votes = world.quorum_setup().votes.get(&n).copied().unwrap_or(1);
-        let _ = world.client_request(at, Request::SetVotes { nodeid: n.get(), votes });
+        requests.push(Request::SetVotes { nodeid: n.get(), votes });
+    }
+    let settle = world.totem_config().token;
+    for r in requests {
+        let answer = world.client_request(at, r.clone());
+        world.note(&format!("{r:?} on node {at}: {answer:?}"));
+        world.run_for(settle);
     }
 }
 

@@ -8,7 +8,9 @@
 //! out of R is a violation of its own ("messages are delivered in the configuration they were
 //! sent in, or in the transitional configuration that follows").
 //!
-//! A crash or restart forgets the node's unfinished rings: a new incarnation starts afresh.
+//! A crash or restart forgets the node's unfinished rings: a new incarnation starts afresh. A
+//! restart with the state lost also forgets the rings nobody holds any more (their ids may be
+//! reused, see [`super::RingHolders`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -33,6 +35,7 @@ pub struct Evs {
     left: BTreeSet<(NodeId, RingId)>,
     /// Per (R, R'): what each node that made that passage delivered of R.
     passages: BTreeMap<(RingId, RingId), BTreeMap<NodeId, Passage>>,
+    holders: super::RingHolders,
 }
 
 impl Evs {
@@ -80,6 +83,7 @@ impl Checker for Evs {
     }
 
     fn on_event(&mut self, now: Instant, node: NodeId, event: &TotemEvent) -> Result<(), Violation> {
+        self.holders.on_event(node, event);
         match event {
             TotemEvent::Deliver(d) => {
                 if self.left.contains(&(node, d.ring_id)) {
@@ -104,8 +108,16 @@ impl Checker for Evs {
     }
 
     fn on_lifecycle(&mut self, _now: Instant, node: NodeId, step: Lifecycle) {
+        self.holders.on_lifecycle(node);
         if matches!(step, Lifecycle::Started | Lifecycle::StartedWithLostState) {
             self.delivered.retain(|(n, _), _| *n != node);
+        }
+        if step == Lifecycle::StartedWithLostState {
+            // Rings nobody holds may be reused by a node that lost its state (RingHolders).
+            let holders = &self.holders;
+            self.delivered.retain(|(_, r), _| holders.held(*r));
+            self.left.retain(|(_, r)| holders.held(*r));
+            self.passages.retain(|(r, r2), _| holders.held(*r) || holders.held(*r2));
         }
     }
 }

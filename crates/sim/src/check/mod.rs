@@ -10,6 +10,7 @@
 //! input: anything unexpected is a [`Violation`]. Each is tested with a synthetic bad stream in
 //! its own file, and against the Totem mutants in `tests/mutants.rs`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use quorumd_node::{Model, TotemEvent};
@@ -226,6 +227,36 @@ pub trait Checker: fmt::Debug {
     /// The end of a phase: a last look at every node.
     fn at_end(&mut self, _now: Instant, _nodes: &[NodeView]) -> Result<(), Violation> {
         Ok(())
+    }
+}
+
+/// Which ring each node has installed now (its last regular configuration, until it crashes,
+/// stops or restarts), for checkers that key their memory by ring id: a node restarted with
+/// its state lost may reuse the id of a ring nobody holds any more (it cannot know that ring,
+/// and nobody alive remembers it), while the id of a ring someone still holds stays protected.
+#[derive(Debug, Default)]
+pub struct RingHolders {
+    current: BTreeMap<NodeId, RingId>,
+}
+
+impl RingHolders {
+    /// Follows `node`'s regular configurations.
+    pub fn on_event(&mut self, node: NodeId, event: &TotemEvent) {
+        if let TotemEvent::ConfChange(cc) = event {
+            if cc.kind == quorumd_node::ConfKind::Regular {
+                self.current.insert(node, cc.ring_id);
+            }
+        }
+    }
+
+    /// A node that crashed, stopped or restarted holds no ring.
+    pub fn on_lifecycle(&mut self, node: NodeId) {
+        self.current.remove(&node);
+    }
+
+    /// Whether some node has ring `r` installed now.
+    pub fn held(&self, r: RingId) -> bool {
+        self.current.values().any(|c| *c == r)
     }
 }
 

@@ -1,19 +1,21 @@
 //! Checker (e): total order. Per node and ring, delivered seqs strictly increase (no
 //! duplicate, no step back), and a given `(ring_id, seq)` carries the same `(origin, payload)`
-//! on every node that delivers it (agreed order, SPEC §4.5).
+//! on every node that delivers it (agreed order, SPEC §4.5). A node restarted with its state
+//! lost starts a new history, and may reuse the id of a ring nobody holds any more.
 
 use std::collections::BTreeMap;
 
 use quorumd_node::{Delivery, TotemEvent};
 use quorumd_proto::{Instant, NodeId, RingId};
 
-use super::{violation, Checker, Violation};
+use super::{violation, Checker, Lifecycle, RingHolders, Violation};
 
 /// Agreed, gap-tolerant, duplicate-free order.
 #[derive(Debug, Default)]
 pub struct Ordering {
     last: BTreeMap<(NodeId, RingId), u64>,
     content: BTreeMap<(RingId, u64), (NodeId, NodeId, Vec<u8>)>,
+    holders: RingHolders,
 }
 
 impl Ordering {
@@ -42,7 +44,18 @@ impl Checker for Ordering {
         "total-order"
     }
 
+    fn on_lifecycle(&mut self, _now: Instant, node: NodeId, step: Lifecycle) {
+        self.holders.on_lifecycle(node);
+        if step == Lifecycle::StartedWithLostState {
+            // Its history starts again, and rings nobody holds may be reused (RingHolders).
+            let holders = &self.holders;
+            self.last.retain(|(n, r), _| *n != node && holders.held(*r));
+            self.content.retain(|(r, _), _| holders.held(*r));
+        }
+    }
+
     fn on_event(&mut self, now: Instant, node: NodeId, event: &TotemEvent) -> Result<(), Violation> {
+        self.holders.on_event(node, event);
         let TotemEvent::Deliver(d) = event else { return Ok(()) };
         if let Some(last) = self.last.get(&(node, d.ring_id)) {
             if d.seq <= *last {

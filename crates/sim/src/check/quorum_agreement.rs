@@ -14,7 +14,11 @@
 //! - once a member of R reports a change outside a sync (a quorate flip, a delivered
 //!   RECONFIGURE, a last_man_standing expiry) while R is the ring it last activated, R is
 //!   *disturbed* and later activations of R are no longer compared: local timers and runtime
-//!   changes legitimately move one member before the others have activated.
+//!   changes legitimately move one member before the others have activated;
+//! - a RECONFIGURE delivered *in* R (ordered inside R's sync, e.g. a setexpected sent while the
+//!   membership changed) disturbs R too: a member that leaves R during the sync activates R
+//!   from the messages it holds, which need not include it (extended virtual synchrony gives it
+//!   only the messages of the members it moves on with).
 //!
 //! last_man_standing clusters are compared like any other. They used not to be: per-node
 //! history in the expected-vote rows (SPEC §3.2: an inquorate node records other inquorate
@@ -41,6 +45,9 @@ struct RingRecord {
 #[derive(Debug, Default)]
 pub struct QuorumAgreement {
     rings: BTreeMap<RingId, RingRecord>,
+    /// Rings a RECONFIGURE was delivered in before any member activated them.
+    reconfigured: std::collections::BTreeSet<RingId>,
+    holders: super::RingHolders,
     last_activation: BTreeMap<NodeId, RingId>,
 }
 
@@ -58,7 +65,8 @@ impl QuorumAgreement {
         let name = self.name();
         let Some(rec) = self.rings.get_mut(&ring_id) else {
             let numbers = numbers.map(|n| (node, n));
-            self.rings.insert(ring_id, RingRecord { first: node, quorate, numbers, disturbed: false });
+            let disturbed = self.reconfigured.contains(&ring_id);
+            self.rings.insert(ring_id, RingRecord { first: node, quorate, numbers, disturbed });
             return Ok(());
         };
         if rec.disturbed {
@@ -111,9 +119,19 @@ impl Checker for QuorumAgreement {
             QuorumObservation::SyncCompleted { ring_id, members, quorate, numbers } => {
                 self.activated(now, node, *ring_id, members, *quorate, *numbers)
             }
-            QuorumObservation::QuorateChanged { .. }
-            | QuorumObservation::Reconfigured { .. }
-            | QuorumObservation::LmsExpired => {
+            QuorumObservation::Reconfigured { ring_id } => {
+                match self.rings.get_mut(ring_id) {
+                    Some(rec) => rec.disturbed = true,
+                    None => {
+                        self.reconfigured.insert(*ring_id);
+                    }
+                }
+                if let Some(rec) = self.last_activation.get(&node).and_then(|r| self.rings.get_mut(r)) {
+                    rec.disturbed = true;
+                }
+                Ok(())
+            }
+            QuorumObservation::QuorateChanged { .. } | QuorumObservation::LmsExpired => {
                 if let Some(rec) = self.last_activation.get(&node).and_then(|r| self.rings.get_mut(r)) {
                     rec.disturbed = true;
                 }
@@ -122,8 +140,25 @@ impl Checker for QuorumAgreement {
         }
     }
 
-    fn on_lifecycle(&mut self, _now: Instant, node: NodeId, _step: Lifecycle) {
+    fn on_event(
+        &mut self,
+        _now: Instant,
+        node: NodeId,
+        event: &quorumd_node::TotemEvent,
+    ) -> Result<(), Violation> {
+        self.holders.on_event(node, event);
+        Ok(())
+    }
+
+    fn on_lifecycle(&mut self, _now: Instant, node: NodeId, step: Lifecycle) {
         self.last_activation.remove(&node);
+        self.holders.on_lifecycle(node);
+        if step == Lifecycle::StartedWithLostState {
+            // Ring ids nobody holds may be reused by a node that lost its state (RingHolders).
+            let holders = &self.holders;
+            self.rings.retain(|r, _| holders.held(*r));
+            self.reconfigured.retain(|r| holders.held(*r));
+        }
     }
 }
 
@@ -170,5 +205,25 @@ mod tests {
         c.on_quorum(t(1), n(1), &done(r, true, Some((2, 3)))).unwrap();
         c.on_quorum(t(2), n(1), &QuorumObservation::LmsExpired).unwrap();
         assert_eq!(c.on_quorum(t(3), n(2), &done(r, true, Some((2, 2)))), Ok(()));
+    }
+
+    #[test]
+    fn a_reconfigure_ordered_inside_the_sync_disturbs_the_ring() {
+        // Node 2 activated R from its nodeinfos while leaving it; node 3 then delivered a
+        // setexpected in R before its own activation: the numbers may differ.
+        let r = ring(1, 8);
+        let mut c = QuorumAgreement::default();
+        c.on_quorum(t(1), n(2), &done(r, true, Some((4, 6)))).unwrap();
+        c.on_quorum(t(2), n(3), &QuorumObservation::Reconfigured { ring_id: r }).unwrap();
+        assert_eq!(c.on_quorum(t(3), n(3), &done(r, true, Some((5, 8)))), Ok(()));
+        // Delivered before anyone activated R: the same.
+        let mut c = QuorumAgreement::default();
+        c.on_quorum(t(1), n(3), &QuorumObservation::Reconfigured { ring_id: r }).unwrap();
+        c.on_quorum(t(2), n(3), &done(r, true, Some((5, 8)))).unwrap();
+        assert_eq!(c.on_quorum(t(3), n(2), &done(r, true, Some((4, 6)))), Ok(()));
+        // Without it, the same disagreement is caught.
+        let mut c = QuorumAgreement::default();
+        c.on_quorum(t(1), n(2), &done(r, true, Some((4, 6)))).unwrap();
+        assert!(c.on_quorum(t(3), n(3), &done(r, true, Some((5, 8)))).is_err());
     }
 }

@@ -2,19 +2,22 @@
 //!
 //! Every regular configuration is recorded by ring id with the first node that installed it;
 //! a later installation of that ring id with other members is a violation (SPEC §4.4: the pair
-//! (rep, seq) identifies a configuration).
+//! (rep, seq) identifies a configuration). A node restarted with its state lost may reuse the
+//! id of a ring nobody holds any more (see [`RingHolders`]); the ids of rings some node still
+//! holds stay protected.
 
 use std::collections::BTreeMap;
 
 use quorumd_node::{ConfKind, TotemEvent};
 use quorumd_proto::{Instant, MemberList, NodeId, RingId};
 
-use super::{violation, Checker, Violation};
+use super::{violation, Checker, Lifecycle, RingHolders, Violation};
 
 /// Same ring id ⇒ same member list.
 #[derive(Debug, Default)]
 pub struct SameRing {
     seen: BTreeMap<RingId, (NodeId, MemberList)>,
+    holders: RingHolders,
 }
 
 impl Checker for SameRing {
@@ -22,7 +25,16 @@ impl Checker for SameRing {
         "same-ring-same-members"
     }
 
+    fn on_lifecycle(&mut self, _now: Instant, node: NodeId, step: Lifecycle) {
+        self.holders.on_lifecycle(node);
+        if step == Lifecycle::StartedWithLostState {
+            let holders = &self.holders;
+            self.seen.retain(|r, _| holders.held(*r));
+        }
+    }
+
     fn on_event(&mut self, now: Instant, node: NodeId, event: &TotemEvent) -> Result<(), Violation> {
+        self.holders.on_event(node, event);
         let TotemEvent::ConfChange(cc) = event else { return Ok(()) };
         if cc.kind != ConfKind::Regular {
             return Ok(());
@@ -68,5 +80,31 @@ mod tests {
         let z = ring(0, 0);
         let evs = [(1, regular(z, ring(1, 4), &[1, 2])), (1, transitional(ring(1, 4), ring(1, 8), &[1]))];
         assert_eq!(feed(&mut c, &evs), Ok(()));
+    }
+
+    #[test]
+    fn a_node_that_lost_its_state_may_reuse_only_a_ring_id_nobody_holds() {
+        use crate::check::Lifecycle;
+        let z = ring(0, 0);
+        let r = ring(1, 5);
+        // Ring 1.5 [1 2]; both go down; node 1 comes back with a wiped state and forms 1.5 [1].
+        let mut c = SameRing::default();
+        feed(&mut c, &[(1, regular(z, r, &[1, 2])), (2, regular(z, r, &[1, 2]))]).unwrap();
+        c.on_lifecycle(t(1), n(2), Lifecycle::Crashed);
+        c.on_lifecycle(t(2), n(1), Lifecycle::Crashed);
+        c.on_lifecycle(t(3), n(1), Lifecycle::StartedWithLostState);
+        assert_eq!(c.on_event(t(4), n(1), &regular(z, r, &[1])), Ok(()));
+        // Node 2 still holds 1.5 [1 2]: reusing it is caught.
+        let mut c = SameRing::default();
+        feed(&mut c, &[(1, regular(z, r, &[1, 2])), (2, regular(z, r, &[1, 2]))]).unwrap();
+        c.on_lifecycle(t(2), n(1), Lifecycle::Crashed);
+        c.on_lifecycle(t(3), n(1), Lifecycle::StartedWithLostState);
+        assert!(c.on_event(t(4), n(1), &regular(z, r, &[1])).is_err());
+        // A normal restart forgets nothing.
+        let mut c = SameRing::default();
+        feed(&mut c, &[(1, regular(z, r, &[1, 2]))]).unwrap();
+        c.on_lifecycle(t(2), n(1), Lifecycle::Crashed);
+        c.on_lifecycle(t(3), n(1), Lifecycle::Started);
+        assert!(c.on_event(t(4), n(1), &regular(z, r, &[1])).is_err());
     }
 }
