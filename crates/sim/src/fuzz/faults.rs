@@ -102,7 +102,7 @@ pub fn choose_fault(rng: &mut Rng, world: &World, opts: &FuzzOptions) -> Option<
         (3, true),
         (1, opts.loss.is_none()),
         (2, !down.is_empty() && opts.state_loss),
-        (2, !running.is_empty() && nodes.len() >= 2 && opts.hostile),
+        (3, !running.is_empty() && nodes.len() >= 2 && opts.hostile),
         (3, !with_clients.is_empty() && opts.requests),
         (2, !running.is_empty() && opts.freezes),
     ];
