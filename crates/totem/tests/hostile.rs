@@ -5,6 +5,8 @@
 //! Each scenario is also run with the mutant that reverts its fix, and must fail there: that
 //! is the proof that the test can fail.
 
+#![allow(clippy::disallowed_methods)] // test harness: reads TOTEM_TRACE from the environment
+
 mod harness;
 
 use harness::{id, Net};
