@@ -628,6 +628,11 @@ impl Totem {
     /// Whether a join from `from` is older than one already taken from it: the same
     /// incarnation with a `join_seq` not above the newest taken, or a retired incarnation,
     /// within `identity_hold` of the newer join. Changes nothing.
+    ///
+    /// Deviation from corosync: corosync's joins carry no incarnation or counter. Here they
+    /// do, so an overtaken join is recognised; the incarnation is random per boot (never
+    /// persisted), so a node that lost its state directory is simply a new incarnation, and the
+    /// order is upheld only for one hold, so a forged join cannot lock a node out for longer.
     fn join_is_overtaken(&self, now: Instant, from: NodeId, j: &Join) -> bool {
         let Some(seen) = self.join_seen.get(&from) else { return false };
         let hold = self.identity_hold();
@@ -704,7 +709,8 @@ impl Totem {
     fn gather_join(&mut self, now: Instant, from: NodeId, j: Join) {
         // A join raises the highest ring seq seen by at most RING_SEQ_JUMP_MAX: one datagram
         // cannot push the seqs to the end of their range. A node far behind (a wiped state
-        // directory) climbs by that much per join it hears.
+        // directory) climbs by that much per join it hears. Deviation from corosync: corosync
+        // takes the seq as it comes.
         let ring_seq = if self.mutant == Some(Mutant::UnboundedRingSeq) {
             j.ring_seq
         } else {

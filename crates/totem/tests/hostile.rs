@@ -247,4 +247,20 @@ fn a_token_with_inconsistent_seqs_is_refused_and_changes_nothing() {
     net.run_ms(2000);
     assert!(net.all_operational_in(&[1, 2, 3]));
     assert_eq!(net.nodes[&id(1)].ring_id(), ring, "the forged tokens broke the ring");
+
+    // The mutant without the checks takes such a token (and the ring is lost).
+    let mut net = formed(Some(Mutant::UnboundedRingSeq));
+    let ring = net.nodes[&id(1)].ring_id();
+    let t = Token {
+        token_seq: 1_000_000,
+        seq: u64::MAX,
+        aru: 0,
+        rotation_aru: 0,
+        fcc: 0,
+        backlog: 0,
+        retrans_flg: false,
+        clear_rotations: 0,
+        rtr: Vec::new(),
+    };
+    assert_eq!(net.inject(1, Packet { header: header(3, ring), message: Message::Token(t) }), Ok(()));
 }
