@@ -12,9 +12,10 @@ use wire_cluster::{copy_dir, Cluster};
 const ALL: [u64; 3] = [1, 2, 3];
 
 /// Starts 3 nodes, restarts node 3 normally three times, then kills it with SIGKILL and calls
-/// `damage` on its state directory before starting it again; node 3 must be in the 3-node ring,
-/// as every node reports it, within 2 s of its start.
-fn restart_after(name: &str, damage: impl FnOnce(&Cluster)) {
+/// `damage` on its state directory before starting it again (after the survivors re-formed, or
+/// at once); node 3 must be in the 3-node ring, as every node reports it, within 2 s of its
+/// start.
+fn restart_after(name: &str, at_once: bool, damage: impl FnOnce(&Cluster)) {
     let mut c = Cluster::new(name, 3);
     for n in 1..=3 {
         c.start(n);
@@ -29,7 +30,9 @@ fn restart_after(name: &str, damage: impl FnOnce(&Cluster)) {
         c.wait_all(&[1, 2, 3], &ALL, Duration::from_secs(5));
     }
     c.signal(3, "-KILL");
-    c.wait_all(&[1, 2], &[1, 2], Duration::from_secs(5));
+    if !at_once {
+        c.wait_all(&[1, 2], &[1, 2], Duration::from_secs(5));
+    }
     damage(&c);
     c.start(3);
     let took = c.wait_all(&[3, 1, 2], &ALL, Duration::from_secs(2));
@@ -38,12 +41,17 @@ fn restart_after(name: &str, damage: impl FnOnce(&Cluster)) {
 
 #[test]
 fn a_node_whose_state_dir_was_wiped_rejoins_within_two_seconds() {
-    restart_after("wiped", |c| std::fs::remove_dir_all(c.state_dir(3)).unwrap());
+    restart_after("wiped", false, |c| std::fs::remove_dir_all(c.state_dir(3)).unwrap());
+}
+
+#[test]
+fn a_node_whose_state_dir_was_wiped_and_that_restarts_at_once_rejoins_within_two_seconds() {
+    restart_after("wiped-at-once", true, |c| std::fs::remove_dir_all(c.state_dir(3)).unwrap());
 }
 
 #[test]
 fn a_node_whose_state_dir_was_restored_from_an_old_copy_rejoins_within_two_seconds() {
-    restart_after("restored", |c| {
+    restart_after("restored", false, |c| {
         let dir = c.state_dir(3);
         std::fs::remove_dir_all(&dir).unwrap();
         copy_dir(&c.dir.join("state3-old"), &dir);

@@ -406,6 +406,12 @@ impl Node {
         self.totem.incarnation()
     }
 
+    /// Ordered messages Totem holds now (bounded: at most twice
+    /// `quorumd_totem::Totem::STORED_MESSAGES_MAX`, see docs/totem.md).
+    pub fn totem_stored_messages(&self) -> usize {
+        self.totem.stored_messages()
+    }
+
     /// Connected client sessions.
     pub fn client_count(&self) -> usize {
         self.sessions.table.len()

@@ -65,6 +65,10 @@ impl RingData {
     /// Whether a message with this seq, received from another node, may be stored: at most
     /// `MESSAGE_WINDOW` above `my_aru` (an honest seq is at most that far above the ring-wide
     /// aru, which is at most `my_aru`), and only while the store is below `STORED_MAX`.
+    ///
+    /// Deviation from corosync: corosync's receive queue spans 16,384 seqs; ours spans 1,024
+    /// above `my_aru` (and holders order only within 1,024 of the ring's aru), so that a store
+    /// stays under 43.3 MB whatever the wire carries (docs/totem.md).
     pub(crate) fn in_window(&self, seq: u64) -> bool {
         seq <= self.my_aru.saturating_add(MESSAGE_WINDOW) && self.msgs.len() < Self::STORED_MAX
     }

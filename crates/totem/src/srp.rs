@@ -66,7 +66,7 @@ struct JoinSeen {
     /// When it was taken.
     at: Instant,
     /// Incarnations the peer had before, and when each was superseded (at most
-    /// `RETAINED_INCARNATIONS_MAX`; each is forgotten `identity_hold` after that).
+    /// `RETIRED_INCARNATIONS_MAX`; each is forgotten `identity_hold` after that).
     retired: Vec<(u64, Instant)>,
 }
 
@@ -83,6 +83,17 @@ struct Forming {
     token_seq_seen: u64,
     /// Filled when the second commit rotation reaches this node.
     entries: Vec<CommitEntry>,
+}
+
+/// What a commit token that reached a node in COMMIT or RECOVERY makes it do.
+#[derive(Clone, Copy, Debug)]
+enum CommitStep {
+    /// The representative starts the second rotation.
+    SecondRotation,
+    /// A member enters RECOVERY and passes the token on.
+    Recover,
+    /// The representative, back from the second rotation, originates the ORF token.
+    Originate,
 }
 
 /// State kept only while in RECOVERY.
@@ -660,6 +671,11 @@ impl Totem {
     /// Whether a join from `from` is older than one already taken from it: the same
     /// incarnation with a `join_seq` not above the newest taken, or a retired incarnation,
     /// within `identity_hold` of the newer join. Changes nothing.
+    ///
+    /// Deviation from corosync: corosync's joins carry no incarnation or counter. Here they
+    /// do, so an overtaken join is recognised; the incarnation is random per boot (never
+    /// persisted), so a node that lost its state directory is simply a new incarnation, and the
+    /// order is upheld only for one hold, so a forged join cannot lock a node out for longer.
     fn join_is_overtaken(&self, now: Instant, from: NodeId, j: &Join) -> bool {
         let Some(seen) = self.join_seen.get(&from) else { return false };
         let hold = self.identity_hold();
@@ -736,7 +752,8 @@ impl Totem {
     fn gather_join(&mut self, now: Instant, from: NodeId, j: Join) {
         // A join raises the highest ring seq seen by at most RING_SEQ_JUMP_MAX: one datagram
         // cannot push the seqs to the end of their range. A node far behind (a wiped state
-        // directory) climbs by that much per join it hears.
+        // directory) climbs by that much per join it hears. Deviation from corosync: corosync
+        // takes the seq as it comes.
         let ring_seq = if self.mutant == Some(Mutant::UnboundedRingSeq) {
             j.ring_seq
         } else {
@@ -1051,28 +1068,32 @@ impl Totem {
         {
             return Err(Dropped::Malformed); // more than a rotation ahead: not this ring's token
         }
-        f.token_seq_seen = c.token_seq;
+        if !c.entries.iter().map(|e| e.node).eq(f.members.iter()) {
+            return Err(Dropped::Malformed); // not the members this ring is being formed with
+        }
+        // Decide before changing anything: a refused commit token changes nothing.
         let is_rep = f.ring_id.rep == self.my_id.get();
+        let filled = c.entries.iter().all(|e| e.filled);
+        let step = match (self.state, c.rotation, is_rep) {
+            (State::Commit, 1, true) if filled => CommitStep::SecondRotation,
+            (State::Commit, 2, false) if filled => CommitStep::Recover,
+            (State::Recovery, 2, true) => CommitStep::Originate,
+            _ => return Err(Dropped::NotApplicable),
+        };
+        f.token_seq_seen = c.token_seq;
+        let members = f.members.clone();
         self.last_forward = None;
         self.timers.clear(Timer::TokenRetransmit);
         self.timers.arm(Timer::TokenLoss, now + self.cfg.token);
-        match (self.state, c.rotation, is_rep) {
-            (State::Commit, 1, true) if c.entries.iter().all(|e| e.filled) => {
-                self.commit_second_rotation(now, c);
-                Ok(())
-            }
-            (State::Commit, 2, false) if c.entries.iter().all(|e| e.filled) => {
-                let members = f.members.clone();
+        match step {
+            CommitStep::SecondRotation => self.commit_second_rotation(now, c),
+            CommitStep::Recover => {
                 self.enter_recovery(now, &c.entries);
                 self.forward_token(now, &members, Message::Commit(c));
-                Ok(())
             }
-            (State::Recovery, 2, true) => {
-                self.originate_token(now);
-                Ok(())
-            }
-            _ => Err(Dropped::NotApplicable),
+            CommitStep::Originate => self.originate_token(now),
         }
+        Ok(())
     }
 
     /// The representative got the commit token back with every entry filled: second rotation.

@@ -5,6 +5,8 @@
 //! Each scenario is also run with the mutant that reverts its fix, and must fail there: that
 //! is the proof that the test can fail.
 
+#![allow(clippy::disallowed_methods)] // test harness: reads TOTEM_TRACE from the environment
+
 mod harness;
 
 use harness::{id, Net};
@@ -245,4 +247,114 @@ fn a_token_with_inconsistent_seqs_is_refused_and_changes_nothing() {
     net.run_ms(2000);
     assert!(net.all_operational_in(&[1, 2, 3]));
     assert_eq!(net.nodes[&id(1)].ring_id(), ring, "the forged tokens broke the ring");
+
+    // The mutant without the checks takes such a token (and the ring is lost).
+    let mut net = formed(Some(Mutant::UnboundedRingSeq));
+    let ring = net.nodes[&id(1)].ring_id();
+    let t = Token {
+        token_seq: 1_000_000,
+        seq: u64::MAX,
+        aru: 0,
+        rotation_aru: 0,
+        fcc: 0,
+        backlog: 0,
+        retrans_flg: false,
+        clear_rotations: 0,
+        rtr: Vec::new(),
+    };
+    assert_eq!(net.inject(1, Packet { header: header(3, ring), message: Message::Token(t) }), Ok(()));
+}
+
+/// The node's whole state, with the drop counter left out.
+fn snapshot(t: &Totem) -> String {
+    let s = format!("{t:?}");
+    let at = s.find("dropped: ").expect("stats are printed");
+    let end = at + s[at..].find(',').unwrap();
+    format!("{}{}", &s[..at], &s[end..])
+}
+
+#[test]
+fn a_refused_datagram_changes_nothing_whatever_its_values() {
+    let mut net = formed(None);
+    let mut rng = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let (mut refused, mut taken) = (0, 0);
+    for round in 0..3000 {
+        if round == 1500 {
+            // Also while gathering: node 3 crashed, nodes 1 and 2 are forming a new ring.
+            net.crash(3);
+            net.run_ms(1100);
+        }
+        let ring = net.nodes[&id(1)].ring_id();
+        let pick = |v: u64, r: u64| match r % 5 {
+            0 => v,
+            1 => u64::MAX - (r % 3),
+            2 => v.saturating_add(r % 2000),
+            3 => v.saturating_sub(1 + r % 10),
+            _ => r,
+        };
+        let r = next();
+        let ring_id = if r % 3 == 0 { RingId { rep: 1, seq: pick(ring.seq, next()) } } else { ring };
+        let message = match r % 5 {
+            0 => Message::Join(Join {
+                ring_seq: pick(ring.seq, next()),
+                incarnation: pick(0, next()),
+                join_seq: pick(1, next()),
+                proc_list: all(),
+                failed_list: if next() % 2 == 0 { MemberList::new() } else { MemberList::single(id(1)) },
+            }),
+            1 => Message::Token(Token {
+                token_seq: pick(0, next()),
+                seq: pick(0, next()),
+                aru: pick(0, next()),
+                rotation_aru: pick(0, next()),
+                fcc: 0,
+                backlog: 0,
+                retrans_flg: next() % 2 == 0,
+                clear_rotations: 0,
+                rtr: vec![pick(0, next())],
+            }),
+            2 => Message::Mcast(Mcast {
+                seq: pick(1, next()),
+                origin: id(1 + (next() % 3) as u32),
+                encapsulated: None,
+                payload: vec![1; 16],
+            }),
+            3 => Message::Commit(quorumd_proto::wire::Commit {
+                new_ring_id: RingId { rep: 1, seq: pick(ring.seq + 4, next()) },
+                rotation: 1 + (next() % 2) as u8,
+                token_seq: pick(1, next()),
+                entries: [1u32, 2, 3]
+                    .iter()
+                    .map(|n| quorumd_proto::wire::CommitEntry {
+                        node: id(*n),
+                        old_ring_id: ring,
+                        aru: pick(0, next()),
+                        high_seq: pick(0, next()),
+                        filled: true,
+                    })
+                    .collect(),
+            }),
+            _ => Message::MergeDetect,
+        };
+        let from = 2 + (next() % 2) as u32;
+        let packet = Packet { header: header(from, ring_id), message };
+        let now = net.now;
+        let t = net.nodes.get_mut(&id(1)).unwrap();
+        let before = snapshot(t);
+        if t.handle_packet(now, packet.clone()).is_err() {
+            refused += 1;
+            assert_eq!(before, snapshot(t), "refused {packet:?} changed the state");
+        } else {
+            taken += 1;
+        }
+        net.run_ms(1 + next() % 5);
+    }
+    eprintln!("{refused} refused, {taken} taken");
+    assert!(refused > 1000 && taken > 100, "{refused} refused, {taken} taken");
 }
