@@ -67,6 +67,8 @@ pub struct FuzzOptions {
     pub log: bool,
     /// Run every seed with this quorum preset (otherwise drawn per seed).
     pub quorum: Option<Preset>,
+    /// Every node seals and opens its datagrams (authenticated transport, one cluster key).
+    pub crypto: bool,
 }
 
 impl Default for FuzzOptions {
@@ -83,6 +85,7 @@ impl Default for FuzzOptions {
             token_ms: None,
             log: false,
             quorum: None,
+            crypto: false,
         }
     }
 }
@@ -154,6 +157,9 @@ pub fn repro_command(seed: u64, nodes: usize, opts: &FuzzOptions) -> String {
     if let Some(p) = opts.quorum {
         cmd += &format!(" --quorum {}", p.name());
     }
+    if opts.crypto {
+        cmd += " --crypto";
+    }
     cmd
 }
 
@@ -179,6 +185,7 @@ fn world_params(seed: u64, nodes: usize, opts: &FuzzOptions) -> WorldParams {
         mutant: opts.mutant,
         cluster_id: 0x5155,
         quorum: quorum_for_seed(seed, nodes, opts).1,
+        crypto: opts.crypto.then(crate::latency::sim_key),
     }
 }
 
