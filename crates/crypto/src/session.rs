@@ -37,6 +37,9 @@
 //! - first contact costs one round trip: the refused datagram is re-sent as soon as the offer
 //!   arrives, and the offer back rides along.
 //!
+//! Deviation from corosync: corosync/knet has no replay protection at this layer; quorumd's
+//! needs no clock and survives restarts of either end (docs/deviations.md, crypto item 3).
+//!
 //! Memory: one entry per peer id that sent an authentic datagram (ids are `1..=65535`), each
 //! holding a window and the last datagram sent to it.
 

@@ -8,6 +8,10 @@
 //! datagrams) behind them. Invariants: with crypto on, nothing leaves the node unsealed and
 //! nothing reaches Totem unopened; a refused datagram reaches neither Totem nor the quorum
 //! service, so it changes no protocol state.
+//!
+//! Deviation from corosync: corosync seals in knet, below totem, and has no replay protection
+//! there; here the node seals and opens with per-boot session tickets (docs/deviations.md,
+//! crypto items 3 and 6).
 
 use std::collections::VecDeque;
 use std::num::NonZeroU64;
