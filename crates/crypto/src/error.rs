@@ -66,9 +66,17 @@ pub enum CryptoError {
     /// The sealed payload length would not fit the header's u32 `payload_len`.
     #[error("datagram body of {0} bytes is too large to seal; nothing was sent")]
     TooLarge(usize),
-    /// Every counter of this epoch has been used; a new context with a higher epoch is needed.
-    #[error("all nonce counters of epoch {0} are used; restart with a higher epoch; nothing was sent")]
-    CounterExhausted(u64),
+    /// Every datagram counter of this start has been used (2^64 of them).
+    #[error("all datagram counters of this start are used; restart the node; nothing was sent")]
+    CounterExhausted,
+    /// A sealed datagram longer than the largest UDP payload.
+    #[error("sealed datagram of {len} bytes is longer than {max}; dropped, nothing changed")]
+    Oversized {
+        /// Bytes received.
+        len: usize,
+        /// The longest accepted.
+        max: usize,
+    },
     /// A sealed datagram shorter than its header, envelope and tag, or than its header says.
     #[error("sealed datagram truncated: {len} bytes, at least {needed} needed; dropped, nothing changed")]
     Truncated {
@@ -108,39 +116,60 @@ pub enum CryptoError {
         /// Sender in the header (unauthenticated, as claimed).
         sender: u32,
     },
-    /// An authentic datagram from an epoch older than one already seen from that sender.
+    /// An envelope kind (or reserved bytes) this version does not know.
+    #[error("datagram from peer {sender} has unknown kind {kind}; dropped, nothing changed")]
+    UnknownKind {
+        /// Sender in the header (unauthenticated).
+        sender: u32,
+        /// The kind byte.
+        kind: u8,
+    },
+    /// A datagram naming this node as its sender (our own datagram sent back to us).
+    #[error("datagram claims to come from this very node; dropped, nothing changed")]
+    FromSelf,
+    /// An authentic datagram that names another start of this node (sent before this
+    /// restart, or before the sender learnt this start's nonce).
     #[error(
-        "peer {sender} sent epoch {epoch}, older than its epoch {current} already seen \
-         (a replay, or its epoch went backwards on restart); dropped, nothing changed"
+        "peer {sender} sent a datagram for another start of this node; dropped and answered \
+         with this start's nonce, nothing else changed"
     )]
-    OldEpoch {
+    NotForThisBoot {
         /// The sender.
         sender: u32,
-        /// Epoch of the datagram.
-        epoch: u64,
-        /// Highest epoch seen from that sender.
-        current: u64,
     },
-    /// An authentic datagram whose (epoch, counter) was already accepted.
-    #[error("peer {sender} datagram {epoch}/{counter} is a replay; dropped, nothing changed")]
+    /// An authentic datagram of a session that is not (or no longer) the sender's current
+    /// one: a previous incarnation of the sender, or a first contact.
+    #[error(
+        "peer {sender} sent a datagram of a session not current here (an earlier start of it, \
+         or a first contact); dropped and answered with an offer, nothing else changed"
+    )]
+    StaleSession {
+        /// The sender.
+        sender: u32,
+    },
+    /// An authentic session offer that answers a datagram of another start of this node or
+    /// one sent before the last offer adopted from that peer (a replay or a late duplicate).
+    #[error("peer {sender} sent a stale session offer; dropped, nothing changed")]
+    StaleOffer {
+        /// The sender.
+        sender: u32,
+    },
+    /// An authentic datagram whose counter was already accepted in its session.
+    #[error("peer {sender} datagram {counter} is a replay; dropped, nothing changed")]
     Replay {
         /// The sender.
         sender: u32,
-        /// Epoch of the datagram.
-        epoch: u64,
         /// Counter of the datagram.
         counter: u64,
     },
     /// An authentic datagram whose counter fell below the sender's replay window.
     #[error(
-        "peer {sender} datagram {epoch}/{counter} is older than the replay window (lowest {lowest}); \
+        "peer {sender} datagram {counter} is older than the replay window (lowest {lowest}); \
          dropped, nothing changed"
     )]
     BelowWindow {
         /// The sender.
         sender: u32,
-        /// Epoch of the datagram.
-        epoch: u64,
         /// Counter of the datagram.
         counter: u64,
         /// Lowest counter the window still accepts.

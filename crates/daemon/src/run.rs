@@ -12,8 +12,8 @@ use std::time::{Duration as StdDuration, Instant as StdInstant};
 use anyhow::{anyhow, bail, Context, Result};
 use mio::net::{UdpSocket, UnixListener};
 use mio::{Events, Interest, Poll, Token};
-use quorumd_crypto::{CryptoConfig, CryptoContext};
-use quorumd_node::{ClientInput, ClientOutput, Node, NodeEvent, TotemEvent};
+use quorumd_crypto::{ClusterKey, CryptoConfig};
+use quorumd_node::{ClientInput, ClientOutput, CryptoParams, Node, NodeEvent, TotemEvent};
 use quorumd_proto::ipc::{self, cs, Frame, Response};
 use quorumd_proto::shm::{StatePage, FLAG_ALIVE};
 use quorumd_proto::{Instant, MemberList, NodeId};
@@ -81,11 +81,9 @@ fn crypto_config(config: &quorumd_config::Config) -> Result<CryptoConfig> {
     CryptoConfig::parse(&cipher, &hash).map_err(|e| anyhow!("totem crypto: {e}"))
 }
 
-fn crypto_context(
-    config: &quorumd_config::Config,
-    my_id: NodeId,
-    epoch: u64,
-) -> Result<Option<CryptoContext>> {
+/// The node's crypto parameters: the key from the authkey file and a random per-boot nonce
+/// (no clock: see docs/totem.md, "Authenticated transport and replay").
+fn crypto_params(config: &quorumd_config::Config) -> Result<Option<CryptoParams>> {
     let cc = crypto_config(config)?;
     if cc.is_plaintext() {
         warn!(target: "TOTEM", "crypto_cipher and crypto_hash are 'none': cluster traffic is neither encrypted nor authenticated");
@@ -99,10 +97,17 @@ fn crypto_context(
         }
     }
     let cluster = config.totem.cluster_name.clone().unwrap_or_default();
-    let ctx =
-        CryptoContext::new(&key, &cluster, my_id.get(), epoch).map_err(|e| anyhow!("{keyfile}: {e}"))?;
-    info!(target: "TOTEM", "crypto: {cc} (key id {:08x})", ctx.key_id());
-    Ok(Some(ctx))
+    let key = ClusterKey::derive(&key, &cluster).map_err(|e| anyhow!("{keyfile}: {e}"))?;
+    let boot_nonce = loop {
+        let mut b = [0u8; 8];
+        rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty())
+            .context("getrandom for the per-boot nonce")?;
+        if let Some(n) = std::num::NonZeroU64::new(u64::from_ne_bytes(b)) {
+            break n;
+        }
+    };
+    info!(target: "TOTEM", "crypto: {cc} (key id {:08x})", key.key_id());
+    Ok(Some(CryptoParams { key, boot_nonce }))
 }
 
 fn socket_path(cli: &Cli) -> PathBuf {
@@ -153,7 +158,6 @@ struct Daemon {
     udp: UdpSocket,
     peers: BTreeMap<NodeId, SocketAddr>,
     by_ip: BTreeMap<IpAddr, NodeId>,
-    crypto: Option<CryptoContext>,
     state: StateDir,
     page: Page,
     poll: Poll,
@@ -204,10 +208,7 @@ pub fn run(cli: &Cli) -> Result<()> {
     params.start_seq = state.ring_seq()?.saturating_add(1);
     params.incarnation = random_incarnation()?;
     params.persisted_expected_votes = state.expected_votes()?;
-    let epoch = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64);
-    let crypto = crypto_context(&config, my_id, epoch)?;
+    params.crypto = crypto_params(&config)?;
     let bind = peers[&my_id];
     let udp = UdpSocket::bind(bind).with_context(|| format!("cannot bind UDP {bind}"))?;
     // A join storm in a large cluster delivers N-1 datagrams at once to every node; the
@@ -238,7 +239,6 @@ pub fn run(cli: &Cli) -> Result<()> {
         udp,
         peers,
         by_ip,
-        crypto,
         state,
         page: Page::new()?,
         poll,
@@ -366,18 +366,10 @@ impl Daemon {
                 debug!(target: "TOTEM", "dropped a datagram from {from}: not a nodelist address");
                 continue;
             }
-            let plain = match self.crypto.as_mut() {
-                Some(c) => match c.open(&buf[..n]) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        warn!(target: "TOTEM", "dropped a datagram from {from}: {e}");
-                        continue;
-                    }
-                },
-                None => buf[..n].to_vec(),
-            };
             let now = self.now();
-            if let Err(e) = self.node.handle_datagram(now, &plain) {
+            // Crypto (when on) runs inside the node; a refusal is one debug line, never a warning
+            // per datagram.
+            if let Err(e) = self.node.handle_datagram(now, &buf[..n]) {
                 debug!(target: "TOTEM", "dropped a datagram from {from}: {e}");
             }
             if let Err(e) = self.drain_outputs() {
@@ -448,13 +440,9 @@ impl Daemon {
         }
         self.publish_page();
         while let Some(t) = self.node.poll_transmit() {
-            let bytes = match self.crypto.as_mut() {
-                Some(c) => c.seal(&t.bytes).map_err(|e| anyhow!("seal: {e}"))?,
-                None => t.bytes,
-            };
             for to in t.to {
                 if let Some(addr) = self.peers.get(&to) {
-                    if let Err(e) = self.udp.send_to(&bytes, *addr) {
+                    if let Err(e) = self.udp.send_to(&t.bytes, *addr) {
                         debug!(target: "TOTEM", "send to node {to} ({addr}): {e}");
                     }
                 }

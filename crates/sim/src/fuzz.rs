@@ -79,6 +79,8 @@ pub struct FuzzOptions {
     pub requests: bool,
     /// Draw freezes longer than the token timeout.
     pub freezes: bool,
+    /// Every node seals and opens its datagrams (authenticated transport, one cluster key).
+    pub crypto: bool,
 }
 
 impl Default for FuzzOptions {
@@ -96,6 +98,7 @@ impl Default for FuzzOptions {
             token_ms: None,
             log: false,
             quorum: None,
+            crypto: false,
             state_loss: true,
             hostile: true,
             requests: true,
@@ -198,6 +201,9 @@ pub fn repro_command(seed: u64, nodes: usize, opts: &FuzzOptions) -> String {
             cmd += &format!(" --no-{flag}");
         }
     }
+    if opts.crypto {
+        cmd += " --crypto";
+    }
     cmd
 }
 
@@ -224,6 +230,7 @@ fn world_params(seed: u64, nodes: usize, opts: &FuzzOptions) -> WorldParams {
         sim_mutant: opts.sim_mutant,
         cluster_id: 0x5155,
         quorum: quorum_for_seed(seed, nodes, opts).1,
+        crypto: opts.crypto.then(crate::latency::sim_key),
     }
 }
 

@@ -55,13 +55,26 @@ pub struct LatencyRow {
     pub failures: Vec<String>,
 }
 
+/// The cluster key of simulated runs with crypto on.
+pub fn sim_key() -> quorumd_node::ClusterKey {
+    match quorumd_node::ClusterKey::derive(&[0x5a; 128], "quorumd-sim") {
+        Ok(k) => k,
+        Err(e) => unreachable!("a 128-byte authkey is valid: {e}"),
+    }
+}
+
 /// Measures `nodes` over `trials` seeds (1..=trials).
 pub fn measure(nodes: usize, trials: u64) -> LatencyRow {
+    measure_with(nodes, trials, false)
+}
+
+/// [`measure`], with every node sealing its datagrams when `crypto`.
+pub fn measure_with(nodes: usize, trials: u64, crypto: bool) -> LatencyRow {
     let token_ms = TotemKeys::default().derive(nodes).map(|c| c.token.as_millis()).unwrap_or(0);
     let mut samples = Vec::new();
     let mut failures = Vec::new();
     for seed in 1..=trials {
-        match trial(nodes, seed) {
+        match trial_with(nodes, seed, crypto) {
             Ok(s) => samples.push(s),
             Err(e) => failures.push(format!("nodes {nodes} seed {seed}: {e}")),
         }
@@ -82,6 +95,11 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 /// One trial of the four measurements.
 pub fn trial(nodes: usize, seed: u64) -> Result<Sample, String> {
+    trial_with(nodes, seed, false)
+}
+
+/// [`trial`], with every node sealing its datagrams when `crypto`.
+pub fn trial_with(nodes: usize, seed: u64, crypto: bool) -> Result<Sample, String> {
     let ids: Vec<NodeId> = (1..=nodes as u32).filter_map(|i| NodeId::new(i).ok()).collect();
     let nodelist = MemberList::from_ids(ids.iter().copied()).map_err(|e| e.to_string())?;
     let params = WorldParams {
@@ -91,6 +109,7 @@ pub fn trial(nodes: usize, seed: u64) -> Result<Sample, String> {
             jitter: Duration::from_micros(100),
             ..NetParams::default()
         },
+        crypto: crypto.then(sim_key),
         ..WorldParams::new(nodelist)
     };
     let mut world = World::new(params).map_err(|e| e.to_string())?;

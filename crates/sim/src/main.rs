@@ -108,6 +108,9 @@ struct FuzzArgs {
     /// atb-list, weighted, noquorum (default: drawn per seed).
     #[arg(long)]
     quorum: Option<String>,
+    /// Every node seals and opens its datagrams (authenticated transport with one key).
+    #[arg(long)]
+    crypto: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -118,6 +121,9 @@ struct LatencyArgs {
     /// Trials (seeds 1..=N) per size; the median is printed.
     #[arg(long, default_value_t = 3)]
     trials: u64,
+    /// Every node seals and opens its datagrams (authenticated transport with one key).
+    #[arg(long)]
+    crypto: bool,
 }
 
 fn main() -> ExitCode {
@@ -198,6 +204,7 @@ fn fuzz_options(args: &FuzzArgs) -> Result<FuzzOptions> {
         hostile: !args.no_hostile,
         requests: !args.no_requests,
         freezes: !args.no_freezes,
+        crypto: args.crypto,
     })
 }
 
@@ -322,7 +329,7 @@ fn run_latency(args: &LatencyArgs) -> Result<bool> {
         if !(1..=384).contains(&n) {
             bail!("cluster size {n} is out of range 1..=384");
         }
-        let row = latency::measure(n, args.trials);
+        let row = latency::measure_with(n, args.trials, args.crypto);
         let ms = |d: quorumd_proto::Duration| format!("{:.1}", d.as_micros() as f64 / 1000.0);
         match row.median {
             Some(s) => println!(

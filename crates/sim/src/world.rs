@@ -22,7 +22,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
 
-use quorumd_node::{Node, NodeEvent, TotemEvent, Transmit};
+use quorumd_node::{ClusterKey, Node, NodeEvent, TotemEvent, Transmit};
 use quorumd_proto::{Duration, Instant, MemberList, NodeId};
 use quorumd_totem::{Mutant, TimingError, TotemConfig, TotemKeys};
 use quorumd_votequorum::Settings;
@@ -102,6 +102,9 @@ pub struct WorldParams {
     pub cluster_id: u32,
     /// The quorum provider and its configuration, the same for every node.
     pub quorum: QuorumSetup,
+    /// Authenticated transport for every node (`None`: plaintext). Each start draws its
+    /// per-boot nonce from a stream of `seed` of its own.
+    pub crypto: Option<ClusterKey>,
 }
 
 impl WorldParams {
@@ -116,6 +119,7 @@ impl WorldParams {
             sim_mutant: None,
             cluster_id: 0x5155,
             quorum: QuorumSetup::default(),
+            crypto: None,
         }
     }
 }
@@ -185,6 +189,8 @@ pub struct World {
     sim_mutant: Option<SimMutant>,
     quorum: QuorumSetup,
     settings: Option<BTreeMap<NodeId, Settings>>,
+    /// The cluster key and the generator of per-boot nonces (crypto on).
+    crypto: Option<(ClusterKey, Rng)>,
     /// A node's quorum view changed since the views were last checked.
     quorum_dirty: bool,
     /// A runtime setexpected or setvotes was sent.
@@ -248,6 +254,7 @@ impl World {
             sim_mutant: params.sim_mutant,
             quorum: params.quorum,
             settings,
+            crypto: params.crypto.map(|k| (k, Rng::stream(params.seed, 0x626f_6f74))),
             quorum_dirty: false,
             quorum_overridden: false,
             slots,

@@ -7,7 +7,7 @@
 //! everything in its inbox; a stop calls `leave` and drops the node once it reports
 //! `NodeEvent::Left`, after its leave datagrams went out.
 
-use quorumd_node::{Node, NodeParams};
+use quorumd_node::{CryptoParams, Node, NodeParams};
 use quorumd_proto::NodeId;
 
 use super::{SimError, World};
@@ -77,6 +77,10 @@ impl World {
         params.cluster_id = self.cluster_id;
         params.mutant = self.mutant;
         params.quorum = self.settings.as_ref().and_then(|s| s.get(&id)).cloned();
+        if let Some((key, rng)) = self.crypto.as_mut() {
+            let boot_nonce = std::iter::repeat_with(|| rng.next_u64()).find_map(std::num::NonZeroU64::new);
+            params.crypto = boot_nonce.map(|boot_nonce| CryptoParams { key: key.clone(), boot_nonce });
+        }
         let Some(slot) = self.slots.get_mut(&id) else { return Err(SimError::UnknownNode(id)) };
         // corosync's ringid file is created holding 0 and read back plus one (SPEC §4.4).
         let start_seq = slot.persisted.unwrap_or(0).saturating_add(1);
