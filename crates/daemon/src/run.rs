@@ -222,6 +222,7 @@ struct Daemon {
     accept_backoff: StdDuration,
     accept_errors: RateLimited,
     refusals: RateLimited,
+    denials: RateLimited,
     /// A descriptor held in reserve (/dev/null): released to accept-and-refuse a connection at
     /// EMFILE, or to store the ring seq if the descriptors ever ran out.
     spare_fd: Option<std::fs::File>,
@@ -300,6 +301,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         accept_backoff: StdDuration::ZERO,
         accept_errors: RateLimited::default(),
         refusals: RateLimited::default(),
+        denials: RateLimited::default(),
         spare_fd: spare_fd(),
         drops: Drops::default(),
         roster,
@@ -703,7 +705,15 @@ impl Daemon {
             }
             NodeEvent::PersistExpectedVotes(ev) => self.state.store_expected_votes(ev)?,
             NodeEvent::AccessDenied { uid, gid, pid, .. } => {
-                warn!(target: "IPC", "Denied connection attempt from {uid}:{gid} (pid {pid}): add a uidgid entry to allow it");
+                // Rate-limited: a connect/Init loop of a refused user must not flood the log.
+                if let Some(n) = self.denials.hit(StdInstant::now()) {
+                    let more = if n > 1 {
+                        format!(" ({n} attempts refused in the last 10 s)")
+                    } else {
+                        String::new()
+                    };
+                    warn!(target: "IPC", "Denied connection attempt from {uid}:{gid} (pid {pid}): add a uidgid entry to allow it{more}");
+                }
             }
             NodeEvent::ClientError { conn, reason } => {
                 warn!(target: "IPC", "connection {}: {reason}", conn.0)

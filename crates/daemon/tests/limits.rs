@@ -336,3 +336,40 @@ fn the_state_dir_is_created_private() {
     let mode = std::fs::metadata(c.state_dir(1)).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700, "state dir mode {mode:o}");
 }
+
+/// A user without a `uidgid` entry connecting in a loop: every attempt is refused, and the
+/// log gets one line per 10 s with the count, not one line per attempt.
+#[test]
+fn refused_users_in_a_connect_loop_do_not_flood_the_log() {
+    if !is_root() {
+        println!("SKIPPED: needs root to run a client as another user");
+        return;
+    }
+    let mut c = Cluster::new("denyloop", 1, "");
+    c.start(1);
+    c.wait_members(1, &[1], Duration::from_secs(10));
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "deny_child", "--nocapture", "--include-ignored"])
+        .env("QUORUMD_DENY_CHILD_SOCKET", c.socket(1))
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("CHILD REFUSED 300"), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let lines = c.log(1).lines().filter(|l| l.contains("Denied connection attempt from 65534:65534")).count();
+    assert!((1..=2).contains(&lines), "{lines} log lines for 300 refusals");
+    assert_eq!(QuorumClient::connect_with(c.socket(1), Model::V1).unwrap().getquorate(), Ok(true));
+}
+
+#[test]
+#[ignore = "run by refused_users_in_a_connect_loop_do_not_flood_the_log as uid 65534"]
+fn deny_child() {
+    let Some(sock) = std::env::var_os("QUORUMD_DENY_CHILD_SOCKET") else { return };
+    let refused = (0..300)
+        .filter(|_| {
+            matches!(QuorumClient::connect_with(Path::new(&sock), Model::V1), Err(e) if e.code() == CsError::Access)
+        })
+        .count();
+    println!("CHILD REFUSED {refused}");
+}
