@@ -223,6 +223,8 @@ struct Daemon {
     accept_errors: RateLimited,
     refusals: RateLimited,
     denials: RateLimited,
+    evictions: RateLimited,
+    bad_clients: RateLimited,
     /// A descriptor held in reserve (/dev/null): released to accept-and-refuse a connection at
     /// EMFILE, or to store the ring seq if the descriptors ever ran out.
     spare_fd: Option<std::fs::File>,
@@ -302,6 +304,8 @@ pub fn run(cli: &Cli) -> Result<()> {
         accept_errors: RateLimited::default(),
         refusals: RateLimited::default(),
         denials: RateLimited::default(),
+        evictions: RateLimited::default(),
+        bad_clients: RateLimited::default(),
         spare_fd: spare_fd(),
         drops: Drops::default(),
         roster,
@@ -554,7 +558,9 @@ impl Daemon {
             }
             ReadOutcome::Closed => self.drop_client(conn),
             ReadOutcome::Bad(why) => {
-                warn!(target: "IPC", "connection {}: {why}; disconnected", conn.0);
+                if let Some(n) = self.bad_clients.hit(StdInstant::now()) {
+                    warn!(target: "IPC", "connection {}: {why}; disconnected ({n} such in the last 10 s)", conn.0);
+                }
                 self.drop_client(conn);
             }
         }
@@ -616,7 +622,9 @@ impl Daemon {
                 self.node.handle_client(now, conn, ClientInput::Disconnected);
             }
             for gone in std::mem::take(&mut self.clients.evicted) {
-                warn!(target: "IPC", "connection {}: disconnected, it is the furthest behind of all clients and their queues reached {} MiB", gone.0, crate::clients::OUT_TOTAL_MAX >> 20);
+                if let Some(n) = self.evictions.hit(StdInstant::now()) {
+                    warn!(target: "IPC", "connection {}: disconnected, it is the furthest behind of all clients and their queues reached {} MiB ({n} such in the last 10 s)", gone.0, crate::clients::OUT_TOTAL_MAX >> 20);
+                }
                 let now = self.now();
                 self.node.handle_client(now, gone, ClientInput::Disconnected);
             }
