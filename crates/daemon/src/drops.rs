@@ -102,6 +102,14 @@ impl Drops {
     }
 }
 
+/// Whether the node's refusal of a datagram is counted (and logged rate-limited) as
+/// malformed: everything except what a healthy cluster sends in passing (a packet for a ring
+/// or state this node has left, a looped-back one of its own), which is logged at debug only.
+pub fn is_counted(e: &quorumd_node::DropReason) -> bool {
+    use quorumd_totem::Dropped;
+    !matches!(e, quorumd_node::DropReason::Protocol(Dropped::NotApplicable | Dropped::FromSelf))
+}
+
 /// A log line at most once per LOG_EVERY, with how many occurrences it stands for.
 #[derive(Default)]
 pub struct RateLimited {

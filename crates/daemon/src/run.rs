@@ -461,7 +461,11 @@ impl Daemon {
             };
             let now = self.now();
             if let Err(e) = self.node.handle_datagram(now, &plain) {
-                self.drops.count(StdInstant::now(), from, true, Drop::Malformed, &e);
+                if crate::drops::is_counted(&e) {
+                    self.drops.count(StdInstant::now(), from, true, Drop::Malformed, &e);
+                } else {
+                    debug!(target: "TOTEM", "dropped a datagram from {from}: {e}");
+                }
             }
             if let Err(e) = self.drain_outputs() {
                 error!(target: "MAIN", "{e:#}");
