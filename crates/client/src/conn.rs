@@ -259,7 +259,11 @@ impl Connection {
         let (uid, gid) = (rustix::process::geteuid().as_raw(), rustix::process::getegid().as_raw());
         let sock = connect_socket(path)?;
         let (eventfd, epoll) = readiness_fds(&sock)?;
-        send_all(&sock, &ipc::encode(&Frame::Request(Request::Init { model: model as u32 })))?;
+        // A daemon over its connection caps answers Init with CS_ERR_NO_RESOURCES and closes
+        // at once, maybe before this write (EPIPE): read its answer anyway. Whatever else made
+        // the write fail, the read below ends: the daemon closes a connection that has not
+        // completed Init within its Init timeout.
+        let _ = send_all(&sock, &ipc::encode(&Frame::Request(Request::Init { model: model as u32 })));
         let mut io = Io { awaiting: true, ..Io::default() };
         let mut page_fd = None;
         while io.response.is_none() {

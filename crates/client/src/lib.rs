@@ -13,8 +13,9 @@
 //!
 //! The library runs no threads and no runtime of its own; everything happens inside the
 //! caller's calls. `getquorate` reads the daemon's state page (a read-only shared mapping,
-//! module `shm_map`, the only `unsafe` code here) after checking the daemon is alive, and
-//! falls back to a round trip without it.
+//! module `shm_map`, the only `unsafe` code here) after checking the daemon is alive, that
+//! the page is sealed as the daemon seals it, and that its heartbeat is fresh; otherwise (no
+//! page, or a stopped daemon's stale page) it asks the daemon, and waits for it.
 //!
 //! Where the daemon lives: `$QUORUMD_SOCKET`, else [`DEFAULT_SOCKET`].
 // The client is a shell in the sense of clippy.toml: it owns sockets and reads the environment.

@@ -9,7 +9,7 @@ use crate::ctx::Ctx;
 use crate::error::ConfigError;
 use crate::suggest::nearest;
 use crate::syntax::{Item, Section};
-use crate::value::{invalid, non_empty, one_of, yes_no};
+use crate::value::{invalid, non_empty, one_of, uint, yes_no};
 
 /// The keys of `system { }`.
 pub const SYSTEM_KEYS: &[&str] = &[
@@ -19,7 +19,17 @@ pub const SYSTEM_KEYS: &[&str] = &[
     "move_to_root_cgroup",
     "allow_knet_handle_fallback",
     "state_dir",
+    "max_connections",
+    "max_connections_per_uid",
 ];
+
+/// Default of `system.max_connections`: client connections the daemon keeps at once.
+pub const MAX_CONNECTIONS_DEFAULT: u32 = 256;
+/// Default of `system.max_connections_per_uid`.
+pub const MAX_CONNECTIONS_PER_UID_DEFAULT: u32 = 64;
+/// The largest value either key takes (the daemon further caps the total below its
+/// open-file limit).
+pub const MAX_CONNECTIONS_LIMIT: u64 = 65_536;
 
 /// The `system { }` section; `None` means "not set".
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -36,6 +46,22 @@ pub struct System {
     pub allow_knet_handle_fallback: Option<bool>,
     /// `state_dir` (corosync's default is `/var/lib/corosync`).
     pub state_dir: Option<String>,
+    /// `max_connections`: client connections kept at once, all users together (quorumd only).
+    pub max_connections: Option<u32>,
+    /// `max_connections_per_uid`: client connections kept at once per user id (quorumd only).
+    pub max_connections_per_uid: Option<u32>,
+}
+
+impl System {
+    /// `max_connections`, or its default.
+    pub fn max_connections(&self) -> u32 {
+        self.max_connections.unwrap_or(MAX_CONNECTIONS_DEFAULT)
+    }
+
+    /// `max_connections_per_uid`, or its default.
+    pub fn max_connections_per_uid(&self) -> u32 {
+        self.max_connections_per_uid.unwrap_or(MAX_CONNECTIONS_PER_UID_DEFAULT)
+    }
 }
 
 const SECTION: &str = "system";
@@ -69,6 +95,11 @@ fn apply_key(s: &mut System, item: &Item, ctx: &mut Ctx) -> Result<(), ConfigErr
         }
         "allow_knet_handle_fallback" => s.allow_knet_handle_fallback = Some(yes_no(item, SECTION)?),
         "state_dir" => s.state_dir = Some(non_empty(item, SECTION)?),
+        // Deviation from corosync: corosync has no cap on client connections (a local client
+        // could open connections until the daemon ran out of descriptors). These two keys are
+        // quorumd's own; corosync would ignore them.
+        "max_connections" => s.max_connections = Some(connections(item)?),
+        "max_connections_per_uid" => s.max_connections_per_uid = Some(connections(item)?),
         other => {
             let hint = match nearest(other, SYSTEM_KEYS) {
                 Some(s) => format!(" (did you mean '{s}'?)"),
@@ -78,6 +109,11 @@ fn apply_key(s: &mut System, item: &Item, ctx: &mut Ctx) -> Result<(), ConfigErr
         }
     }
     Ok(())
+}
+
+fn connections(item: &Item) -> Result<u32, ConfigError> {
+    let v = uint(item, SECTION, 1, MAX_CONNECTIONS_LIMIT)?;
+    u32::try_from(v).map_err(|_| invalid(item, SECTION, format!("an integer in 1..={MAX_CONNECTIONS_LIMIT}")))
 }
 
 fn priority(item: &Item) -> Result<String, ConfigError> {
@@ -108,5 +144,28 @@ fn flatten(section: &Section, prefix: &str, out: &mut BTreeMap<String, String>) 
     }
     for sub in section.sections() {
         flatten(sub, &format!("{prefix}{}.", sub.name), out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::parse_str;
+
+    fn system(body: &str) -> Result<super::System, String> {
+        parse_str(&format!("totem {{\nversion: 2\n}}\nsystem {{\n{body}}}\n"), "f")
+            .map(|c| c.system)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn connection_caps_have_defaults_and_bounds() {
+        let s = system("").unwrap();
+        assert_eq!((s.max_connections(), s.max_connections_per_uid()), (256, 64));
+        let s = system("max_connections: 10\nmax_connections_per_uid: 2\n").unwrap();
+        assert_eq!((s.max_connections(), s.max_connections_per_uid()), (10, 2));
+        for bad in ["0", "-1", "65537", "x", ""] {
+            let e = system(&format!("max_connections: {bad}\n")).unwrap_err();
+            assert!(e.contains("max_connections"), "{bad}: {e}");
+        }
     }
 }

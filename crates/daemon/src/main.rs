@@ -9,6 +9,7 @@
 
 mod clients;
 mod demo;
+mod drops;
 mod page;
 mod run;
 mod sched;

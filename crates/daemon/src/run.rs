@@ -21,7 +21,8 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use tracing::{debug, error, info, warn};
 
-use crate::clients::{conn_of, Clients, ReadOutcome, FIRST_TOKEN};
+use crate::clients::{conn_of, Clients, Limits, ReadOutcome, FIRST_TOKEN};
+use crate::drops::{Drop, Drops, RateLimited};
 use crate::page::Page;
 use crate::setup::{self, Loaded};
 use crate::state::StateDir;
@@ -90,7 +91,8 @@ fn crypto_params(config: &quorumd_config::Config) -> Result<Option<CryptoParams>
         return Ok(None);
     }
     let keyfile = config.totem.keyfile.clone().unwrap_or_else(|| "/etc/corosync/authkey".into());
-    let key = std::fs::read(&keyfile).with_context(|| format!("cannot read the authkey {keyfile}"))?;
+    let key = setup::read_bounded(Path::new(&keyfile), quorumd_crypto::AUTHKEY_LEN_MAX as u64)
+        .context("cannot use the authkey")?;
     if let Ok(meta) = std::fs::metadata(&keyfile) {
         if let Some(w) = quorumd_crypto::authkey_mode_warning(meta.permissions().mode()) {
             warn!(target: "TOTEM", "{keyfile}: {w}");
@@ -124,16 +126,65 @@ const UDP_RCVBUF: usize = 4 << 20;
 /// clients get their turn; the rest are read in the next turn, which then does not wait.
 const UDP_BATCH: usize = 256;
 
-/// Binds the client socket. A stale socket file is replaced only if nothing answers on it.
+/// At most this many connections are accepted per turn of the event loop.
+const ACCEPT_BATCH: usize = 64;
+/// The first and the longest pause after an accept error.
+const ACCEPT_BACKOFF_MIN: StdDuration = StdDuration::from_millis(10);
+const ACCEPT_BACKOFF_MAX: StdDuration = StdDuration::from_secs(1);
+/// Descriptors kept for the daemon itself (sockets, epoll, signals, state page, state files,
+/// log, spare) below the open-file limit: client connections never take these.
+const RESERVED_FDS: u64 = 64;
+
+/// Raises the open-file soft limit to the hard limit, then caps client connections so that
+/// the daemon's own descriptors stay reserved (`system.max_connections`, lowered if the limit
+/// requires it, with a warning) and the per-uid cap within the total.
+fn connection_limits(system: &quorumd_config::System) -> Limits {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let lim = getrlimit(Resource::Nofile);
+    // The kernel refuses more than fs.nr_open (1 Mi by default) even when the hard limit is
+    // "unlimited".
+    let want = lim.maximum.unwrap_or(1 << 20).min(1 << 20);
+    if lim.current.is_some_and(|c| c < want) {
+        let _ = setrlimit(Resource::Nofile, Rlimit { current: Some(want), maximum: lim.maximum });
+    }
+    let soft = getrlimit(Resource::Nofile).current.unwrap_or(want);
+    let room = usize::try_from(soft.saturating_sub(RESERVED_FDS)).unwrap_or(usize::MAX).max(1);
+    let wanted = system.max_connections() as usize;
+    if wanted > room {
+        warn!(target: "IPC", "system.max_connections {wanted} lowered to {room}: the open-file limit is {soft} and {RESERVED_FDS} descriptors are kept for the daemon itself");
+    }
+    let total = wanted.min(room);
+    let per_uid = (system.max_connections_per_uid() as usize).min(total);
+    info!(target: "IPC", "client connections: at most {total}, {per_uid} per uid (open-file limit {soft})");
+    Limits { total, per_uid }
+}
+
+/// The reserved descriptor (see `Daemon::spare_fd`).
+fn spare_fd() -> Option<std::fs::File> {
+    std::fs::File::open("/dev/null").ok()
+}
+
+/// Binds the client socket. A stale socket file is replaced only if nothing answers on it;
+/// anything else at that path (a regular file, a directory, a symlink...) is left alone and
+/// refused.
 fn bind_listener(path: &Path) -> Result<UnixListener> {
+    use std::os::unix::fs::FileTypeExt;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    if path.exists() {
-        if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            bail!("another daemon is already serving {}", path.display());
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                bail!("another daemon is already serving {}", path.display());
+            }
+            std::fs::remove_file(path).with_context(|| format!("cannot remove stale {}", path.display()))?;
         }
-        std::fs::remove_file(path).with_context(|| format!("cannot remove stale {}", path.display()))?;
+        Ok(_) => bail!(
+            "{} exists and is not a socket: refusing to replace it (remove it or choose another --socket)",
+            path.display()
+        ),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot check {}", path.display())),
     }
     let listener = UnixListener::bind(path).with_context(|| format!("cannot bind {}", path.display()))?;
     // Anyone may connect; who may *use* the service is decided from the peer credentials
@@ -167,6 +218,21 @@ struct Daemon {
     clients: Clients,
     /// The last read_udp stopped at UDP_BATCH with datagrams possibly left in the socket.
     udp_backlog: bool,
+    /// The last accept stopped at ACCEPT_BATCH or on an error: connections may be waiting.
+    accept_backlog: bool,
+    /// After an accept error (EMFILE, ENFILE, ENOBUFS...): no accept before then.
+    accept_paused_until: Option<StdInstant>,
+    /// The current pause after an accept error (doubles up to ACCEPT_BACKOFF_MAX).
+    accept_backoff: StdDuration,
+    accept_errors: RateLimited,
+    refusals: RateLimited,
+    denials: RateLimited,
+    evictions: RateLimited,
+    bad_clients: RateLimited,
+    /// A descriptor held in reserve (/dev/null): released to accept-and-refuse a connection at
+    /// EMFILE, or to store the ring seq if the descriptors ever ran out.
+    spare_fd: Option<std::fs::File>,
+    drops: Drops,
     roster: Roster,
     quorum_type: u32,
     /// The state page's freshness bound (`quorumd_proto::shm::stale_after_ms` of the token).
@@ -200,6 +266,7 @@ pub fn run(cli: &Cli) -> Result<()> {
         warn!(target: "MAIN", "{w}");
     }
     crate::sched::apply(&config.system);
+    let limits = connection_limits(&config.system);
     let peers = setup::peer_addresses(&config)?;
     let my_id = setup::local_node(&config, cli.nodeid, &peers)?;
     let mut params = setup::node_params(&config, my_id)?;
@@ -244,8 +311,18 @@ pub fn run(cli: &Cli) -> Result<()> {
         poll,
         registry,
         listener,
-        clients: Clients::default(),
+        clients: Clients::new(limits),
         udp_backlog: false,
+        accept_backlog: false,
+        accept_paused_until: None,
+        accept_backoff: StdDuration::ZERO,
+        accept_errors: RateLimited::default(),
+        refusals: RateLimited::default(),
+        denials: RateLimited::default(),
+        evictions: RateLimited::default(),
+        bad_clients: RateLimited::default(),
+        spare_fd: spare_fd(),
+        drops: Drops::default(),
         roster,
         quorum_type,
         stale_after_ms,
@@ -285,6 +362,19 @@ impl Daemon {
             let timeout = match self.page.refresh(self.heartbeat_ms) {
                 Some(due) => {
                     let wait = StdDuration::from_millis(due.saturating_sub(crate::page::monotonic_ms()));
+                    Some(timeout.map_or(wait, |t| t.min(wait)))
+                }
+                None => timeout,
+            };
+            // Connections that must complete Init, and accepts left over or paused.
+            let mut wake = self.clients.next_init_deadline();
+            if self.accept_backlog {
+                let at = self.accept_paused_until.unwrap_or_else(StdInstant::now);
+                wake = Some(wake.map_or(at, |w| w.min(at)));
+            }
+            let timeout = match wake {
+                Some(at) => {
+                    let wait = at.saturating_duration_since(StdInstant::now());
                     Some(timeout.map_or(wait, |t| t.min(wait)))
                 }
                 None => timeout,
@@ -331,6 +421,14 @@ impl Daemon {
             if self.udp_backlog && !udp_read {
                 self.read_udp();
             }
+            if self.accept_backlog {
+                self.accept();
+            }
+            for conn in self.clients.init_expired(StdInstant::now()) {
+                debug!(target: "IPC", "connection {}: no Init within {:?}; closed", conn.0, crate::clients::INIT_TIMEOUT);
+                self.drop_client(conn);
+            }
+            self.drain_outputs()?;
         }
     }
 
@@ -363,14 +461,20 @@ impl Daemon {
                 }
             };
             if !self.by_ip.contains_key(&from.ip()) {
-                debug!(target: "TOTEM", "dropped a datagram from {from}: not a nodelist address");
+                self.drops.count(StdInstant::now(), from, false, Drop::Stranger, &"not in the nodelist");
                 continue;
             }
             let now = self.now();
-            // Crypto (when on) runs inside the node; a refusal is one debug line, never a warning
-            // per datagram.
+            // Crypto (when on) runs inside the node; refusals are counted per source and logged
+            // rate-limited (undecryptable apart from malformed), the rest at debug only.
             if let Err(e) = self.node.handle_datagram(now, &buf[..n]) {
-                debug!(target: "TOTEM", "dropped a datagram from {from}: {e}");
+                if matches!(e, quorumd_node::DropReason::Crypto(_)) {
+                    self.drops.count(StdInstant::now(), from, true, Drop::Undecryptable, &e);
+                } else if crate::drops::is_counted(&e) {
+                    self.drops.count(StdInstant::now(), from, true, Drop::Malformed, &e);
+                } else {
+                    debug!(target: "TOTEM", "dropped a datagram from {from}: {e}");
+                }
             }
             if let Err(e) = self.drain_outputs() {
                 error!(target: "MAIN", "{e:#}");
@@ -379,28 +483,74 @@ impl Daemon {
         }
     }
 
+    /// Accepts up to ACCEPT_BATCH connections (the rest in the next turn, which then does not
+    /// wait), each within the connection caps. An accept error pauses accepting with a
+    /// doubling backoff instead of retrying at once: the listener is edge-triggered, so the
+    /// connections left waiting are picked up when the pause ends.
     fn accept(&mut self) {
-        loop {
+        let now = StdInstant::now();
+        if self.accept_paused_until.is_some_and(|t| now < t) {
+            self.accept_backlog = true;
+            return;
+        }
+        self.accept_paused_until = None;
+        self.accept_backlog = true;
+        for _ in 0..ACCEPT_BATCH {
             let stream = match self.listener.accept() {
                 Ok((s, _)) => s,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.accept_backlog = false;
+                    self.accept_backoff = StdDuration::ZERO;
+                    return;
+                }
+                Err(e)
+                    if matches!(e.kind(), io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted) =>
+                {
+                    continue;
+                }
                 Err(e) => {
-                    warn!(target: "IPC", "accept: {e}");
+                    // Out of descriptors: give the spare back to refuse one waiting
+                    // connection cleanly rather than leave it hanging, then pause.
+                    if e.raw_os_error() == Some(rustix::io::Errno::MFILE.raw_os_error()) {
+                        if let Some(spare) = self.spare_fd.take() {
+                            drop(spare);
+                            if let Ok((s, _)) = self.listener.accept() {
+                                crate::clients::refuse(s);
+                            }
+                            self.spare_fd = spare_fd();
+                        }
+                    }
+                    self.accept_backoff =
+                        (self.accept_backoff * 2).clamp(ACCEPT_BACKOFF_MIN, ACCEPT_BACKOFF_MAX);
+                    self.accept_paused_until = Some(now + self.accept_backoff);
+                    if let Some(n) = self.accept_errors.hit(now) {
+                        warn!(target: "IPC", "accept: {e} ({n} times in the last {} s); pausing accepts for {:?}", crate::drops::LOG_EVERY.as_secs(), self.accept_backoff);
+                    }
                     return;
                 }
             };
-            let Ok(conn) = self.clients.add(&self.registry, stream) else { continue };
-            let now = self.now();
-            match self.clients.peer_credentials(conn) {
-                Ok((uid, gid, pid)) => {
-                    debug!(target: "IPC", "connection {} from pid {pid} uid {uid} gid {gid}", conn.0);
-                    self.node.handle_client(now, conn, ClientInput::Connected { uid, gid, pid });
-                }
+            let (uid, gid, pid) = match crate::clients::peer_credentials(&stream) {
+                Ok(c) => c,
                 Err(e) => {
                     warn!(target: "IPC", "no peer credentials: {e}");
-                    self.clients.remove(&self.registry, conn);
+                    continue;
                 }
+            };
+            if let Err(why) = self.clients.admit(uid) {
+                crate::clients::refuse(stream);
+                if let Some(n) = self.refusals.hit(now) {
+                    let what = match why {
+                        crate::clients::Refused::Total => "system.max_connections",
+                        crate::clients::Refused::PerUid => "system.max_connections_per_uid",
+                    };
+                    warn!(target: "IPC", "refused {n} connection(s) in the last {} s, the last from pid {pid} uid {uid}: {what} reached", crate::drops::LOG_EVERY.as_secs());
+                }
+                continue;
             }
+            let Ok(conn) = self.clients.add(&self.registry, stream, uid, now) else { continue };
+            debug!(target: "IPC", "connection {} from pid {pid} uid {uid} gid {gid}", conn.0);
+            let t = self.now();
+            self.node.handle_client(t, conn, ClientInput::Connected { uid, gid, pid });
         }
     }
 
@@ -421,7 +571,9 @@ impl Daemon {
             }
             ReadOutcome::Closed => self.drop_client(conn),
             ReadOutcome::Bad(why) => {
-                warn!(target: "IPC", "connection {}: {why}; disconnected", conn.0);
+                if let Some(n) = self.bad_clients.hit(StdInstant::now()) {
+                    warn!(target: "IPC", "connection {}: {why}; disconnected ({n} such in the last 10 s)", conn.0);
+                }
                 self.drop_client(conn);
             }
         }
@@ -457,11 +609,15 @@ impl Daemon {
                     let bytes = match decoded {
                         Ok(Frame::Response(Response::Status { error, json })) => {
                             let json = self.roster.add_to_status(json);
+                            let json = self.add_limits_to_status(json);
                             ipc::encode(&Frame::Response(Response::Status { error, json }))
                         }
                         _ => bytes,
                     };
                     let fd = init_ok.then(|| self.page.client_fd());
+                    if init_ok {
+                        self.clients.mark_inited(conn);
+                    }
                     self.clients.send(&self.registry, conn, &bytes, fd)
                 }
                 ClientOutput::Close => self.clients.close_after_flush(&self.registry, conn),
@@ -474,8 +630,31 @@ impl Daemon {
                 let now = self.now();
                 self.node.handle_client(now, conn, ClientInput::Disconnected);
             }
+            for gone in std::mem::take(&mut self.clients.evicted) {
+                if let Some(n) = self.evictions.hit(StdInstant::now()) {
+                    warn!(target: "IPC", "connection {}: disconnected, it is the furthest behind of all clients and their queues reached {} MiB ({n} such in the last 10 s)", gone.0, crate::clients::OUT_TOTAL_MAX >> 20);
+                }
+                let now = self.now();
+                self.node.handle_client(now, gone, ClientInput::Disconnected);
+            }
         }
         Ok(())
+    }
+
+    /// Appends the per-source drop counters and the client queue total to the status document
+    /// (`dropped_datagrams`, `client_queue_bytes`), unless that would not fit in one frame.
+    fn add_limits_to_status(&self, json: String) -> String {
+        let Some(head) = json.strip_suffix('}') else { return json };
+        let sep = if head.ends_with('{') { "" } else { "," };
+        let out = format!(
+            "{head}{sep}{},\"client_queue_bytes\":{}}}",
+            self.drops.json_member(),
+            self.clients.out_total()
+        );
+        if out.len() > ipc::FRAME_MAX - ipc::FRAME_HEADER_LEN - 8 {
+            return json;
+        }
+        out
     }
 
     fn publish_page(&mut self) {
@@ -499,9 +678,15 @@ impl Daemon {
     fn on_event(&mut self, ev: NodeEvent) -> Result<()> {
         match ev {
             NodeEvent::Totem(TotemEvent::PersistRingSeq(seq)) => {
-                self.state
-                    .store_ring_seq(seq)
-                    .context("the ring seq must be stored before the ring is used")?;
+                if let Err(e) = self.state.store_ring_seq(seq) {
+                    // Client connections are capped well below the open-file limit, so this
+                    // should not happen; if the descriptors ran out anyway, use the spare.
+                    warn!(target: "MAIN", "{e:#}; retrying with the reserved descriptor");
+                    self.spare_fd = None;
+                    let stored = self.state.store_ring_seq(seq);
+                    self.spare_fd = spare_fd();
+                    stored.context("the ring seq must be stored before the ring is used")?;
+                }
             }
             NodeEvent::Totem(TotemEvent::StateChanged { state, reason }) => {
                 debug!(target: "TOTEM", "{state:?}: {reason}");
@@ -537,7 +722,15 @@ impl Daemon {
             }
             NodeEvent::PersistExpectedVotes(ev) => self.state.store_expected_votes(ev)?,
             NodeEvent::AccessDenied { uid, gid, pid, .. } => {
-                warn!(target: "IPC", "Denied connection attempt from {uid}:{gid} (pid {pid}): add a uidgid entry to allow it");
+                // Rate-limited: a connect/Init loop of a refused user must not flood the log.
+                if let Some(n) = self.denials.hit(StdInstant::now()) {
+                    let more = if n > 1 {
+                        format!(" ({n} attempts refused in the last 10 s)")
+                    } else {
+                        String::new()
+                    };
+                    warn!(target: "IPC", "Denied connection attempt from {uid}:{gid} (pid {pid}): add a uidgid entry to allow it{more}");
+                }
             }
             NodeEvent::ClientError { conn, reason } => {
                 warn!(target: "IPC", "connection {}: {reason}", conn.0)

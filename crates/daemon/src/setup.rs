@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs, UdpSocket};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -22,10 +23,40 @@ pub struct Loaded {
     pub config: Config,
 }
 
+/// Largest configuration file read (corosync.conf or a `uidgid.d/` file).
+pub const CONFIG_FILE_MAX: u64 = 1 << 20;
+
+/// Reads a whole file of at most `limit` bytes. Refuses anything but a regular file (a
+/// device such as /dev/zero, a FIFO, a directory) and a larger file, with an error that says
+/// which, instead of reading without bound. Never reads more than `limit + 1` bytes.
+pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let name = path.display();
+    // O_NONBLOCK: opening a FIFO must not wait for a writer before we can refuse it.
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+        .with_context(|| format!("cannot read {name}"))?;
+    let meta = file.metadata().with_context(|| format!("cannot read {name}"))?;
+    if !meta.file_type().is_file() {
+        bail!("cannot read {name}: not a regular file");
+    }
+    if meta.len() > limit {
+        bail!("cannot read {name}: {} bytes, more than the {limit} bytes allowed", meta.len());
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).with_context(|| format!("cannot read {name}"))?;
+    if bytes.len() as u64 > limit {
+        bail!("cannot read {name}: more than the {limit} bytes allowed");
+    }
+    Ok(bytes)
+}
+
 /// Reads `path` and the `uidgid.d/` files beside it, and parses them.
 pub fn load(path: &Path) -> Result<Loaded> {
     let name = path.display().to_string();
-    let bytes = fs::read(path).with_context(|| format!("cannot read {name}"))?;
+    let bytes = read_bounded(path, CONFIG_FILE_MAX)?;
     let text = quorumd_config::text_from_bytes(&bytes, &name).map_err(|e| anyhow!("{e}"))?;
     let mut includes = Vec::new();
     let dir = path.parent().unwrap_or(Path::new(".")).join("uidgid.d");
@@ -34,7 +65,7 @@ pub fn load(path: &Path) -> Result<Loaded> {
         files.sort();
         for f in files {
             let fname = f.display().to_string();
-            let b = fs::read(&f).with_context(|| format!("cannot read {fname}"))?;
+            let b = read_bounded(&f, CONFIG_FILE_MAX)?;
             let t = quorumd_config::text_from_bytes(&b, &fname).map_err(|e| anyhow!("{e}"))?.to_string();
             includes.push((fname, t));
         }
@@ -147,7 +178,8 @@ pub fn access_policy(config: &Config) -> Result<AccessPolicy> {
 }
 
 fn lookup(file: &str, name: &str) -> Result<u32> {
-    let text = fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?;
+    let bytes = read_bounded(Path::new(file), 64 << 20)?;
+    let text = String::from_utf8_lossy(&bytes);
     text.lines()
         .filter_map(|l| {
             let mut f = l.split(':');
@@ -177,4 +209,29 @@ pub fn node_params(config: &Config, my_id: NodeId) -> Result<NodeParams> {
     p.access = access_policy(config)?;
     p.names = names(config);
     Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_are_bounded_and_only_of_regular_files() {
+        let e = read_bounded(Path::new("/dev/zero"), 100).unwrap_err().to_string();
+        assert!(e.contains("/dev/zero: not a regular file"), "{e}");
+        let e = read_bounded(Path::new("/"), 100).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        let dir = std::env::temp_dir().join(format!("quorumd-bounded-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("f");
+        fs::write(&f, [7u8; 101]).unwrap();
+        let e = read_bounded(&f, 100).unwrap_err().to_string();
+        assert!(e.contains("101 bytes, more than the 100 bytes allowed"), "{e}");
+        assert_eq!(read_bounded(&f, 101).unwrap().len(), 101);
+        let fifo = dir.join("fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let e = read_bounded(&fifo, 100).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        let _ = fs::remove_dir_all(&dir);
+    }
 }

@@ -35,9 +35,24 @@ pub struct StateDir {
 }
 
 impl StateDir {
-    /// Creates the directory if needed (mode 0700).
+    /// Creates the directory if needed (mode 0700, and its missing parents too). An existing
+    /// directory that others may read or write is used, with a warning: its mode is left
+    /// alone, since it may be a directory shared on purpose (`--state-dir /tmp/...`).
     pub fn open(dir: &Path, node: NodeId) -> Result<StateDir> {
-        fs::create_dir_all(dir).with_context(|| format!("cannot create state dir {}", dir.display()))?;
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("cannot create state dir {}", dir.display()))?;
+        let meta = fs::metadata(dir).with_context(|| format!("cannot read state dir {}", dir.display()))?;
+        if !meta.is_dir() {
+            bail!("state dir {} is not a directory", dir.display());
+        }
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(target: "MAIN", "state dir {} has mode {mode:04o}: other users can read or change the ring seq kept there; chmod 700 it", dir.display());
+        }
         Ok(StateDir {
             dir: dir.to_path_buf(),
             ringid: dir.join(format!("ringid_{}", node.get())),
@@ -49,7 +64,7 @@ impl StateDir {
     /// The stored ring seq (0 when there is none yet, like corosync's fresh file): at or above
     /// every seq this node has used.
     pub fn ring_seq(&self) -> Result<u64> {
-        match fs::read(&self.ringid) {
+        match read_small(&self.ringid) {
             Ok(b) if b.len() == 8 => {
                 let seq = u64::from_ne_bytes(b.try_into().unwrap_or([0; 8]));
                 self.reserved.set(self.reserved.get().max(seq));
@@ -67,7 +82,7 @@ impl StateDir {
 
     /// The tracked expected votes, if stored.
     pub fn expected_votes(&self) -> Result<Option<u32>> {
-        match fs::read(&self.ev) {
+        match read_small(&self.ev) {
             Ok(b) if b.len() == 4 => Ok(Some(u32::from_ne_bytes(b.try_into().unwrap_or([0; 4])))),
             Ok(b) => bail!("{}: expected 4 bytes, found {}; delete it to reset", self.ev.display(), b.len()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -104,6 +119,20 @@ impl StateDir {
     }
 }
 
+/// Reads a state file of at most STATE_FILE_MAX bytes (ours are 4 or 8: anything longer is
+/// reported as the wrong length without reading it all; a non-regular file is an error).
+fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    const STATE_FILE_MAX: u64 = 64;
+    let f = File::open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a regular file"));
+    }
+    let mut out = Vec::new();
+    f.take(STATE_FILE_MAX).read_to_end(&mut out)?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +167,18 @@ mod tests {
         again.store_ring_seq(start + 4).unwrap();
         assert_eq!(stored(&dir), start + 4 + RING_SEQ_RESERVE);
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_new_state_dir_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = std::env::temp_dir().join(format!("quorumd-state-mode-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&base);
+        let dir = base.join("a").join("b");
+        StateDir::open(&dir, NodeId::new(1).unwrap()).unwrap();
+        for d in [&base, &dir] {
+            assert_eq!(fs::metadata(d).unwrap().permissions().mode() & 0o777, 0o700, "{}", d.display());
+        }
+        let _ = fs::remove_dir_all(&base);
     }
 }

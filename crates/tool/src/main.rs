@@ -13,6 +13,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod cluster;
+mod drops;
 mod explain;
 mod fail;
 mod info;
@@ -189,11 +190,20 @@ fn verdict(quorate: bool) -> Exit {
 }
 
 fn status(sock: &Path, as_json: bool) -> Result<Exit> {
-    let s = fetch(sock)?;
+    // The daemon's per-source drop counters ride along (crates/tool/src/drops.rs).
+    let client = connect(sock, Model::V1)?;
+    let raw = client.status().map_err(|e| request_error("status", e))?;
+    let s = Status::parse(&raw).map_err(|e| failure(Exit::Error, format!("{e:#}")))?;
+    let dropped = drops::from_status(&raw);
     if as_json {
-        print_json(&s.to_json())?;
+        let mut v = s.to_json();
+        if let (Some(d), Some(map)) = (dropped, v.as_object_mut()) {
+            map.insert("dropped_datagrams".into(), d);
+        }
+        print_json(&v)?;
     } else {
         print!("{}", render::status(&s));
+        print!("{}", dropped.as_ref().map(drops::render).unwrap_or_default());
     }
     Ok(verdict(s.quorate))
 }
