@@ -382,8 +382,12 @@ fn liveness_phase(world: &mut World) -> Option<Violation> {
     let settled = |w: &World| settle::converged(w) && quorum_liveness::not_activated(w).is_none();
     world.run_until_pred(deadline, settled);
     if world.quorum_overridden() && settled(world) {
-        // Runtime setexpected/setvotes outlive the faults: the administrator puts the
-        // configured values back, then the full membership's numbers must follow.
+        // Runtime setexpected/setvotes outlive the faults: once the requests still queued
+        // from the safety phase are delivered (a token timeout is plenty on a quiet ring), the
+        // administrator puts the configured values back, then the full membership's numbers
+        // must follow.
+        let token = world.totem_config().token;
+        world.run_for(token);
         restore_configured_votes(world);
         let deadline = world.now() + bound;
         world.run_until_pred(deadline, |w| settled(w) && quorum_liveness::check(w).is_ok());
