@@ -44,6 +44,10 @@ const STREAM_NET: u64 = 2;
 const STREAM_SCHEDULE: u64 = 3;
 const STREAM_QUORUM: u64 = 4;
 
+/// How long the liveness phase lets a quiet ring deliver one restoring request (a few
+/// rotations of nine nodes at the simulated latencies) before it sends the next.
+const RESTORE_STEP: Duration = Duration::from_millis(100);
+
 /// What a fuzz run varies and what it fixes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FuzzOptions {
@@ -355,11 +359,10 @@ fn restore_configured_votes(world: &mut World) {
         let votes = world.quorum_setup().votes.get(&n).copied().unwrap_or(1);
         requests.push(Request::SetVotes { nodeid: n.get(), votes });
     }
-    let settle = world.totem_config().token;
     for r in requests {
         let answer = world.client_request(at, r.clone());
         world.note(&format!("{r:?} on node {at}: {answer:?}"));
-        world.run_for(settle);
+        world.run_for(RESTORE_STEP);
     }
 }
 
@@ -383,11 +386,10 @@ fn liveness_phase(world: &mut World) -> Option<Violation> {
     world.run_until_pred(deadline, settled);
     if world.quorum_overridden() && settled(world) {
         // Runtime setexpected/setvotes outlive the faults: once the requests still queued
-        // from the safety phase are delivered (a token timeout is plenty on a quiet ring), the
+        // from the safety phase are delivered (a few rotations of a quiet ring), the
         // administrator puts the configured values back, then the full membership's numbers
         // must follow.
-        let token = world.totem_config().token;
-        world.run_for(token);
+        world.run_for(RESTORE_STEP + RESTORE_STEP);
         restore_configured_votes(world);
         let deadline = world.now() + bound;
         world.run_until_pred(deadline, |w| settled(w) && quorum_liveness::check(w).is_ok());
