@@ -127,6 +127,14 @@ pub enum CryptoError {
     /// A datagram naming this node as its sender (our own datagram sent back to us).
     #[error("datagram claims to come from this very node; dropped, nothing changed")]
     FromSelf,
+    /// A datagram sealed for another node (replayed to us, or misdelivered).
+    #[error("datagram from peer {sender} is for node {to}, not this one; dropped, nothing changed")]
+    NotForMe {
+        /// Sender in the header.
+        sender: u32,
+        /// The node it names as its destination.
+        to: u16,
+    },
     /// An authentic datagram that names another start of this node (sent before this
     /// restart, or before the sender learnt this start's nonce).
     #[error(

@@ -9,7 +9,8 @@
 //! sealed datagram:
 //!    0  header'      28 bytes, the same header with payload_len = 48 + body length + 16
 //!   28  kind         u8      0 data, 1 session offer
-//!   29  reserved     3 bytes, zero
+//!   29  reserved     u8, zero
+//!   30  to_node      u16 BE  the one node this datagram is for (node ids are 1..=65535)
 //!   32  key_id       u32 BE  fingerprint of the derived key (tells a key mismatch from tampering)
 //!   36  from_boot    u64 BE  the sender's per-boot nonce (random, never 0)
 //!   44  counter      u64 BE  the sender's datagram counter in this boot, from 0
@@ -94,6 +95,8 @@ pub struct Envelope {
     pub kind: Kind,
     /// The sender, from the header.
     pub sender: u32,
+    /// The one node the datagram is for.
+    pub to_node: u16,
     /// The sender's per-boot nonce.
     pub from_boot: u64,
     /// The sender's datagram counter.
@@ -160,7 +163,8 @@ impl ClusterKey {
             Kind::Data => 0,
             Kind::Offer => 1,
         });
-        out.extend_from_slice(&[0; 3]);
+        out.push(0);
+        out.extend_from_slice(&env.to_node.to_be_bytes());
         out.extend_from_slice(&self.key_id.to_be_bytes());
         for v in [env.from_boot, env.counter, env.to_boot, env.ticket, env.echo] {
             out.extend_from_slice(&v.to_be_bytes());
@@ -178,8 +182,9 @@ impl ClusterKey {
 
     /// Verifies `sealed` and writes the plaintext datagram (header with `payload_len` restored
     /// to the body length, then the body) into `out`, whose capacity is reused. Cleartext
-    /// checks come first (lengths, sender range, kind, key id), so a datagram refused by them
-    /// costs no decryption; `me` is refused as a sender (our own datagram reflected).
+    /// checks come first (lengths, sender range, kind, destination, key id), so a datagram
+    /// refused by them costs no decryption; `me` is refused as a sender (our own datagram
+    /// reflected), and a datagram for another node (replayed to us) is refused.
     pub(crate) fn open_into(
         &self,
         sealed: &[u8],
@@ -189,6 +194,9 @@ impl ClusterKey {
         let env = parse(sealed)?;
         if env.sender == me {
             return Err(CryptoError::FromSelf);
+        }
+        if u32::from(env.to_node) != me {
+            return Err(CryptoError::NotForMe { sender: env.sender, to: env.to_node });
         }
         let key_id = be_u32(sealed, HEADER_LEN + 4);
         if key_id != self.key_id {
@@ -239,15 +247,17 @@ fn parse(sealed: &[u8]) -> Result<Envelope, CryptoError> {
     }
     let sender = be_u32(sealed, SENDER_AT);
     check_node_id(sender)?;
-    let kind = match (sealed[HEADER_LEN], &sealed[HEADER_LEN + 1..HEADER_LEN + 4]) {
-        (0, [0, 0, 0]) => Kind::Data,
-        (1, [0, 0, 0]) if sealed.len() == SEALED_MIN => Kind::Offer,
+    let kind = match (sealed[HEADER_LEN], sealed[HEADER_LEN + 1]) {
+        (0, 0) => Kind::Data,
+        (1, 0) if sealed.len() == SEALED_MIN => Kind::Offer,
         (k, _) => return Err(CryptoError::UnknownKind { sender, kind: k }),
     };
+    let to_node = u16::from_be_bytes([sealed[HEADER_LEN + 2], sealed[HEADER_LEN + 3]]);
     let at = HEADER_LEN + 8;
     Ok(Envelope {
         kind,
         sender,
+        to_node,
         from_boot: be_u64(sealed, at),
         counter: be_u64(sealed, at + 8),
         to_boot: be_u64(sealed, at + 16),

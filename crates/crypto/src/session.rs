@@ -10,6 +10,8 @@
 //! - `adopted_at`: R's own counter when R last adopted an offer from S.
 //!
 //! Rules:
+//! 0. Every datagram names the one node it is for, and no other node acts on it or answers
+//!    it (a datagram for T replayed to R is dropped by R without a word).
 //! 1. A data datagram is acted on only if it names this boot (`to_boot`) and either the
 //!    current session (its `from_boot` is `inbound`'s and its `ticket` is `generation`, then
 //!    the replay window decides) or the offered one (`ticket == generation + 1`: the session
@@ -204,6 +206,7 @@ impl Session {
         let env = Envelope {
             kind: Kind::Data,
             sender: self.me,
+            to_node: node_u16(to)?,
             from_boot: self.boot,
             counter,
             to_boot: ticket.map_or(0, |t| t.boot),
@@ -217,7 +220,8 @@ impl Session {
     ///
     /// Errors, in the order they are checked, with nothing changed: [`CryptoError::Oversized`],
     /// [`CryptoError::Truncated`], [`CryptoError::LengthMismatch`], [`CryptoError::BadNodeId`],
-    /// [`CryptoError::UnknownKind`], [`CryptoError::FromSelf`], [`CryptoError::KeyMismatch`],
+    /// [`CryptoError::UnknownKind`], [`CryptoError::FromSelf`], [`CryptoError::NotForMe`],
+    /// [`CryptoError::KeyMismatch`],
     /// [`CryptoError::AuthFailed`]; then, for authentic datagrams only,
     /// [`CryptoError::StaleOffer`], and [`CryptoError::NotForThisBoot`],
     /// [`CryptoError::StaleSession`] (both answered with an offer, the only change), then
@@ -311,9 +315,11 @@ impl Session {
         }
         let Ok(counter) = self.take_counter() else { return };
         let generation = self.peers.get(&env.sender).map_or(0, |p| p.generation);
+        let Ok(to_node) = node_u16(env.sender) else { return };
         let offer = Envelope {
             kind: Kind::Offer,
             sender: self.me,
+            to_node,
             from_boot: self.boot,
             counter,
             to_boot: env.from_boot,
@@ -343,6 +349,11 @@ impl Session {
     pub fn poll_output(&mut self) -> Option<(u32, Vec<u8>)> {
         self.answers.pop_front()
     }
+}
+
+/// A node id as the envelope's u16 (ids are checked to be in 1..=65535 before).
+fn node_u16(id: u32) -> Result<u16, CryptoError> {
+    u16::try_from(id).map_err(|_| CryptoError::BadNodeId(id))
 }
 
 #[cfg(test)]

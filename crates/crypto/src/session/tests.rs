@@ -116,7 +116,7 @@ fn round_trip_restores_the_datagram_and_layout_is_as_documented() {
         assert_eq!(s.len(), plain.len() + SEAL_OVERHEAD);
         assert_eq!(&s[..24], &plain[..24], "header other than payload_len is unchanged");
         assert_eq!(&s[24..28], &((len + ENVELOPE_LEN + TAG_LEN) as u32).to_be_bytes());
-        assert_eq!(&s[28..32], &[0, 0, 0, 0], "kind data");
+        assert_eq!(&s[28..32], &[0, 0, 0, 2], "kind data, for node 2");
         assert_eq!(&s[32..36], &a.key_id().to_be_bytes());
         assert_eq!(&s[36..44], &0x0102_0304_0506_0708u64.to_be_bytes());
         assert_eq!(&s[52..60], &0xBu64.to_be_bytes(), "names b's boot");
@@ -184,6 +184,7 @@ fn truncation_trailing_bytes_and_oversize_are_refused_without_allocating() {
     let mut big = datagram(1, &vec![0u8; SEALED_MAX - SEALED_MIN]);
     big[24..28].copy_from_slice(&((SEALED_MAX - HEADER_LEN) as u32).to_be_bytes());
     big.resize(SEALED_MAX, 0);
+    big[30..32].copy_from_slice(&2u16.to_be_bytes());
     big[32..36].copy_from_slice(&b.key_id().to_be_bytes());
     for _ in 0..3 {
         assert_eq!(b.open(&big), Err(CryptoError::AuthFailed { sender: 1 }));
@@ -298,6 +299,27 @@ fn a_generation_taken_by_the_successor_is_refused_to_the_predecessor() {
     assert_eq!(b.peer_boot(1), Some(0xA2));
 }
 
+/// A datagram sealed for one node and replayed to another is dropped there without an
+/// answer: no node can be made to answer (and so re-send or re-key) with traffic meant for
+/// another.
+#[test]
+fn a_datagram_for_another_node_is_refused_unanswered() {
+    let mut a = session(1, 1);
+    let mut b = session(2, 2);
+    let mut c = session(3, 3);
+    deliver(&mut a, &mut b, &datagram(1, b"to b"));
+    deliver(&mut a, &mut c, &datagram(1, b"to c"));
+    let for_b = a.seal_to(2, &datagram(1, b"for b only")).unwrap();
+    assert_eq!(c.open(&for_b), Err(CryptoError::NotForMe { sender: 1, to: 2 }));
+    assert_eq!(c.poll_output(), None);
+    // Rewriting the destination breaks the tag.
+    let mut redirected = for_b.clone();
+    redirected[30..32].copy_from_slice(&3u16.to_be_bytes());
+    assert_eq!(c.open(&redirected), Err(CryptoError::AuthFailed { sender: 1 }));
+    assert_eq!(c.poll_output(), None);
+    assert!(b.open(&for_b).is_ok());
+}
+
 #[test]
 fn a_replayed_offer_changes_nothing() {
     let mut a = session(1, 1);
@@ -375,7 +397,7 @@ proptest! {
     ) {
         let mut b = session(2, 1);
         let mut bytes = datagram(sender, &rest);
-        bytes[28..32].fill(0);
+        bytes[28..32].copy_from_slice(&[0, 0, 0, 2]);
         bytes[32..36].copy_from_slice(&b.key_id().to_be_bytes());
         prop_assert!(b.open(&bytes).is_err());
         prop_assert_eq!(b.poll_output(), None);
