@@ -373,3 +373,72 @@ fn deny_child() {
         .count();
     println!("CHILD REFUSED {refused}");
 }
+
+/// The daemon's open-file limit is cut below what it holds while it runs (`prlimit --pid`):
+/// accept fails with EMFILE. A waiting connection is refused cleanly through the reserved
+/// descriptor (it used to hang, unanswered), accepting pauses with a backoff instead of
+/// spinning, and once the limit is back, new clients are served.
+#[test]
+fn out_of_descriptors_accepts_refuse_cleanly_back_off_and_recover() {
+    if !is_root() {
+        println!("SKIPPED: needs root to change another process's limits");
+        return;
+    }
+    let mut c = Cluster::new("emfile", 1, "");
+    c.start(1);
+    c.wait_members(1, &[1], Duration::from_secs(10));
+    let pid = c.pid(1);
+    let held: Vec<QuorumClient> =
+        (0..3).map(|_| QuorumClient::connect_with(c.socket(1), Model::V1).unwrap()).collect();
+    // EMFILE comes when the lowest free descriptor number is at or above the limit.
+    let used: std::collections::BTreeSet<usize> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<usize>().ok())
+        .collect();
+    let limit = (0..).find(|n| !used.contains(n)).unwrap();
+    let prlimit = |v: &str| {
+        let ok = Command::new("prlimit").args(["--pid", &pid.to_string(), &format!("--nofile={v}")]).status();
+        assert!(ok.unwrap().success());
+    };
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let nofile: Vec<String> = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap()
+        .split_whitespace()
+        .skip(3)
+        .take(2)
+        .map(str::to_string)
+        .collect();
+    let (soft, hard) = (&nofile[0], &nofile[1]);
+    // Only the soft limit is lowered (raising a hard limit back may need CAP_SYS_RESOURCE).
+    prlimit(&format!("{limit}:{hard}"));
+    let cpu = || -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let f: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+    };
+    let before = cpu();
+    for _ in 0..3 {
+        let mut s = raw_init(&c.socket(1));
+        assert_eq!(init_error(&mut s), Some(18), "refused cleanly at EMFILE\n{}", c.log(1));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    let ticks = cpu() - before;
+    assert!(ticks < 30, "{ticks} ticks of CPU in about a second out of descriptors");
+    assert!(c.log(1).contains("pausing accepts"), "{}", c.log(1));
+    prlimit(&format!("{soft}:{hard}"));
+    let start = Instant::now();
+    let client = loop {
+        match QuorumClient::connect_with(c.socket(1), Model::V1) {
+            Ok(cl) => break cl,
+            Err(e) => {
+                assert!(start.elapsed() < Duration::from_secs(5), "never served again: {e:?}\n{}", c.log(1));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    };
+    assert!(client.getquorate().is_ok());
+    assert!(c.running(1));
+    drop(held);
+}
