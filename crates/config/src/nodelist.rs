@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use quorumd_proto::{limits::NODES_MAX, NodeId};
 
-use crate::ctx::{unknown_key, unknown_section, Ctx};
+use crate::ctx::{unknown_key, unknown_section, unsupported, Ctx, NO_LINKS};
 use crate::error::{ConfigError, Location};
 use crate::syntax::{Item, Section};
 use crate::totem::{node_id, LINKS_MAX};
@@ -62,7 +62,8 @@ pub struct Node {
     pub quorum_votes: Option<u32>,
     /// `ring0_addr` (required): the address of link 0.
     pub ring0_addr: Address,
-    /// `ring1_addr` … `ring7_addr`, keyed by link number.
+    /// `ring1_addr` … `ring7_addr`, keyed by link number: always empty for now, since a second
+    /// link is refused until redundant links exist.
     pub other_addrs: BTreeMap<u8, Address>,
     /// Where the block opened.
     pub at: Location,
@@ -146,6 +147,11 @@ fn build_node(section: &Section, index: usize, ctx: &mut Ctx) -> Result<(Node, K
             "quorum_votes" => quorum_votes = Some(u32_value(item, NODE)?),
             key => {
                 let link = ring_link(key).ok_or_else(|| unknown_key(NODE, item, NODE_KEYS))?;
+                if link != 0 {
+                    // Corosync would run a second link on these addresses; accepting them
+                    // and running on link 0 alone would promise a redundancy that is not there.
+                    return Err(unsupported(item, NO_LINKS));
+                }
                 addrs.insert(link, address(item)?);
                 lines.addrs.insert(link, item.value_at());
             }

@@ -25,6 +25,7 @@ pub const QUORUM_KEYS: &[&str] = &[
     "allow_downscale",
     "expected_votes_tracking",
     "leaving_timeout",
+    "two_node_force",
 ];
 
 /// The keys of `quorum { device { } }` itself (its subsections belong to the device model).
@@ -103,11 +104,14 @@ pub struct Quorum {
     pub allow_downscale: Option<bool>,
     /// `expected_votes_tracking`.
     pub expected_votes_tracking: Option<bool>,
+    /// `two_node_force` (quorumd only): `two_node: 1` with more than two nodes is meant.
+    pub two_node_force: Option<bool>,
     /// `leaving_timeout` (parsed, unused, as in corosync).
     pub leaving_timeout: Option<u32>,
     /// `device { }`.
     pub device: Option<QuorumDevice>,
-    /// Every setting as written, in file order (a key set twice appears twice).
+    /// Every votequorum setting as written, in file order (a key set twice appears twice);
+    /// quorumd's own `two_node_force` is not among them.
     pub settings: Vec<Setting>,
 }
 
@@ -121,6 +125,9 @@ pub(crate) fn build(sections: &[&Section], ctx: &mut Ctx) -> Result<Quorum, Conf
         for item in section.items() {
             ctx.note(SECTION, SECTION, item);
             apply_key(&mut q, item)?;
+            if item.key == "two_node_force" {
+                continue;
+            }
             q.settings.push(Setting {
                 key: item.key.clone(),
                 value: item.value.clone(),
@@ -153,6 +160,7 @@ fn apply_key(q: &mut Quorum, item: &Item) -> Result<(), ConfigError> {
         "auto_tie_breaker_node" => q.auto_tie_breaker_node = Some(tie_breaker(item)?),
         "allow_downscale" => q.allow_downscale = Some(flag01(item, SECTION)?),
         "expected_votes_tracking" => q.expected_votes_tracking = Some(flag01(item, SECTION)?),
+        "two_node_force" => q.two_node_force = Some(flag01(item, SECTION)?),
         "leaving_timeout" => q.leaving_timeout = Some(u32_value(item, SECTION)?),
         _ => return Err(unknown_key(SECTION, item, QUORUM_KEYS)),
     }
