@@ -11,7 +11,7 @@ use std::time::{Duration as StdDuration, Instant as StdInstant};
 use anyhow::{anyhow, bail, Context, Result};
 use mio::net::{UdpSocket, UnixListener};
 use mio::{Events, Interest, Poll, Token};
-use quorumd_crypto::{CryptoConfig, CryptoContext};
+use quorumd_crypto::CryptoContext;
 use quorumd_node::{ClientInput, ClientOutput, Node, NodeEvent, TotemEvent};
 use quorumd_proto::ipc::{self, cs, Frame, Response};
 use quorumd_proto::shm::{StatePage, FLAG_ALIVE};
@@ -22,7 +22,6 @@ use tracing::{debug, error, info, warn};
 
 use crate::clients::{conn_of, Clients, ReadOutcome, FIRST_TOKEN};
 use crate::page::Page;
-use crate::setup::{self, Loaded};
 use crate::state::StateDir;
 use crate::Cli;
 
@@ -30,73 +29,21 @@ const UDP: Token = Token(0);
 const LISTENER: Token = Token(1);
 const SIGNALS: Token = Token(2);
 
-/// `quorumd --check-config FILE`: parse, validate, derive, print; change nothing.
-pub fn check_config(path: &Path, nodeid: Option<u32>) -> Result<()> {
-    let Loaded { config, .. } = setup::load(path)?;
-    for w in &config.warnings {
-        println!("warning: {w}");
-    }
-    let totem = setup::totem_config(&config)?;
-    let peers = setup::peer_addresses(&config)?;
-    let nodelist = setup::nodelist(&config)?;
-    let any = nodeid.and_then(|n| NodeId::new(n).ok()).or_else(|| nodelist.lowest());
-    let my = any.ok_or_else(|| anyhow!("the nodelist is empty"))?;
-    let quorum = setup::quorum_settings(&config, my)?;
-    setup::access_policy(&config)?;
-    crypto_config(&config)?;
-    println!("configuration {} is valid", path.display());
-    println!("nodes: {} ({})", nodelist.len(), nodelist);
-    for (id, addr) in &peers {
-        println!("  node {id}: {addr}");
-    }
-    println!(
-        "totem: token {} ms, consensus {} ms, join {} ms, merge {} ms, token_retransmit {} ms, hold {} ms",
-        totem.token.as_millis(),
-        totem.consensus.as_millis(),
-        totem.join.as_millis(),
-        totem.merge.as_millis(),
-        totem.token_retransmit.as_millis(),
-        totem.hold.as_millis()
-    );
-    println!("expected failure detection: about {} ms", (totem.token + totem.consensus).as_millis());
-    match quorum {
-        Some(q) => println!(
-            "quorum: corosync_votequorum, expected votes {}, two_node {}, wait_for_all {}, last_man_standing {}, auto_tie_breaker {}",
-            q.expected_votes,
-            q.two_node,
-            q.wait_for_all,
-            q.last_man_standing,
-            q.auto_tie_breaker.is_some()
-        ),
-        None => println!("quorum: no provider (clients always see quorate = 1)"),
-    }
-    Ok(())
-}
-
-fn crypto_config(config: &quorumd_config::Config) -> Result<CryptoConfig> {
-    let (cipher, hash) = config.totem.effective_crypto();
-    // The config crate's enums spell corosync's values; their Debug names lowercased are those.
-    let (cipher, hash) = (format!("{cipher:?}").to_lowercase(), format!("{hash:?}").to_lowercase());
-    CryptoConfig::parse(&cipher, &hash).map_err(|e| anyhow!("totem crypto: {e}"))
-}
-
 fn crypto_context(
     config: &quorumd_config::Config,
+    authkey: Option<crate::check::AuthKey>,
     my_id: NodeId,
     epoch: u64,
 ) -> Result<Option<CryptoContext>> {
-    let cc = crypto_config(config)?;
-    if cc.is_plaintext() {
+    let cc = crate::check::crypto_names(config)?;
+    let Some(authkey) = authkey else {
         warn!(target: "TOTEM", "crypto_cipher and crypto_hash are 'none': cluster traffic is neither encrypted nor authenticated");
         return Ok(None);
+    };
+    if let Some(w) = &authkey.mode_warning {
+        warn!(target: "TOTEM", "{w}");
     }
-    let keyfile = config.totem.keyfile.clone().unwrap_or_else(|| "/etc/corosync/authkey".into());
-    let key = std::fs::read(&keyfile).with_context(|| format!("cannot read the authkey {keyfile}"))?;
-    if let Ok(meta) = std::fs::metadata(&keyfile) {
-        if let Some(w) = quorumd_crypto::authkey_mode_warning(meta.permissions().mode()) {
-            warn!(target: "TOTEM", "{keyfile}: {w}");
-        }
-    }
+    let (keyfile, key) = (authkey.path.display().to_string(), authkey.bytes);
     let cluster = config.totem.cluster_name.clone().unwrap_or_default();
     let ctx =
         CryptoContext::new(&key, &cluster, my_id.get(), epoch).map_err(|e| anyhow!("{keyfile}: {e}"))?;
@@ -104,7 +51,7 @@ fn crypto_context(
     Ok(Some(ctx))
 }
 
-fn socket_path(cli: &Cli) -> PathBuf {
+pub(crate) fn socket_path(cli: &Cli) -> PathBuf {
     cli.socket
         .clone()
         .or_else(|| std::env::var_os("QUORUMD_SOCKET").map(PathBuf::from))
@@ -136,16 +83,6 @@ fn bind_listener(path: &Path) -> Result<UnixListener> {
     Ok(listener)
 }
 
-fn init_logging(config: &quorumd_config::Config) {
-    let debug = config.logging.settings.debug.is_some_and(|d| !matches!(d, quorumd_config::DebugLevel::Off));
-    let default = if debug { "debug" } else { "info" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("QUORUMD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let ansi = std::io::IsTerminal::is_terminal(&io::stderr());
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(io::stderr).try_init();
-}
-
 struct Daemon {
     node: Node,
     origin: StdInstant,
@@ -171,15 +108,13 @@ struct Daemon {
 
 /// Runs the daemon until SIGTERM/SIGINT.
 pub fn run(cli: &Cli) -> Result<()> {
-    let Loaded { config, path } = setup::load(&cli.config)?;
-    init_logging(&config);
+    let crate::check::Prepared { config, path, peers, my_id, mut params, authkey, .. } =
+        crate::check::prepare(&cli.config, cli.nodeid)?;
+    crate::logging::init(&config.logging)?;
     for w in &config.warnings {
         warn!(target: "MAIN", "{w}");
     }
     crate::sched::apply(&config.system);
-    let peers = setup::peer_addresses(&config)?;
-    let my_id = setup::local_node(&config, cli.nodeid, &peers)?;
-    let mut params = setup::node_params(&config, my_id)?;
     let roster = Roster::new(&config, &peers, &params.names);
     let state = StateDir::open(&cli.state_dir, my_id)?;
     params.start_seq = state.ring_seq()?.saturating_add(1);
@@ -187,7 +122,7 @@ pub fn run(cli: &Cli) -> Result<()> {
     let epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64);
-    let crypto = crypto_context(&config, my_id, epoch)?;
+    let crypto = crypto_context(&config, authkey, my_id, epoch)?;
     let bind = peers[&my_id];
     let udp = UdpSocket::bind(bind).with_context(|| format!("cannot bind UDP {bind}"))?;
     // A join storm in a large cluster delivers N-1 datagrams at once to every node; the

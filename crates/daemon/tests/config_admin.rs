@@ -1,0 +1,263 @@
+//! The configuration as an administrator meets it: `logging { }` sends the daemon's log where
+//! it says, `--check-config` refuses what the start would refuse (with the same message), and
+//! refused keys name their line. Real `quorumd` processes on 127.0.0.1; every process and
+//! file is removed when a test ends, also when it fails.
+#![allow(clippy::disallowed_methods)] // a test harness: processes, clocks, files
+
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_quorumd");
+
+/// A temp dir holding one corosync.conf, and the daemon started on it (if any).
+struct Setup {
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl Setup {
+    /// One node on 127.0.0.1; `totem` and `rest` are added to the file.
+    fn new(name: &str, totem: &str, rest: &str) -> Setup {
+        let dir = std::env::temp_dir().join(format!("quorumd-cfgadm-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let s = Setup { dir, child: None };
+        s.write(totem, rest);
+        s
+    }
+
+    fn write(&self, totem: &str, rest: &str) {
+        let port = free_port();
+        let conf = format!(
+            "totem {{\n  version: 2\n  cluster_name: cfgadm\n  crypto_cipher: none\n  crypto_hash: none\n{totem}  \
+             interface {{\n    mcastport: {port}\n  }}\n}}\nnodelist {{\n  node {{\n    nodeid: 1\n    \
+             ring0_addr: 127.0.0.1\n  }}\n}}\nquorum {{\n  provider: corosync_votequorum\n}}\n{rest}"
+        );
+        std::fs::write(self.conf(), conf).unwrap();
+    }
+
+    fn conf(&self) -> PathBuf {
+        self.dir.join("corosync.conf")
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn args(&self) -> Vec<std::ffi::OsString> {
+        vec![
+            "--config".into(),
+            self.conf().into(),
+            "--socket".into(),
+            self.path("q.sock").into(),
+            "--state-dir".into(),
+            self.path("state").into(),
+        ]
+    }
+
+    /// Starts the daemon, stderr to `stderr.log`, without QUORUMD_LOG.
+    fn start(&mut self) {
+        let err = std::fs::File::create(self.path("stderr.log")).unwrap();
+        let child = Command::new(BIN)
+            .args(self.args())
+            .env_remove("QUORUMD_LOG")
+            .stdout(Stdio::null())
+            .stderr(err)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+    }
+
+    /// Runs the daemon to completion (it is expected to refuse to start).
+    fn run(&self) -> Output {
+        Command::new(BIN).args(self.args()).env_remove("QUORUMD_LOG").output().unwrap()
+    }
+
+    fn check(&self) -> Output {
+        Command::new(BIN)
+            .arg("--check-config")
+            .arg(self.conf())
+            .arg("--socket")
+            .arg(self.path("q.sock"))
+            .arg("--state-dir")
+            .arg(self.path("state"))
+            .output()
+            .unwrap()
+    }
+}
+
+fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
+
+/// Waits until `path` contains `needle`; returns its text.
+fn wait_for(path: &Path, needle: &str) -> String {
+    let start = Instant::now();
+    loop {
+        let t = std::fs::read_to_string(path).unwrap_or_default();
+        if t.contains(needle) {
+            return t;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{} never contained {needle:?}:\n{t}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_log_file_receives_the_log_and_stderr_stays_quiet() {
+    let mut s = Setup::new("file", "", "");
+    let log = s.path("quorumd.log");
+    let logging = format!(
+        "logging {{\n  to_stderr: no\n  to_syslog: no\n  to_logfile: yes\n  logfile: {}\n}}\n",
+        log.display()
+    );
+    s.write("", &logging);
+    s.start();
+    let t = wait_for(&log, "This node is within the primary component");
+    assert!(t.contains("[MAIN] quorumd"), "{t}");
+    // timestamp defaults to hires, as in corosync: 2026-12-03T08:30:01.123Z
+    let first = t.lines().next().unwrap();
+    assert!(first.len() > 24 && first.as_bytes()[4] == b'-' && &first[23..25] == "Z ", "{first}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(std::fs::read_to_string(s.path("stderr.log")).unwrap(), "", "to_stderr: no");
+}
+
+#[test]
+fn timestamp_off_logs_no_timestamps_and_debug_on_logs_debug() {
+    let mut s = Setup::new("nostamp", "", "logging {\n  to_syslog: no\n  timestamp: off\n  debug: on\n}\n");
+    s.start();
+    let t = wait_for(&s.path("stderr.log"), "This node is within the primary component");
+    for line in t.lines() {
+        let level = line.split_whitespace().next().unwrap_or("");
+        assert!(["error", "warning", "info", "debug"].contains(&level), "no timestamp first: {line}");
+    }
+    assert!(t.lines().any(|l| l.starts_with("debug ")), "{t}");
+}
+
+#[test]
+fn a_subsystem_block_changes_only_its_subsystem() {
+    let logging = "logging {\n  to_syslog: no\n  timestamp: off\n  logfile_priority: warning\n  \
+                   logger_subsys {\n    subsys: QUORUM\n    logfile_priority: info\n  }\n}\n";
+    let mut s = Setup::new("subsys", "", logging);
+    s.start();
+    let t = wait_for(&s.path("stderr.log"), "[QUORUM] This node is within the primary component");
+    assert!(!t.contains("[MAIN] quorumd"), "MAIN's info lines are below warning: {t}");
+}
+
+#[test]
+fn a_log_file_that_cannot_be_opened_stops_the_start_and_is_named() {
+    let s =
+        Setup::new("badlog", "", "logging {\n  to_logfile: yes\n  logfile: /proc/version/quorumd.log\n}\n");
+    for (what, out) in [("start", s.run()), ("--check-config", s.check())] {
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(8), "{what}: {err}");
+        assert!(err.contains("cannot open the log file /proc/version/quorumd.log"), "{what}: {err}");
+    }
+    assert!(!s.path("state").exists(), "a refused start creates nothing");
+}
+
+#[test]
+fn check_config_refuses_a_missing_or_short_authkey_like_the_start() {
+    let key = |s: &Setup| s.path("authkey");
+    let s = Setup::new("authkey", "", "");
+    let crypto =
+        format!("  crypto_cipher: aes256\n  crypto_hash: sha256\n  keyfile: {}\n", key(&s).display());
+    // The later crypto keys win over the none/none of the template.
+    s.write(&crypto, "");
+    for (bytes, needle) in [(None, "cannot read the authkey"), (Some(64), "the authkey")] {
+        if let Some(n) = bytes {
+            std::fs::write(key(&s), vec![7u8; n]).unwrap();
+        }
+        for (what, out) in [("--check-config", s.check()), ("start", s.run())] {
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(8), "{what} {bytes:?}: {err}");
+            assert!(err.contains(needle) && err.contains(&key(&s).display().to_string()), "{what}: {err}");
+        }
+    }
+    std::fs::write(key(&s), vec![7u8; 256]).unwrap();
+    let out = s.check();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("crypto: on, authkey"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn check_config_refuses_a_node_address_that_is_not_local() {
+    let s = Setup::new("notlocal", "", "");
+    let conf = std::fs::read_to_string(s.conf()).unwrap().replace("127.0.0.1", "192.0.2.77");
+    std::fs::write(s.conf(), conf).unwrap();
+    let out = s.check();
+    assert_eq!(out.status.code(), Some(8));
+    assert!(text(&out.stderr).contains("none of the nodelist addresses is configured on this host"));
+}
+
+#[test]
+fn check_config_refuses_an_unusable_state_dir() {
+    let s = Setup::new("statedir", "", "");
+    std::fs::write(s.path("state"), "a file, not a directory").unwrap();
+    let out = s.check();
+    assert_eq!(out.status.code(), Some(8));
+    assert!(text(&out.stderr).contains("the state directory"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn timing_errors_cite_the_users_key_and_line() {
+    let s = Setup::new("timing", "  token: 50\n", "");
+    let out = s.check();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(8), "{err}");
+    assert!(
+        err.contains("corosync.conf:6:") && err.contains("token: 50 gives token_retransmit = 11 ms"),
+        "{err}"
+    );
+    let s = Setup::new("consensus", "  consensus: 500\n  join: 2000\n", "");
+    let err = text(&s.check().stderr);
+    assert!(
+        err.contains("corosync.conf:6:")
+            && err.contains("must be at least join (join is 2000, set on line 7)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_second_link_is_refused_by_check_config_with_its_line() {
+    let s = Setup::new("links", "", "");
+    let conf = std::fs::read_to_string(s.conf())
+        .unwrap()
+        .replace("ring0_addr: 127.0.0.1\n", "ring0_addr: 127.0.0.1\n    ring1_addr: 127.0.1.1\n");
+    std::fs::write(s.conf(), conf).unwrap();
+    let err = text(&s.check().stderr);
+    assert!(
+        err.contains("corosync.conf:14:") && err.contains("redundant links are not supported yet"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_valid_config_checks_valid_and_changes_nothing() {
+    let s = Setup::new("valid", "", "");
+    let out = s.check();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let o = text(&out.stdout);
+    assert!(o.contains("is valid") && o.contains("this node: 1 (127.0.0.1:"), "{o}");
+    assert!(!s.path("state").exists() && !s.path("q.sock").exists());
+}
