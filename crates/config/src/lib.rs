@@ -203,6 +203,12 @@ fn advise(config: &Config, ctx: &mut Ctx) {
         );
         ctx.warn(&config.totem.at, message);
     }
+    if let Some(setting) = config.quorum.settings.iter().find(|s| s.key == "votes") {
+        if !config.nodelist.is_empty() {
+            let why = "with a nodelist each node's votes are its quorum_votes (corosync ignores quorum.votes then too)";
+            ctx.warn(&setting.at, format!("quorum.{}", totem::ignored("votes", why)));
+        }
+    }
     if let Some(setting) = config.quorum.settings.iter().find(|s| s.key == "leaving_timeout") {
         // SPEC §7 quirk 10.
         ctx.warn(&setting.at, "quorum.leaving_timeout has no effect (it is parsed but unused)".to_string());

@@ -99,6 +99,11 @@ pub struct Logging {
     pub logger_subsys: BTreeMap<String, LoggerSubsys>,
 }
 
+/// Keys a `logger_subsys` block accepts (as corosync's parser does) but that quorumd applies
+/// only at the top of `logging`; each one warns there.
+// Deviation from corosync: corosync can write one subsystem to its own file, facility or format.
+pub const TOP_LEVEL_ONLY: &[&str] = &["logfile", "syslog_facility", "timestamp", "fileline", "function_name"];
+
 const SECTION: &str = "logging";
 const SUBSYS: &str = "logging.logger_subsys";
 
@@ -184,6 +189,14 @@ fn build_subsys(section: &Section, ctx: &mut Ctx, index: usize) -> Result<Logger
             return Err(unknown_key(SUBSYS, item, &known));
         } else {
             advise_key(item, &settings, ctx);
+            if TOP_LEVEL_ONLY.contains(&item.key.as_str()) {
+                let message = format!(
+                    "'{}' has no effect in a logger_subsys block: quorumd writes one log file with one \
+                     facility and one line format, set at the top of 'logging'",
+                    item.key
+                );
+                ctx.warn(&item.at, message);
+            }
         }
     }
     let subsys = subsys.ok_or_else(|| ConfigError::MissingKey {

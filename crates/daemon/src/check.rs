@@ -220,3 +220,21 @@ fn print_summary(p: &Prepared) {
         .collect();
     println!("logging: {}", if sinks.is_empty() { "nowhere".to_string() } else { sinks.join(", ") });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uidgid_names_resolve_through_the_name_service() {
+        assert_eq!(lookup(UidGidKind::Uid, "root"), Ok(Some(0)));
+        assert_eq!(lookup(UidGidKind::Gid, "root"), Ok(Some(0)));
+        assert_eq!(lookup(UidGidKind::Uid, "no-such-user-quorumd"), Ok(None));
+        let text = "totem {\nversion: 2\n}\nuidgid {\ngid: root\n}\nuidgid {\nuid: no-such-user-quorumd\n}\n";
+        let config = quorumd_config::parse_str(text, "c").unwrap();
+        let e = access_policy(&config).unwrap_err().to_string();
+        assert_eq!(e, "c:8: unknown user 'no-such-user-quorumd'");
+        let ok = quorumd_config::parse_str("totem {\nversion: 2\n}\nuidgid {\ngid: root\n}\n", "c").unwrap();
+        assert!(access_policy(&ok).unwrap().gids.contains(&0));
+    }
+}

@@ -258,6 +258,27 @@ fn a_valid_config_checks_valid_and_changes_nothing() {
     let out = s.check();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let o = text(&out.stdout);
-    assert!(o.contains("is valid") && o.contains("this node: 1 (127.0.0.1:"), "{o}");
+    let conf = std::fs::read_to_string(s.conf()).unwrap();
+    let port = conf.split("mcastport: ").nth(1).unwrap().lines().next().unwrap();
+    assert!(o.contains("is valid") && o.contains(&format!("this node: 1 (127.0.0.1:{port})")), "{o}");
     assert!(!s.path("state").exists() && !s.path("q.sock").exists());
+}
+
+#[test]
+fn totem_nodeid_chooses_this_node() {
+    let s = Setup::new("nodeid", "", "");
+    let two = std::fs::read_to_string(s.conf())
+        .unwrap()
+        .replace("  }\n}\nquorum", "  }\n  node {\n    nodeid: 2\n    ring0_addr: 127.0.0.2\n  }\n}\nquorum");
+    std::fs::write(s.conf(), &two).unwrap();
+    let err = text(&s.check().stderr);
+    assert!(err.contains("several nodelist entries (1, 2)"), "both are local: {err}");
+    std::fs::write(s.conf(), two.replace("  version: 2\n", "  version: 2\n  nodeid: 2\n")).unwrap();
+    let out = s.check();
+    assert!(
+        text(&out.stdout).contains("this node: 2 (127.0.0.2:"),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
 }

@@ -121,7 +121,13 @@ fn quorum_error(config: &Config, e: &VqError) -> ParamsError {
     } else {
         at
     };
-    ParamsError::at(&at, e.to_string())
+    let message = e.to_string();
+    match setting {
+        Some(s) if !message.contains(&format!("quorum.{}", s.key)) => {
+            ParamsError::at(&at, format!("quorum.{}: {message}", s.key))
+        }
+        _ => ParamsError::at(&at, message),
+    }
 }
 
 /// Root plus the `uidgid` entries, names resolved by `lookup(kind, name)`. An unknown name
@@ -280,6 +286,33 @@ mod tests {
     }
 
     #[test]
+    fn every_honoured_timing_key_reaches_the_totem_timing() {
+        let base = totem_timing(&config("", 3)).unwrap();
+        let ms = |d: quorumd_proto::Duration| d.as_millis();
+        type Field = fn(&TotemConfig) -> u64;
+        let cases: [(&str, u32, Field); 13] = [
+            ("token", 3000, |c| c.token.as_millis()),
+            ("token_coefficient", 650, |c| c.token.as_millis()),
+            ("token_retransmit", 200, |c| c.token_retransmit.as_millis()),
+            ("token_retransmits_before_loss_const", 6, |c| c.token_retransmit.as_millis()),
+            ("hold", 100, |c| c.hold.as_millis()),
+            ("join", 60, |c| c.join.as_millis()),
+            ("consensus", 400, |c| c.consensus.as_millis()),
+            ("merge", 100, |c| c.merge.as_millis()),
+            ("fail_recv_const", 3000, |c| u64::from(c.fail_recv_const)),
+            ("seqno_unchanged_const", 40, |c| u64::from(c.seqno_unchanged_const)),
+            ("window_size", 60, |c| u64::from(c.window_size)),
+            ("max_messages", 20, |c| u64::from(c.max_messages)),
+            ("token_warning", 80, |c| u64::from(c.token_warning_percent)),
+        ];
+        for (key, value, field) in cases {
+            let c = totem_timing(&config(&format!("    {key}: {value}\n"), 3)).unwrap();
+            assert_ne!(field(&c), field(&base), "{key}: {value} changed nothing");
+        }
+        assert_eq!(ms(base.token), 1000);
+    }
+
+    #[test]
     fn a_written_value_out_of_range_names_itself() {
         assert_eq!(
             timing_error("    token: 20\n"),
@@ -318,6 +351,15 @@ mod tests {
             (2, 3, quorumd_config::cluster_id_of("demo"))
         );
         assert!(p.quorum.is_some());
+        let heavy = quorumd_config::parse_str(
+            "totem {\nversion: 2\n}\nnodelist {\nnode {\nnodeid: 1\nring0_addr: a\nquorum_votes: 3\n}\n}\n\
+             quorum {\nprovider: corosync_votequorum\n}\n",
+            "c",
+        )
+        .unwrap();
+        let q =
+            NodeParams::from_config(&heavy, NodeId::new(1).unwrap(), AccessPolicy::default()).unwrap().quorum;
+        assert_eq!(q.map(|q| (q.my_votes, q.expected_votes)), Some((3, 3)));
         assert_eq!(p.names[&NodeId::new(3).unwrap()], "10.0.0.3");
         let e = access_policy(&c, |_, _| Ok(None)).unwrap_err();
         assert_eq!(e.to_string(), "corosync.conf:5: unknown user 'hacluster'");
