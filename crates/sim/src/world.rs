@@ -172,6 +172,8 @@ pub struct World {
     mutant: Option<Mutant>,
     quorum: QuorumSetup,
     settings: Option<BTreeMap<NodeId, Settings>>,
+    /// Each node's parameters when the world runs a corosync.conf ([`World::with_config`]).
+    configured: BTreeMap<NodeId, quorumd_node::NodeParams>,
     /// A node's quorum view changed since the views were last checked.
     quorum_dirty: bool,
     slots: BTreeMap<NodeId, Slot>,
@@ -229,6 +231,7 @@ impl World {
             mutant: params.mutant,
             quorum: params.quorum,
             settings,
+            configured: BTreeMap::new(),
             quorum_dirty: false,
             slots,
             queue: BTreeMap::new(),
@@ -442,4 +445,5 @@ impl World {
 
 mod clients;
 mod drive;
+mod from_config;
 mod lifecycle;

@@ -39,10 +39,16 @@ impl World {
     pub fn start(&mut self, id: NodeId) -> Result<(), SimError> {
         self.require("start", id, &[Status::Never, Status::Crashed, Status::Stopped])?;
         let now = self.now;
-        let mut params = NodeParams::new(id, self.nodelist.clone(), self.totem.clone());
-        params.cluster_id = self.cluster_id;
+        let mut params = match self.configured.get(&id) {
+            Some(configured) => configured.clone(),
+            None => {
+                let mut params = NodeParams::new(id, self.nodelist.clone(), self.totem.clone());
+                params.cluster_id = self.cluster_id;
+                params.quorum = self.settings.as_ref().and_then(|s| s.get(&id)).cloned();
+                params
+            }
+        };
         params.mutant = self.mutant;
-        params.quorum = self.settings.as_ref().and_then(|s| s.get(&id)).cloned();
         let Some(slot) = self.slots.get_mut(&id) else { return Err(SimError::UnknownNode(id)) };
         // corosync's ringid file is created holding 0 and read back plus one (SPEC §4.4).
         let start_seq = slot.persisted.unwrap_or(0).saturating_add(1);
