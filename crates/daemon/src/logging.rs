@@ -432,7 +432,6 @@ impl Subscriber for Switch {
     fn exit(&self, _: &Id) {}
 }
 
-#[allow(dead_code)] // read by reload, which the SIGHUP handler does not call yet
 struct State {
     current: Arc<RwLock<Dispatch>>,
     open: std::sync::Mutex<Open>,
@@ -461,7 +460,6 @@ pub fn init(logging: &Logging) -> Result<()> {
 
 /// Applies a new `logging` section; on an error (a log file that cannot be opened) the
 /// logging in force is kept.
-#[allow(dead_code)] // not called yet: the SIGHUP handler comes next
 pub fn reload(logging: &Logging) -> Result<()> {
     let Some(state) = STATE.get() else { return init(logging) };
     let plan = Plan::new(logging);

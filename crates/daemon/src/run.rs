@@ -16,7 +16,7 @@ use quorumd_node::{ClientInput, ClientOutput, Node, NodeEvent, TotemEvent};
 use quorumd_proto::ipc::{self, cs, Frame, Response};
 use quorumd_proto::shm::{StatePage, FLAG_ALIVE};
 use quorumd_proto::{Instant, MemberList, NodeId};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use tracing::{debug, error, info, warn};
 
@@ -28,6 +28,9 @@ use crate::Cli;
 const UDP: Token = Token(0);
 const LISTENER: Token = Token(1);
 const SIGNALS: Token = Token(2);
+
+#[path = "reload.rs"]
+mod reload;
 
 fn crypto_context(
     config: &quorumd_config::Config,
@@ -85,6 +88,9 @@ fn bind_listener(path: &Path) -> Result<UnixListener> {
 
 struct Daemon {
     node: Node,
+    /// The configuration file and what it held at start or at the last reload.
+    config_path: PathBuf,
+    config: quorumd_config::Config,
     origin: StdInstant,
     udp: UdpSocket,
     peers: BTreeMap<NodeId, SocketAddr>,
@@ -148,6 +154,8 @@ pub fn run(cli: &Cli) -> Result<()> {
     let registry = poll.registry().try_clone()?;
     let mut d = Daemon {
         node,
+        config_path: cli.config.clone(),
+        config,
         origin,
         udp,
         peers,
@@ -180,7 +188,7 @@ impl Daemon {
     fn event_loop(&mut self) -> Result<()> {
         self.registry.register(&mut self.udp, UDP, Interest::READABLE)?;
         self.registry.register(&mut self.listener, LISTENER, Interest::READABLE)?;
-        let mut signals = Signals::new([SIGTERM, SIGINT])?;
+        let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])?;
         self.registry.register(&mut signals, SIGNALS, Interest::READABLE)?;
         self.drain_outputs()?;
         let mut events = Events::with_capacity(256);
@@ -215,7 +223,16 @@ impl Daemon {
                         self.read_udp();
                     }
                     LISTENER => self.accept(),
-                    SIGNALS if signals.pending().next().is_some() => self.begin_stop(),
+                    SIGNALS => {
+                        let pending: Vec<i32> = signals.pending().collect();
+                        for signal in pending {
+                            if signal == SIGHUP {
+                                self.reload();
+                            } else {
+                                self.begin_stop();
+                            }
+                        }
+                    }
                     t if t.0 >= FIRST_TOKEN => self.client_ready(
                         conn_of(t),
                         ev.is_readable() || ev.is_read_closed() || ev.is_error(),

@@ -282,3 +282,150 @@ fn totem_nodeid_chooses_this_node() {
         text(&out.stderr)
     );
 }
+
+/// A loopback cluster of `n` nodes on 127.0.0.1..=n sharing one config file.
+struct Ring {
+    dir: PathBuf,
+    port: u16,
+    procs: Vec<(u32, Child)>,
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        for (_, c) in &mut self.procs {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Ring {
+    fn new(name: &str) -> Ring {
+        let dir = std::env::temp_dir().join(format!("quorumd-cfgadm-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Ring { dir, port: free_port(), procs: Vec::new() }
+    }
+
+    /// Writes the config of nodes `ids` with `quorum` lines.
+    fn write(&self, ids: &[u32], quorum: &str) {
+        let nodes: String = ids
+            .iter()
+            .map(|n| format!("  node {{\n    nodeid: {n}\n    ring0_addr: 127.0.0.{n}\n  }}\n"))
+            .collect();
+        let conf = format!(
+            "totem {{\n  version: 2\n  cluster_name: reload\n  crypto_cipher: none\n  crypto_hash: none\n  \
+             interface {{\n    mcastport: {}\n  }}\n}}\nnodelist {{\n{nodes}}}\nquorum {{\n  provider: corosync_votequorum\n{quorum}}}\n\
+             logging {{\n  to_syslog: no\n  timestamp: off\n}}\n",
+            self.port
+        );
+        std::fs::write(self.dir.join("corosync.conf"), conf).unwrap();
+    }
+
+    fn socket(&self, n: u32) -> PathBuf {
+        self.dir.join(format!("n{n}.sock"))
+    }
+
+    fn log(&self, n: u32) -> String {
+        std::fs::read_to_string(self.dir.join(format!("n{n}.log"))).unwrap_or_default()
+    }
+
+    fn start(&mut self, n: u32) {
+        let log = std::fs::File::create(self.dir.join(format!("n{n}.log"))).unwrap();
+        let child = Command::new(BIN)
+            .arg("--config")
+            .arg(self.dir.join("corosync.conf"))
+            .args(["--nodeid", &n.to_string(), "--socket"])
+            .arg(self.socket(n))
+            .arg("--state-dir")
+            .arg(self.dir.join(format!("state{n}")))
+            .env("QUORUMD_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.procs.push((n, child));
+    }
+
+    fn hup(&self, n: u32) {
+        let pid = self.pid(n);
+        assert!(Command::new("kill").args(["-HUP", &pid.to_string()]).status().unwrap().success());
+    }
+
+    fn pid(&self, n: u32) -> u32 {
+        self.procs.iter().find(|(id, _)| *id == n).map(|(_, c)| c.id()).unwrap()
+    }
+
+    fn alive(&mut self, n: u32) -> bool {
+        let c = self.procs.iter_mut().find(|(id, _)| *id == n).map(|(_, c)| c).unwrap();
+        c.try_wait().unwrap().is_none()
+    }
+
+    /// (members, quorate) node `n` reports.
+    fn view(&self, n: u32) -> Option<(Vec<u64>, bool)> {
+        let c = quorumd_client::QuorumClient::connect_with(self.socket(n), quorumd_client::Model::V1).ok()?;
+        let status = c.status().ok()?;
+        let list = status.split("\"members\":[").nth(1)?.split(']').next()?;
+        let members = list.split(',').filter(|s| !s.is_empty()).filter_map(|s| s.parse().ok()).collect();
+        Some((members, c.getquorate().ok()?))
+    }
+
+    fn wait(&self, n: u32, members: &[u64]) {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            if self.view(n) == Some((members.to_vec(), true)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("node {n} never reported {members:?} quorate (last {:?})\n{}", self.view(n), self.log(n));
+    }
+}
+
+#[test]
+fn sighup_adds_a_fourth_node_to_a_running_cluster_without_restarting_the_three() {
+    let mut r = Ring::new("add4");
+    r.write(&[1, 2, 3], "");
+    for n in 1..=3 {
+        r.start(n);
+    }
+    for n in 1..=3 {
+        r.wait(n, &[1, 2, 3]);
+    }
+    let pids: Vec<u32> = (1..=3).map(|n| r.pid(n)).collect();
+    // A file with an error changes nothing and the log names its line.
+    std::fs::write(r.dir.join("corosync.conf"), "totem {\n  version: 2\n  tokn: 5\n}\n").unwrap();
+    r.hup(1);
+    let t = wait_for(&r.dir.join("n1.log"), "configuration reload refused, nothing changed");
+    assert!(t.contains("corosync.conf:3: unknown key 'tokn'"), "{t}");
+    // Node 4 is added to the file and every running node is told.
+    r.write(&[1, 2, 3, 4], "");
+    for n in 1..=3 {
+        r.hup(n);
+    }
+    for n in 1..=3 {
+        let t =
+            wait_for(&r.dir.join(format!("n{n}.log")), "reloaded: nodes added: 4; expected votes: 3 -> 4");
+        assert!(t.contains("[MAIN]"), "{t}");
+    }
+    r.start(4);
+    for n in 1..=4 {
+        r.wait(n, &[1, 2, 3, 4]);
+    }
+    for (i, n) in (1..=3).enumerate() {
+        assert!(r.alive(n) && r.pid(n) == pids[i], "node {n} was not restarted");
+    }
+    // Removing a node that is a member is refused; once it is down, it may go.
+    r.write(&[1, 2, 3], "");
+    r.hup(1);
+    let t =
+        wait_for(&r.dir.join("n1.log"), "node 4 is a member of the current ring: stop it before removing it");
+    assert!(t.contains("reload refused"), "{t}");
+    let (_, mut four) = r.procs.pop().unwrap();
+    let _ = four.kill();
+    let _ = four.wait();
+    r.wait(1, &[1, 2, 3]);
+    r.hup(1);
+    wait_for(&r.dir.join("n1.log"), "reloaded: nodes removed: 4; expected votes: 4 -> 3");
+}

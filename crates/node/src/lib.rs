@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod params;
+pub mod reload;
 mod service;
 mod sessions;
 mod status;
