@@ -1,4 +1,5 @@
-//! The daemon's side of a configuration reload (SIGHUP): read the file again with every check
+//! The daemon's side of a configuration reload (SIGHUP, or `quorumtool reload` through the
+//! node's `NodeEvent::ReloadRequested`): read the file again with every check
 //! of the start ([`crate::check::prepare`]), refuse what cannot change while running, then hand
 //! the new node parameters to the node ([`quorumd_node::Node::reload`]) and, once it accepted
 //! them, switch the peers, the roster and the logging. A file with any error changes nothing
@@ -69,8 +70,9 @@ impl Roster {
 }
 
 impl Daemon {
-    /// SIGHUP: reload the configuration; all or nothing.
-    pub(super) fn reload(&mut self) {
+    /// SIGHUP or a client's request: reload the configuration; all or nothing. Returns what
+    /// changed, or why nothing did (both are logged too).
+    pub(super) fn reload(&mut self) -> Result<String, String> {
         let now = self.now();
         let my_id = self.node.my_id();
         let applied = prepare(&self.config_path, my_id, &self.config, &self.peers).and_then(|r| {
@@ -80,8 +82,9 @@ impl Daemon {
         let (r, changes) = match applied {
             Ok(x) => x,
             Err(e) => {
-                warn!(target: "MAIN", "configuration reload refused, nothing changed: {e:#}");
-                return;
+                let why = format!("configuration reload refused, nothing changed: {e:#}");
+                warn!(target: "MAIN", "{why}");
+                return Err(why);
             }
         };
         if let Err(e) = crate::logging::reload(&r.config.logging) {
@@ -96,6 +99,8 @@ impl Daemon {
         self.peers = r.peers;
         self.config = r.config;
         let what = if changes.is_empty() { "nothing changed".to_string() } else { changes.join("; ") };
-        info!(target: "MAIN", "configuration {} reloaded: {what}", self.config_path.display());
+        let done = format!("configuration {} reloaded: {what}", self.config_path.display());
+        info!(target: "MAIN", "{done}");
+        Ok(done)
     }
 }

@@ -227,7 +227,7 @@ impl Daemon {
                         let pending: Vec<i32> = signals.pending().collect();
                         for signal in pending {
                             if signal == SIGHUP {
-                                self.reload();
+                                let _ = self.reload(); // logged either way
                             } else {
                                 self.begin_stop();
                             }
@@ -472,6 +472,10 @@ impl Daemon {
             }
             NodeEvent::ClientError { conn, reason } => {
                 warn!(target: "IPC", "connection {}: {reason}", conn.0)
+            }
+            NodeEvent::ReloadRequested { conn } => {
+                let result = self.reload();
+                self.node.reload_answer(conn, result);
             }
             NodeEvent::Left => {
                 info!(target: "MAIN", "left the cluster");

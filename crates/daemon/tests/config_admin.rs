@@ -371,6 +371,10 @@ impl Ring {
         Some((members, c.getquorate().ok()?))
     }
 
+    fn client(&self, n: u32) -> quorumd_client::QuorumClient {
+        quorumd_client::QuorumClient::connect_with(self.socket(n), quorumd_client::Model::V1).unwrap()
+    }
+
     fn wait(&self, n: u32, members: &[u64]) {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(20) {
@@ -399,11 +403,17 @@ fn sighup_adds_a_fourth_node_to_a_running_cluster_without_restarting_the_three()
     r.hup(1);
     let t = wait_for(&r.dir.join("n1.log"), "configuration reload refused, nothing changed");
     assert!(t.contains("corosync.conf:3: unknown key 'tokn'"), "{t}");
-    // Node 4 is added to the file and every running node is told.
+    // The same through a client request (quorumtool reload): the answer says why.
+    let (_, why) = r.client(2).reload().unwrap().unwrap_err();
+    assert!(why.contains("corosync.conf:3: unknown key 'tokn'"), "{why}");
+    // Node 4 is added to the file and every running node is told: two by SIGHUP, one by
+    // a client request.
     r.write(&[1, 2, 3, 4], "");
-    for n in 1..=3 {
+    for n in 1..=2 {
         r.hup(n);
     }
+    let done = r.client(3).reload().unwrap().unwrap();
+    assert!(done.ends_with("reloaded: nodes added: 4; expected votes: 3 -> 4"), "{done}");
     for n in 1..=3 {
         let t =
             wait_for(&r.dir.join(format!("n{n}.log")), "reloaded: nodes added: 4; expected votes: 3 -> 4");

@@ -166,6 +166,12 @@ pub enum NodeEvent {
         /// What was wrong.
         reason: String,
     },
+    /// A client (root) asked for a configuration reload: the shell reloads and answers with
+    /// [`Node::reload_answer`].
+    ReloadRequested {
+        /// Connection to answer.
+        conn: ConnId,
+    },
     /// The clean leave is complete; the shell may exit.
     Left,
 }
@@ -567,6 +573,7 @@ impl Node {
                 let json = status::status_json(self);
                 self.reply(conn, Response::Status { error: cs::OK, json });
             }
+            (Request::Reload, Some(_)) => self.reload_requested(conn, &session),
             (
                 req @ (Request::SetExpected { .. } | Request::SetVotes { .. } | Request::CancelWaitForAll),
                 _,

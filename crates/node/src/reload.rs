@@ -9,9 +9,11 @@
 //! switches (those need a restart), and removing a node that is a member of the current ring
 //! (it must be stopped first).
 
+use quorumd_proto::ipc::{cs, Response};
 use quorumd_proto::{Instant, MemberList};
 
-use crate::{Node, NodeParams};
+use crate::sessions::Session;
+use crate::{ConnId, Node, NodeEvent, NodeParams};
 
 /// What a reload changed, in words, for the log and the client that asked.
 pub type Changes = Vec<String>;
@@ -21,6 +23,25 @@ fn ids(list: &MemberList) -> String {
 }
 
 impl Node {
+    /// `Request::Reload`: root only (it rereads a file root configured); the shell does it.
+    pub(crate) fn reload_requested(&mut self, conn: ConnId, session: &Session) {
+        if session.uid != 0 {
+            let text = "only root may reload the configuration".to_string();
+            self.reply(conn, Response::Reloaded { error: cs::ERR_ACCESS, text });
+            return;
+        }
+        self.events.push_back(NodeEvent::ReloadRequested { conn });
+    }
+
+    /// Answers a [`NodeEvent::ReloadRequested`]: `Ok(what changed)` or `Err(why nothing did)`.
+    pub fn reload_answer(&mut self, conn: ConnId, result: Result<String, String>) {
+        let (error, text) = match result {
+            Ok(text) => (cs::OK, text),
+            Err(text) => (cs::ERR_INVALID_PARAM, text),
+        };
+        self.reply(conn, Response::Reloaded { error, text });
+    }
+
     /// The configured nodes.
     pub fn nodelist(&self) -> &MemberList {
         self.totem.nodelist()
@@ -133,5 +154,47 @@ mod tests {
         let e = node.reload(now, slow).unwrap_err();
         assert!(e.contains("totem timing"), "{e}");
         assert_eq!(node.nodelist().len(), 1);
+    }
+
+    #[test]
+    fn only_root_may_ask_for_a_reload() {
+        use crate::{ClientInput, ClientOutput, ConnId};
+        use quorumd_proto::ipc::{self, Frame, Request};
+        let mut p = params(&config(1, ""));
+        p.access.uids.insert(1000);
+        let mut node = Node::new(p, Instant::from_micros(0));
+        let mut now = Instant::from_micros(0);
+        for _ in 0..200 {
+            now = node.poll_timeout().unwrap_or(now);
+            node.handle_timeout(now);
+            while node.poll_event().is_some() {}
+            while node.poll_transmit().is_some() {}
+        }
+        let mut ask = |conn: u64, uid: u32| {
+            let conn = ConnId(conn);
+            node.handle_client(now, conn, ClientInput::Connected { uid, gid: 1000, pid: 7 });
+            for req in [Request::Init { model: 1 }, Request::Reload] {
+                node.handle_client(now, conn, ClientInput::Frame(ipc::encode(&Frame::Request(req))));
+            }
+            let mut answers = Vec::new();
+            while let Some((_, out)) = node.poll_client() {
+                if let ClientOutput::Send(bytes) = out {
+                    answers.push(ipc::decode(&bytes).unwrap());
+                }
+            }
+            let asked = std::iter::from_fn(|| node.poll_event())
+                .any(|e| matches!(e, NodeEvent::ReloadRequested { .. }));
+            (answers, asked)
+        };
+        let (answers, asked) = ask(1, 1000);
+        assert!(!asked);
+        assert!(
+            answers
+                .iter()
+                .any(|f| matches!(f, Frame::Response(Response::Reloaded { error: cs::ERR_ACCESS, .. }))),
+            "{answers:?}"
+        );
+        let (_, asked) = ask(2, 0);
+        assert!(asked, "root's request reaches the shell");
     }
 }
