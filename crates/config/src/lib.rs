@@ -1,12 +1,11 @@
-//! corosync.conf text → a typed, validated [`Config`] (SPEC §5).
+//! corosync.conf text → a typed, validated [`Config`]; every key is listed in docs/configuration.md.
 //!
 //! Pure: this crate never reads a file. The daemon reads `corosync.conf` and the files of
 //! `uidgid.d/` and hands their texts to [`parse_with_includes`] (or [`parse_str`] for one file).
 //!
 //! Two layers:
-//! - [`syntax`] is the line grammar exactly as corosync's `exec/coroparse.c` applies it
-//!   (SPEC §5.1): whole-line comments, first-colon split, `name {` … `}`, the 511-byte line
-//!   limit, the 255-character key path limit;
+//! - [`syntax`] is the line grammar exactly as corosync's `exec/coroparse.c` applies it:
+//!   whole-line comments, first-colon split, `name {` … `}`, the 511-byte line limit, the 255-character key path limit;
 //! - the section modules ([`totem`], [`nodelist`], [`quorum`], [`logging`], [`uidgid`],
 //!   [`system`]) give the keys types and check them.
 //!
@@ -195,7 +194,7 @@ fn check_two_node(config: &Config) -> Result<(), ConfigError> {
 fn advise(config: &Config, ctx: &mut Ctx) {
     // Deviation from corosync: these warnings are new; corosync says nothing.
     if config.node_count() > 1 && config.quorum.provider.is_none() {
-        // USER-NEEDS §H: without a provider there is no quorum at all, silently.
+        // Without a provider there is no quorum at all, silently.
         let message = format!(
             "the nodelist has {} nodes but no quorum provider is configured: the cluster will \
              always be quorate (set 'provider: corosync_votequorum' in 'quorum')",
@@ -210,7 +209,7 @@ fn advise(config: &Config, ctx: &mut Ctx) {
         }
     }
     if let Some(setting) = config.quorum.settings.iter().find(|s| s.key == "leaving_timeout") {
-        // SPEC §7 quirk 10.
+        // corosync parses it and never uses it.
         ctx.warn(&setting.at, "quorum.leaving_timeout has no effect (it is parsed but unused)".to_string());
     }
 }

@@ -180,8 +180,8 @@ fn realistic_config_logging_uidgid_system_resources() {
     assert!(c.resources.is_empty());
 }
 
-/// The example of SPEC §5.2, verbatim.
-const SPEC_EXAMPLE: &str = "\
+/// A minimal two-node configuration as corosync's documentation shows it.
+const EXAMPLE: &str = "\
 totem {
     version: 2
     cluster_name: demo
@@ -213,7 +213,7 @@ logging {
 
 #[test]
 fn s5_2_the_spec_example_parses() {
-    let c = parse_str(SPEC_EXAMPLE, "corosync.conf").unwrap();
+    let c = parse_str(EXAMPLE, "corosync.conf").unwrap();
     assert!(c.warnings.is_empty());
     assert_eq!(c.quorum.two_node, Some(true));
     assert_eq!(c.quorum.wait_for_all, None, "votequorum decides that wait_for_all follows two_node");
@@ -247,7 +247,7 @@ fn s5_3_secauth_and_explicit_crypto_keys() {
 #[test]
 fn s4_1_every_timing_key_is_a_u32() {
     for key in quorumd_config::TIMING_KEYS {
-        // token_warning is a percentage (SPEC §4.1: 0..100).
+        // token_warning is a percentage (0..100).
         let max = if *key == "token_warning" { 100 } else { u32::MAX };
         let c = with_totem(&format!("{key}: {max}"));
         assert_eq!(c.totem.timing.get(*key), Some(&max), "{key}");
