@@ -438,4 +438,16 @@ fn sighup_adds_a_fourth_node_to_a_running_cluster_without_restarting_the_three()
     r.wait(1, &[1, 2, 3]);
     r.hup(1);
     wait_for(&r.dir.join("n1.log"), "reloaded: nodes removed: 4; expected votes: 4 -> 3");
+    // Logging changes too: node 1 now also writes a log file.
+    let file = r.dir.join("reloaded.log");
+    let conf = std::fs::read_to_string(r.dir.join("corosync.conf")).unwrap().replace(
+        "  timestamp: off\n",
+        &format!("  timestamp: off\n  to_logfile: yes\n  logfile: {}\n", file.display()),
+    );
+    std::fs::write(r.dir.join("corosync.conf"), conf).unwrap();
+    r.hup(1);
+    wait_for(&file, "[MAIN] configuration");
+    for n in 1..=3 {
+        assert!(r.alive(n), "node {n} still runs");
+    }
 }

@@ -148,6 +148,11 @@ mod tests {
         // Back to one node: node 2 never joined, so it may go.
         let changes = node.reload(now, params(&config(1, ""))).unwrap();
         assert_eq!(changes, ["nodes removed: 2", "expected votes: 2 -> 1"]);
+        // uidgid entries change who may connect.
+        let mut more = params(&config(1, ""));
+        more.access.uids.insert(1000);
+        let changes = node.reload(now, more).unwrap();
+        assert_eq!(changes, ["IPC access: 1 users and 0 groups besides root"]);
         // A timing change is refused and changes nothing.
         let mut slow = params(&config(2, ""));
         slow.totem.token = quorumd_proto::Duration::from_millis(5000);
