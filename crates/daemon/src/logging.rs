@@ -585,6 +585,20 @@ mod tests {
     }
 
     #[test]
+    fn stderr_is_the_journal_only_when_journal_stream_names_it() {
+        // The only reader of JOURNAL_STREAM in this binary is this function.
+        let st = rustix::fs::fstat(io::stderr()).unwrap();
+        std::env::set_var("JOURNAL_STREAM", format!("{}:{}", st.st_dev, st.st_ino));
+        assert!(stderr_is_journal());
+        std::env::set_var("JOURNAL_STREAM", format!("{}:{}", st.st_dev, st.st_ino.wrapping_add(1)));
+        assert!(!stderr_is_journal());
+        std::env::set_var("JOURNAL_STREAM", "garbage");
+        assert!(!stderr_is_journal());
+        std::env::remove_var("JOURNAL_STREAM");
+        assert!(!stderr_is_journal());
+    }
+
+    #[test]
     fn journald_facility_codes() {
         assert_eq!((facility_code("daemon"), facility_code("local0"), facility_code("local7")), (3, 16, 23));
     }
