@@ -10,8 +10,10 @@
 //! natively, and `to_syslog` writes to the journal when its socket exists (else to syslog(3)).
 //! When both would reach the journal, only the syslog one does, so no message appears twice.
 //!
-//! `QUORUMD_LOG` (a tracing filter such as `debug` or `info,TOTEM=trace`) overrides every
-//! sink's priorities; the sinks themselves still come from the configuration.
+//! `QUORUMD_LOG` (a tracing filter such as `debug` or `info,TOTEM=trace`) overrides the
+//! priorities of stderr and the log file (syslog keeps its configured `syslog_priority`, so a
+//! debugging session does not flood the system log); the sinks still come from the
+//! configuration.
 //!
 //! The configuration can change at run time ([`reload`]): the global subscriber is a switch
 //! that forwards events to the subscriber built from the latest configuration.
@@ -281,9 +283,9 @@ struct Open {
     syslog: Option<(String, SharedSyslog)>,
 }
 
-fn filter(directives: &str) -> Result<EnvFilter> {
+fn filter(directives: &str, sink: &Sink) -> Result<EnvFilter> {
     match std::env::var(ENV_FILTER) {
-        Ok(over) if !over.trim().is_empty() => EnvFilter::builder()
+        Ok(over) if !over.trim().is_empty() && !matches!(sink, Sink::Syslog(_)) => EnvFilter::builder()
             .with_default_directive(LevelFilter::INFO.into())
             .parse(&over)
             .map_err(|e| anyhow!("{ENV_FILTER}={over}: {e}")),
@@ -317,7 +319,7 @@ fn build(plan: &Plan, open: &mut Open) -> Result<Vec<BoxedLayer>> {
     let mut layers: Vec<BoxedLayer> = Vec::new();
     let mut syslog_wanted = None;
     for (sink, directives) in &plan.sinks {
-        let f = filter(directives)?;
+        let f = filter(directives, sink)?;
         match sink {
             Sink::Stderr if stderr_is_journal() => {
                 if syslog_to_journal {
