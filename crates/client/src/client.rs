@@ -178,6 +178,17 @@ impl QuorumClient {
     pub fn cancel_wait_for_all(&self) -> Result<(), CsError> {
         self.conn.request_result(Request::CancelWaitForAll)
     }
+
+    /// Makes the daemon reload its configuration file (root only). `Ok(what changed)`;
+    /// `Err((error, why nothing changed))` when the daemon refused the new file.
+    pub fn reload(&self) -> Result<Result<String, (CsError, String)>, CsError> {
+        match self.conn.request(Request::Reload)? {
+            Response::Reloaded { error, text } => {
+                Ok(CsError::check(error).map(|()| text.clone()).map_err(|e| (e, text)))
+            }
+            _ => Err(self.conn.protocol_error()),
+        }
+    }
 }
 
 impl AsFd for QuorumClient {

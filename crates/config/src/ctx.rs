@@ -42,7 +42,7 @@ impl Ctx {
 /// The error for a key that `section` does not know.
 // Deviation from corosync: unknown keys in totem, quorum, nodelist, node, logging (and their
 // subsections) are errors with a suggestion; corosync stores them silently as
-// strings (SPEC §5.1, §7 quirk 14; `two_nodes: 1` passes `corosync -t`).
+// strings (`two_nodes: 1` passes `corosync -t`).
 pub(crate) fn unknown_key(section: &'static str, item: &Item, known: &[&'static str]) -> ConfigError {
     ConfigError::UnknownKey {
         at: item.at.clone(),
@@ -61,4 +61,13 @@ pub(crate) fn unknown_section(parent: &'static str, sub: &Section, known: &[&'st
         name: sub.name.clone(),
         suggestion: nearest(&sub.name, known),
     }
+}
+
+/// The message of every refused second link.
+pub(crate) const NO_LINKS: &str =
+    "redundant links are not supported yet (quorumd runs on link 0, the ring0_addr addresses, only)";
+
+/// The error for a key quorumd does not implement.
+pub(crate) fn unsupported(item: &Item, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Unsupported { at: item.value_at(), key: item.key.clone(), reason: reason.into() }
 }

@@ -56,7 +56,7 @@ pub enum ConfigError {
         /// Where.
         at: Location,
     },
-    /// A line longer than 511 bytes (not counting the newline; SPEC §5.1).
+    /// A line longer than 511 bytes (not counting the newline), as corosync refuses it.
     #[error("{at}: line too long ({len} bytes; at most 511 are allowed)")]
     LineTooLong {
         /// Where.
@@ -180,6 +180,17 @@ pub enum ConfigError {
         /// The line of the first use.
         first_line: u32,
     },
+    /// A key corosync reads that quorumd does not implement (or not with this value): refused
+    /// rather than accepted and ignored.
+    #[error("{at}: {key}: {reason}")]
+    Unsupported {
+        /// Where (the key's line; the column points at the value).
+        at: Location,
+        /// The key (or section) as written.
+        key: String,
+        /// Why, and what to do instead.
+        reason: String,
+    },
     /// Keys that are each valid but do not fit together.
     #[error("{at}: {reason}")]
     Inconsistent {
@@ -209,6 +220,7 @@ impl ConfigError {
             | ConfigError::InvalidValue { at, .. }
             | ConfigError::MissingKey { at, .. }
             | ConfigError::Duplicate { at, .. }
+            | ConfigError::Unsupported { at, .. }
             | ConfigError::Inconsistent { at, .. } => at,
         }
     }

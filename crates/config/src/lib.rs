@@ -1,12 +1,11 @@
-//! corosync.conf text → a typed, validated [`Config`] (SPEC §5).
+//! corosync.conf text → a typed, validated [`Config`]; every key is listed in docs/configuration.md.
 //!
 //! Pure: this crate never reads a file. The daemon reads `corosync.conf` and the files of
 //! `uidgid.d/` and hands their texts to [`parse_with_includes`] (or [`parse_str`] for one file).
 //!
 //! Two layers:
-//! - [`syntax`] is the line grammar exactly as corosync's `exec/coroparse.c` applies it
-//!   (SPEC §5.1): whole-line comments, first-colon split, `name {` … `}`, the 511-byte line
-//!   limit, the 255-character key path limit;
+//! - [`syntax`] is the line grammar exactly as corosync's `exec/coroparse.c` applies it:
+//!   whole-line comments, first-colon split, `name {` … `}`, the 511-byte line limit, the 255-character key path limit;
 //! - the section modules ([`totem`], [`nodelist`], [`quorum`], [`logging`], [`uidgid`],
 //!   [`system`]) give the keys types and check them.
 //!
@@ -69,6 +68,26 @@ use crate::syntax::Section;
 /// The top-level sections this crate interprets.
 pub const SECTIONS: &[&str] = &["totem", "nodelist", "quorum", "logging", "uidgid", "system", "resources"];
 
+/// Top-level sections corosync acts on that quorumd does not implement: refused, with why.
+// Deviation from corosync: quorumd has no watchdog/resource monitor and no nozzle device;
+// rather than accept these and do nothing, it refuses them.
+pub const REFUSED_SECTIONS: &[(&str, &str)] = &[
+    ("resources", "resource monitoring and the watchdog (corosync's mon and wd services) are not supported"),
+    ("nozzle", "the nozzle (tap device) network is not supported"),
+];
+
+/// `system { }` keys quorumd accepts without effect (each one warns), with why.
+// Deviation from corosync: corosync acts on these; quorumd has nothing they could change.
+pub const UNUSED_SYSTEM_KEYS: &[(&str, &str)] = &[
+    ("qb_ipc_type", "clients use quorumd's own Unix socket, not libqb IPC"),
+    (
+        "move_to_root_cgroup",
+        "quorumd does not move itself between cgroups (its scheduling is set by sched_rr and priority)",
+    ),
+    ("allow_knet_handle_fallback", "quorumd does not use knet"),
+    ("state_dir", "quorumd keeps its state in the directory given by --state-dir (default /var/lib/quorumd)"),
+];
+
 /// Parses one corosync.conf text. `file_name` is used in error messages only.
 pub fn parse_str(text: &str, file_name: &str) -> Result<Config, ConfigError> {
     parse_with_includes((file_name, text), &[])
@@ -87,7 +106,7 @@ pub fn parse_with_includes(main: (&str, &str), uidgid_files: &[(&str, &str)]) ->
         let drop_in = syntax::parse(body, file)?;
         uidgid::build_drop_in(&drop_in, &mut config.uidgid)?;
     }
-    check_links(&config)?;
+    check_two_node(&config)?;
     advise(&config, &mut ctx);
     config.warnings = ctx.warnings;
     Ok(config)
@@ -111,6 +130,11 @@ fn assemble(root: &Section, eof: &Location, ctx: &mut Ctx) -> Result<Config, Con
         ctx.warn(&item.at, format!("key '{}' outside any section is ignored", item.key));
     }
     for section in root.sections() {
+        if let Some(why) = REFUSED_SECTIONS.iter().find(|(name, _)| *name == section.name).map(|(_, why)| why)
+        {
+            let (key, reason) = (section.name.clone(), (*why).to_string());
+            return Err(ConfigError::Unsupported { at: section.at.clone(), key, reason });
+        }
         if SECTIONS.contains(&section.name.as_str()) {
             groups.entry(section.name.as_str()).or_default().push(section);
         } else {
@@ -134,32 +158,43 @@ fn assemble(root: &Section, eof: &Location, ctx: &mut Ctx) -> Result<Config, Con
         uidgid::build(section, &mut uidgid)?;
     }
     let system = system::build(&get("system"), ctx)?;
+    for item in get("system").iter().flat_map(|s| s.items()) {
+        if let Some((key, why)) = UNUSED_SYSTEM_KEYS.iter().find(|(k, _)| *k == item.key) {
+            ctx.warn(&item.at, format!("system.{}", totem::ignored(key, why)));
+        }
+    }
     let resources = system::build_resources(&get("resources"));
     Ok(Config { totem, nodelist, quorum, logging, uidgid, system, resources, warnings: Vec::new() })
 }
 
-/// udp and udpu have one link only (SPEC §5.2), so nodes may only have `ring0_addr`.
-fn check_links(config: &Config) -> Result<(), ConfigError> {
-    if config.totem.transport == Transport::Knet {
+/// `two_node: 1` makes one node quorate on its own; with more than two nodes that lets two
+/// partitions be quorate at once. Refused unless `two_node_force: 1` says it is meant.
+// Deviation from corosync: corosync accepts two_node with any node count.
+fn check_two_node(config: &Config) -> Result<(), ConfigError> {
+    let count = config.node_count();
+    if config.quorum.two_node != Some(true) || count <= 2 || config.quorum.two_node_force == Some(true) {
         return Ok(());
     }
-    for node in &config.nodelist {
-        if let Some(link) = node.other_addrs.keys().next() {
-            let reason = format!(
-                "ring{link}_addr is not allowed: transport {} supports only link 0",
-                config.totem.transport.name()
-            );
-            return Err(ConfigError::Inconsistent { at: node.at.clone(), reason });
-        }
-    }
-    Ok(())
+    let at = config
+        .quorum
+        .settings
+        .iter()
+        .rev()
+        .find(|s| s.key == "two_node")
+        .map_or_else(|| config.totem.at.clone(), |s| s.at.clone());
+    let reason = format!(
+        "two_node: 1 with {count} nodes in the nodelist: two_node is for clusters of exactly two nodes \
+         (it makes one node's votes a quorum, so a split could leave two partitions quorate); \
+         remove it, or add 'two_node_force: 1' to the quorum section if this is really meant"
+    );
+    Err(ConfigError::Inconsistent { at, reason })
 }
 
 /// Warnings about configurations that are valid but rarely what was meant.
 fn advise(config: &Config, ctx: &mut Ctx) {
     // Deviation from corosync: these warnings are new; corosync says nothing.
     if config.node_count() > 1 && config.quorum.provider.is_none() {
-        // USER-NEEDS §H: without a provider there is no quorum at all, silently.
+        // Without a provider there is no quorum at all, silently.
         let message = format!(
             "the nodelist has {} nodes but no quorum provider is configured: the cluster will \
              always be quorate (set 'provider: corosync_votequorum' in 'quorum')",
@@ -167,8 +202,14 @@ fn advise(config: &Config, ctx: &mut Ctx) {
         );
         ctx.warn(&config.totem.at, message);
     }
+    if let Some(setting) = config.quorum.settings.iter().find(|s| s.key == "votes") {
+        if !config.nodelist.is_empty() {
+            let why = "with a nodelist each node's votes are its quorum_votes (corosync ignores quorum.votes then too)";
+            ctx.warn(&setting.at, format!("quorum.{}", totem::ignored("votes", why)));
+        }
+    }
     if let Some(setting) = config.quorum.settings.iter().find(|s| s.key == "leaving_timeout") {
-        // SPEC §7 quirk 10.
+        // corosync parses it and never uses it.
         ctx.warn(&setting.at, "quorum.leaving_timeout has no effect (it is parsed but unused)".to_string());
     }
 }

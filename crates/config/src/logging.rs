@@ -1,4 +1,4 @@
-//! The `logging { … }` section (SPEC §5.2): where logs go, how verbose, and per-subsystem
+//! The `logging { … }` section: where logs go, how verbose, and per-subsystem
 //! overrides in `logger_subsys { subsys: QUORUM … }` blocks.
 
 use std::collections::BTreeMap;
@@ -23,6 +23,10 @@ pub const LOGGING_KEYS: &[&str] = &[
     "function_name",
     "blackbox",
 ];
+
+/// The subsystems quorumd logs under (the `subsys` of a `logger_subsys` block and the tag
+/// printed in brackets). votequorum's messages are QUORUM's.
+pub const SUBSYSTEMS: &[&str] = &["MAIN", "TOTEM", "QUORUM", "IPC"];
 
 /// `debug`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -95,6 +99,11 @@ pub struct Logging {
     pub logger_subsys: BTreeMap<String, LoggerSubsys>,
 }
 
+/// Keys a `logger_subsys` block accepts (as corosync's parser does) but that quorumd applies
+/// only at the top of `logging`; each one warns there.
+// Deviation from corosync: corosync can write one subsystem to its own file, facility or format.
+pub const TOP_LEVEL_ONLY: &[&str] = &["logfile", "syslog_facility", "timestamp", "fileline", "function_name"];
+
 const SECTION: &str = "logging";
 const SUBSYS: &str = "logging.logger_subsys";
 
@@ -131,12 +140,22 @@ pub(crate) fn build(sections: &[&Section], ctx: &mut Ctx) -> Result<Logging, Con
             if !apply_key(&mut logging.settings, item, SECTION)? {
                 return Err(unknown_key(SECTION, item, LOGGING_KEYS));
             }
+            advise_key(item, &logging.settings, ctx);
         }
         for sub in section.sections() {
             if sub.name != "logger_subsys" {
                 return Err(unknown_section(SECTION, sub, &["logger_subsys"]));
             }
             let block = build_subsys(sub, ctx, logging.logger_subsys.len())?;
+            if !SUBSYSTEMS.contains(&block.subsys.as_str()) {
+                let hint = if block.subsys == "VOTEQ" { " (votequorum's messages are QUORUM's)" } else { "" };
+                let message = format!(
+                    "logger_subsys '{}' has no effect: quorumd logs nothing under it{hint}; its subsystems are {}",
+                    block.subsys,
+                    SUBSYSTEMS.join(", ")
+                );
+                ctx.warn(&block.at, message);
+            }
             // Deviation from corosync: two logger_subsys blocks for one subsystem are an error;
             // corosync lets the later keys win.
             if let Some(old) = logging.logger_subsys.get(&block.subsys) {
@@ -168,6 +187,16 @@ fn build_subsys(section: &Section, ctx: &mut Ctx, index: usize) -> Result<Logger
             let known: Vec<&'static str> =
                 std::iter::once("subsys").chain(LOGGING_KEYS.iter().copied()).collect();
             return Err(unknown_key(SUBSYS, item, &known));
+        } else {
+            advise_key(item, &settings, ctx);
+            if TOP_LEVEL_ONLY.contains(&item.key.as_str()) {
+                let message = format!(
+                    "'{}' has no effect in a logger_subsys block: quorumd writes one log file with one \
+                     facility and one line format, set at the top of 'logging'",
+                    item.key
+                );
+                ctx.warn(&item.at, message);
+            }
         }
     }
     let subsys = subsys.ok_or_else(|| ConfigError::MissingKey {
@@ -199,4 +228,16 @@ fn apply_key(s: &mut LogSettings, item: &Item, section: &'static str) -> Result<
         _ => return Ok(false),
     }
     Ok(true)
+}
+
+/// Warns about the one shared key that is accepted without effect.
+fn advise_key(item: &Item, settings: &LogSettings, ctx: &mut Ctx) {
+    // Deviation from corosync: there is no flight recorder (corosync's blackbox, on by
+    // default); asking for it is accepted, as its absence changes no behaviour, but said.
+    if item.key == "blackbox" && settings.blackbox == Some(true) {
+        let message =
+            "'blackbox' has no effect in quorumd: there is no flight recorder (corosync-blackbox); \
+                       use debug: on and a logfile instead";
+        ctx.warn(&item.at, message.to_string());
+    }
 }

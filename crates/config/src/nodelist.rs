@@ -1,4 +1,4 @@
-//! The `nodelist { node { … } … }` section (SPEC §5.2): one [`Node`] per `node` block, in file
+//! The `nodelist { node { … } … }` section: one [`Node`] per `node` block, in file
 //! order, with unique ids, names and addresses.
 
 use std::collections::BTreeMap;
@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use quorumd_proto::{limits::NODES_MAX, NodeId};
 
-use crate::ctx::{unknown_key, unknown_section, Ctx};
+use crate::ctx::{unknown_key, unknown_section, unsupported, Ctx, NO_LINKS};
 use crate::error::{ConfigError, Location};
 use crate::syntax::{Item, Section};
 use crate::totem::{node_id, LINKS_MAX};
@@ -62,7 +62,8 @@ pub struct Node {
     pub quorum_votes: Option<u32>,
     /// `ring0_addr` (required): the address of link 0.
     pub ring0_addr: Address,
-    /// `ring1_addr` … `ring7_addr`, keyed by link number.
+    /// `ring1_addr` … `ring7_addr`, keyed by link number: always empty for now, since a second
+    /// link is refused until redundant links exist.
     pub other_addrs: BTreeMap<u8, Address>,
     /// Where the block opened.
     pub at: Location,
@@ -78,7 +79,7 @@ impl Node {
         }
     }
 
-    /// The node's votes: `quorum_votes`, or 1 (SPEC §3.1).
+    /// The node's votes: `quorum_votes`, or 1.
     pub fn votes(&self) -> u32 {
         self.quorum_votes.unwrap_or(1)
     }
@@ -146,6 +147,11 @@ fn build_node(section: &Section, index: usize, ctx: &mut Ctx) -> Result<(Node, K
             "quorum_votes" => quorum_votes = Some(u32_value(item, NODE)?),
             key => {
                 let link = ring_link(key).ok_or_else(|| unknown_key(NODE, item, NODE_KEYS))?;
+                if link != 0 {
+                    // Corosync would run a second link on these addresses; accepting them
+                    // and running on link 0 alone would promise a redundancy that is not there.
+                    return Err(unsupported(item, NO_LINKS));
+                }
                 addrs.insert(link, address(item)?);
                 lines.addrs.insert(link, item.value_at());
             }
@@ -157,7 +163,7 @@ fn build_node(section: &Section, index: usize, ctx: &mut Ctx) -> Result<(Node, K
     let nodeid =
         nodeid.ok_or_else(|| missing(section, "nodeid", "every node needs a nodeid in 1..=65535"))?;
     // Deviation from corosync: ring0_addr is required, so every node is on link 0 (the link
-    // whose node count sets the effective token, SPEC §4.1).
+    // whose node count sets the effective token).
     let ring0_addr = addrs
         .remove(&0)
         .ok_or_else(|| missing(section, "ring0_addr", "every node needs an address for link 0"))?;

@@ -1,4 +1,4 @@
-//! The `quorum { … }` section (SPEC §3.1, §3.8): typed values for the votequorum keys plus
+//! The `quorum { … }` section: typed values for the votequorum keys plus
 //! the ordered list of every setting as written, so the votequorum layer can apply its own
 //! rules (defaults that follow other keys, forbidden combinations) and cite lines.
 
@@ -25,6 +25,7 @@ pub const QUORUM_KEYS: &[&str] = &[
     "allow_downscale",
     "expected_votes_tracking",
     "leaving_timeout",
+    "two_node_force",
 ];
 
 /// The keys of `quorum { device { } }` itself (its subsections belong to the device model).
@@ -81,7 +82,7 @@ pub struct QuorumDevice {
 /// The `quorum { }` section. `None` means "not set": votequorum applies its defaults.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Quorum {
-    /// `provider`; no provider means no quorum (QUORUM_FREE, SPEC §5.2).
+    /// `provider`; no provider means no quorum (QUORUM_FREE).
     pub provider: Option<QuorumProvider>,
     /// `expected_votes`.
     pub expected_votes: Option<u32>,
@@ -103,11 +104,14 @@ pub struct Quorum {
     pub allow_downscale: Option<bool>,
     /// `expected_votes_tracking`.
     pub expected_votes_tracking: Option<bool>,
+    /// `two_node_force` (quorumd only): `two_node: 1` with more than two nodes is meant.
+    pub two_node_force: Option<bool>,
     /// `leaving_timeout` (parsed, unused, as in corosync).
     pub leaving_timeout: Option<u32>,
     /// `device { }`.
     pub device: Option<QuorumDevice>,
-    /// Every setting as written, in file order (a key set twice appears twice).
+    /// Every votequorum setting as written, in file order (a key set twice appears twice);
+    /// quorumd's own `two_node_force` is not among them.
     pub settings: Vec<Setting>,
 }
 
@@ -121,6 +125,9 @@ pub(crate) fn build(sections: &[&Section], ctx: &mut Ctx) -> Result<Quorum, Conf
         for item in section.items() {
             ctx.note(SECTION, SECTION, item);
             apply_key(&mut q, item)?;
+            if item.key == "two_node_force" {
+                continue;
+            }
             q.settings.push(Setting {
                 key: item.key.clone(),
                 value: item.value.clone(),
@@ -153,13 +160,14 @@ fn apply_key(q: &mut Quorum, item: &Item) -> Result<(), ConfigError> {
         "auto_tie_breaker_node" => q.auto_tie_breaker_node = Some(tie_breaker(item)?),
         "allow_downscale" => q.allow_downscale = Some(flag01(item, SECTION)?),
         "expected_votes_tracking" => q.expected_votes_tracking = Some(flag01(item, SECTION)?),
+        "two_node_force" => q.two_node_force = Some(flag01(item, SECTION)?),
         "leaving_timeout" => q.leaving_timeout = Some(u32_value(item, SECTION)?),
         _ => return Err(unknown_key(SECTION, item, QUORUM_KEYS)),
     }
     Ok(())
 }
 
-/// `lowest`, `highest`, or space-separated node ids (SPEC §3.1).
+/// `lowest`, `highest`, or space-separated node ids.
 fn tie_breaker(item: &Item) -> Result<TieBreaker, ConfigError> {
     let expected = "lowest, highest, or a space-separated list of node ids in 1..=65535";
     match item.value.as_str() {

@@ -1,4 +1,4 @@
-//! The `totem { … }` section (SPEC §4.1, §5.2, §5.3): transport, crypto, link interfaces and
+//! The `totem { … }` section: transport, crypto, link interfaces and
 //! the timing keys. Timing values are kept as written; deriving effective timeouts is the
 //! totem crate's job.
 
@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use quorumd_proto::NodeId;
 
-use crate::ctx::{unknown_key, unknown_section, Ctx};
+use crate::ctx::{unknown_key, unknown_section, unsupported, Ctx, NO_LINKS};
 use crate::error::{ConfigError, Location};
 use crate::syntax::{Item, Section};
 use crate::value::{invalid, non_empty, one_of, u32_value, u64_value, u8_value, uint, yes_no};
@@ -17,7 +17,7 @@ pub const DEFAULT_MCASTPORT: u16 = 5405;
 /// Most links (`INTERFACE_MAX` in corosync): link numbers are `0..LINKS_MAX`.
 pub const LINKS_MAX: u8 = 8;
 
-/// The Totem timing keys this implementation knows (SPEC §4.1); values are `u32`.
+/// The Totem timing keys this implementation knows; values are `u32`.
 pub use quorumd_proto::totem_keys::TIMING_KEYS;
 
 /// The non-timing keys of `totem { }`.
@@ -61,6 +61,17 @@ pub const INTERFACE_KEYS: &[&str] = &[
     "knet_pong_count",
     "knet_transport",
 ];
+
+/// Timing keys quorumd accepts but does not use (each one warns).
+// Deviation from corosync: corosync uses these (send_join, downcheck, miss_count_const) or
+// keeps them for old transports; quorumd's Totem has no use for them.
+pub const UNUSED_TIMING_KEYS: &[&str] =
+    &["send_join", "downcheck", "max_network_delay", "heartbeat_failures_allowed", "miss_count_const"];
+
+/// The warning for a key that is accepted and has no effect.
+pub(crate) fn ignored(key: &str, why: &str) -> String {
+    format!("'{key}' has no effect in quorumd: {why}")
+}
 
 /// `totem.transport`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -218,6 +229,8 @@ pub struct Totem {
     pub interfaces: BTreeMap<u8, Interface>,
     /// The timing keys of [`TIMING_KEYS`] that were set explicitly.
     pub timing: BTreeMap<String, u32>,
+    /// Where each key of `timing` was (last) set: the value's line and column.
+    pub timing_at: BTreeMap<String, Location>,
     /// Other known knet tuning keys, type-checked and kept as written.
     pub knet_options: BTreeMap<String, String>,
     /// Where the (first) `totem` section opened.
@@ -246,12 +259,13 @@ impl Totem {
             clear_node_high_bit: None,
             interfaces: BTreeMap::new(),
             timing: BTreeMap::new(),
+            timing_at: BTreeMap::new(),
             knet_options: BTreeMap::new(),
             at,
         }
     }
 
-    /// The cipher and hash in force, as corosync 3.1.x decides them (SPEC §5.3): `secauth: on`
+    /// The cipher and hash in force, as corosync 3.1.x decides them: `secauth: on`
     /// means aes256 + sha256, explicit `crypto_*` keys override it, the default is none/none.
     pub fn effective_crypto(&self) -> (CryptoCipher, CryptoHash) {
         let (cipher, hash) = match self.secauth {
@@ -273,6 +287,10 @@ impl Totem {
 }
 
 const SECTION: &str = "totem";
+// Deviation from corosync: with transport udp corosync multicasts; quorumd always sends
+// unicast to each nodelist address, so the multicast settings do nothing (a warning says so).
+const MULTICAST: &str =
+    "quorumd sends unicast datagrams to each node's ring0_addr, never multicast or broadcast";
 const INTERFACE: &str = "totem.interface";
 
 /// Builds `totem` from every top-level `totem` section (corosync merges repeated sections).
@@ -291,7 +309,7 @@ pub(crate) fn build(sections: &[&Section], eof: &Location, ctx: &mut Ctx) -> Res
     for section in sections {
         for item in section.items() {
             ctx.note(SECTION, SECTION, item);
-            let key = apply_key(&mut totem, item)?;
+            let key = apply_key(&mut totem, item, ctx)?;
             last_at.insert(key, item.value_at());
         }
         for sub in section.sections() {
@@ -317,9 +335,13 @@ pub(crate) fn build(sections: &[&Section], eof: &Location, ctx: &mut Ctx) -> Res
 }
 
 /// Applies one item; returns the canonical key name it set.
-fn apply_key(t: &mut Totem, item: &Item) -> Result<&'static str, ConfigError> {
+fn apply_key(t: &mut Totem, item: &Item, ctx: &mut Ctx) -> Result<&'static str, ConfigError> {
     if let Some(&key) = TIMING_KEYS.iter().find(|k| **k == item.key) {
+        if UNUSED_TIMING_KEYS.contains(&key) {
+            ctx.warn(&item.at, ignored(key, "quorumd's Totem does not use it (udp unicast only; a missing message is requested one rotation after it was ordered)"));
+        }
         t.timing.insert(key.to_string(), u32_value(item, SECTION)?);
+        t.timing_at.insert(key.to_string(), item.value_at());
         return Ok(key);
     }
     let Some(&key) = TOTEM_KEYS.iter().find(|k| **k == item.key) else {
@@ -332,20 +354,82 @@ fn apply_key(t: &mut Totem, item: &Item) -> Result<&'static str, ConfigError> {
         "transport" => t.transport = one_of(item, SECTION, TRANSPORTS)?,
         "crypto_cipher" => t.crypto_cipher = Some(one_of(item, SECTION, CIPHERS)?),
         "crypto_hash" => t.crypto_hash = Some(one_of(item, SECTION, HASHES)?),
-        "crypto_model" => t.crypto_model = Some(non_empty(item, SECTION)?),
         "secauth" => t.secauth = Some(yes_no(item, SECTION)?),
         "keyfile" => t.keyfile = Some(non_empty(item, SECTION)?),
-        "key" => t.key = Some(non_empty(item, SECTION)?),
+        "key" => {
+            t.key = Some(non_empty(item, SECTION)?);
+            // Deviation from corosync: an inline key is refused (corosync uses it when there
+            // is no keyfile); quorumd reads the key from a file whose owner and mode it checks.
+            return Err(unsupported(
+                item,
+                "an inline key is not supported: put the key in a file named by 'keyfile'",
+            ));
+        }
         "nodeid" => t.nodeid = Some(node_id(item, SECTION)?),
-        "ip_version" => t.ip_version = Some(one_of(item, SECTION, IP_VERSIONS)?),
-        "link_mode" => t.link_mode = Some(one_of(item, SECTION, LINK_MODES)?),
-        "netmtu" => t.netmtu = Some(u32_value(item, SECTION)?),
-        "config_version" => t.config_version = Some(u64_value(item, SECTION)?),
-        "block_unlisted_ips" => t.block_unlisted_ips = Some(yes_no(item, SECTION)?),
-        "clear_node_high_bit" => t.clear_node_high_bit = Some(yes_no(item, SECTION)?),
+        "link_mode" => {
+            t.link_mode = Some(one_of(item, SECTION, LINK_MODES)?);
+            return Err(unsupported(item, NO_LINKS));
+        }
+        "block_unlisted_ips" => {
+            t.block_unlisted_ips = Some(yes_no(item, SECTION)?);
+            if t.block_unlisted_ips == Some(false) {
+                let why = "quorumd always drops datagrams from addresses that are not in the nodelist";
+                return Err(unsupported(item, why));
+            }
+        }
+        "clear_node_high_bit" => {
+            t.clear_node_high_bit = Some(yes_no(item, SECTION)?);
+            ctx.warn(&item.at, ignored(&item.key, "it only applies to node ids derived from addresses, and quorumd requires every node's nodeid (as corosync ignores it when nodeids are given)"));
+        }
+        "crypto_model" => {
+            t.crypto_model = Some(non_empty(item, SECTION)?);
+            ctx.warn(&item.at, ignored(&item.key, "quorumd has one crypto implementation of its own"));
+        }
+        "ip_version" => {
+            t.ip_version = Some(one_of(item, SECTION, IP_VERSIONS)?);
+            ctx.warn(
+                &item.at,
+                ignored(
+                    &item.key,
+                    "host names in the nodelist are resolved in the order the system resolver gives",
+                ),
+            );
+        }
+        "netmtu" => {
+            t.netmtu = Some(u32_value(item, SECTION)?);
+            ctx.warn(
+                &item.at,
+                ignored(
+                    &item.key,
+                    "quorumd's datagrams are far below any path MTU and are never fragmented by quorumd",
+                ),
+            );
+        }
+        "config_version" => {
+            t.config_version = Some(u64_value(item, SECTION)?);
+            ctx.warn(
+                &item.at,
+                ignored(&item.key, "quorumd does not compare configuration versions between nodes"),
+            );
+        }
         _ => {
             check_knet_option(item)?;
             t.knet_options.insert(key.to_string(), item.value.clone());
+            // Only the values that are what quorumd does anyway are accepted.
+            let harmless = matches!(
+                (key, item.value.as_str()),
+                ("knet_compression_model", "none") | ("cancel_token_hold_on_retransmit", "no" | "off")
+            );
+            if !harmless {
+                let why = if key == "cancel_token_hold_on_retransmit" {
+                    "quorumd's Totem does not implement it (only 'no' is accepted)"
+                } else if key == "knet_compression_model" {
+                    "quorumd has its own UDP transport, without compression (only 'none' is accepted)"
+                } else {
+                    "quorumd has its own UDP transport, not knet: knet tuning is not supported"
+                };
+                return Err(unsupported(item, why));
+            }
         }
     }
     Ok(key)
@@ -427,15 +511,33 @@ fn build_interface(section: &Section, ctx: &mut Ctx, index: usize) -> Result<Int
     for item in section.items() {
         ctx.note(&scope, INTERFACE, item);
         match item.key.as_str() {
-            "linknumber" => i.linknumber = u8_value(item, INTERFACE, 0, LINKS_MAX - 1)?,
-            "bindnetaddr" => i.bindnetaddr = Some(non_empty(item, INTERFACE)?),
-            "mcastaddr" => i.mcastaddr = Some(non_empty(item, INTERFACE)?),
+            "linknumber" => {
+                i.linknumber = u8_value(item, INTERFACE, 0, LINKS_MAX - 1)?;
+                if i.linknumber != 0 {
+                    return Err(unsupported(item, NO_LINKS));
+                }
+            }
+            "bindnetaddr" => {
+                i.bindnetaddr = Some(non_empty(item, INTERFACE)?);
+                let why = "the local address is this node's ring0_addr (corosync too ignores bindnetaddr when there is a nodelist, which quorumd requires)";
+                ctx.warn(&item.at, ignored(&item.key, why));
+            }
+            "mcastaddr" => {
+                i.mcastaddr = Some(non_empty(item, INTERFACE)?);
+                ctx.warn(&item.at, ignored(&item.key, MULTICAST));
+            }
             "mcastport" => {
                 let port = uint(item, INTERFACE, 0, u64::from(u16::MAX))?;
                 i.mcastport = u16::try_from(port).unwrap_or(DEFAULT_MCASTPORT);
             }
-            "ttl" => i.ttl = Some(u8_value(item, INTERFACE, 0, u8::MAX)?),
-            "broadcast" => i.broadcast = Some(yes_no(item, INTERFACE)?),
+            "ttl" => {
+                i.ttl = Some(u8_value(item, INTERFACE, 0, u8::MAX)?);
+                ctx.warn(&item.at, ignored(&item.key, MULTICAST));
+            }
+            "broadcast" => {
+                i.broadcast = Some(yes_no(item, INTERFACE)?);
+                ctx.warn(&item.at, ignored(&item.key, MULTICAST));
+            }
             "knet_link_priority" => i.knet_link_priority = Some(u8_value(item, INTERFACE, 0, u8::MAX)?),
             "knet_ping_interval" => i.knet_ping_interval = Some(u32_value(item, INTERFACE)?),
             "knet_ping_timeout" => i.knet_ping_timeout = Some(u32_value(item, INTERFACE)?),
@@ -444,11 +546,18 @@ fn build_interface(section: &Section, ctx: &mut Ctx, index: usize) -> Result<Int
             "knet_transport" => i.knet_transport = Some(one_of(item, INTERFACE, KNET_TRANSPORTS)?),
             _ => return Err(unknown_key(INTERFACE, item, INTERFACE_KEYS)),
         }
+        if item.key.starts_with("knet_") {
+            // Type-checked first (a typo in the value is named as such), then refused.
+            return Err(unsupported(
+                item,
+                format!("{NO_LINKS}; knet link settings have no meaning without knet links"),
+            ));
+        }
     }
     Ok(i)
 }
 
-/// Cross-key checks inside `totem` (SPEC §5.2, §5.3).
+/// Cross-key checks inside `totem`.
 fn check(t: &Totem, last_at: &BTreeMap<&'static str, Location>) -> Result<(), ConfigError> {
     let at = |key: &str| last_at.get(key).cloned().unwrap_or_else(|| t.at.clone());
     if !last_at.contains_key("version") {

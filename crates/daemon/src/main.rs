@@ -7,9 +7,11 @@
 // The daemon is a shell: it owns the clock, the sockets, the files and the environment.
 #![allow(clippy::disallowed_methods)]
 
+mod check;
 mod clients;
 mod demo;
 mod drops;
+mod logging;
 mod page;
 mod run;
 mod sched;
@@ -73,7 +75,7 @@ fn main() -> ExitCode {
     let result = match (&cli.command, &cli.check_config) {
         (Some(Command::Demo), _) => demo::run(),
         (Some(Command::Man { dir }), _) => write_man(dir),
-        (None, Some(path)) => run::check_config(path, cli.nodeid),
+        (None, Some(path)) => check::check_config(path, cli.nodeid, &run::socket_path(&cli), &cli.state_dir),
         (None, None) => run::run(&cli),
     };
     match result {

@@ -12,19 +12,18 @@ use std::time::{Duration as StdDuration, Instant as StdInstant};
 use anyhow::{anyhow, bail, Context, Result};
 use mio::net::{UdpSocket, UnixListener};
 use mio::{Events, Interest, Poll, Token};
-use quorumd_crypto::{ClusterKey, CryptoConfig};
+use quorumd_crypto::ClusterKey;
 use quorumd_node::{ClientInput, ClientOutput, CryptoParams, Node, NodeEvent, TotemEvent};
 use quorumd_proto::ipc::{self, cs, Frame, Response};
 use quorumd_proto::shm::{StatePage, FLAG_ALIVE};
 use quorumd_proto::{Instant, MemberList, NodeId};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use tracing::{debug, error, info, warn};
 
 use crate::clients::{conn_of, Clients, Limits, ReadOutcome, FIRST_TOKEN};
 use crate::drops::{Drop, Drops, RateLimited};
 use crate::page::Page;
-use crate::setup::{self, Loaded};
 use crate::state::StateDir;
 use crate::Cli;
 
@@ -32,72 +31,24 @@ const UDP: Token = Token(0);
 const LISTENER: Token = Token(1);
 const SIGNALS: Token = Token(2);
 
-/// `quorumd --check-config FILE`: parse, validate, derive, print; change nothing.
-pub fn check_config(path: &Path, nodeid: Option<u32>) -> Result<()> {
-    let Loaded { config, .. } = setup::load(path)?;
-    for w in &config.warnings {
-        println!("warning: {w}");
-    }
-    let totem = setup::totem_config(&config)?;
-    let peers = setup::peer_addresses(&config)?;
-    let nodelist = setup::nodelist(&config)?;
-    let any = nodeid.and_then(|n| NodeId::new(n).ok()).or_else(|| nodelist.lowest());
-    let my = any.ok_or_else(|| anyhow!("the nodelist is empty"))?;
-    let quorum = setup::quorum_settings(&config, my)?;
-    setup::access_policy(&config)?;
-    crypto_config(&config)?;
-    println!("configuration {} is valid", path.display());
-    println!("nodes: {} ({})", nodelist.len(), nodelist);
-    for (id, addr) in &peers {
-        println!("  node {id}: {addr}");
-    }
-    println!(
-        "totem: token {} ms, consensus {} ms, join {} ms, merge {} ms, token_retransmit {} ms, hold {} ms",
-        totem.token.as_millis(),
-        totem.consensus.as_millis(),
-        totem.join.as_millis(),
-        totem.merge.as_millis(),
-        totem.token_retransmit.as_millis(),
-        totem.hold.as_millis()
-    );
-    println!("expected failure detection: about {} ms", (totem.token + totem.consensus).as_millis());
-    match quorum {
-        Some(q) => println!(
-            "quorum: corosync_votequorum, expected votes {}, two_node {}, wait_for_all {}, last_man_standing {}, auto_tie_breaker {}",
-            q.expected_votes,
-            q.two_node,
-            q.wait_for_all,
-            q.last_man_standing,
-            q.auto_tie_breaker.is_some()
-        ),
-        None => println!("quorum: no provider (clients always see quorate = 1)"),
-    }
-    Ok(())
-}
-
-fn crypto_config(config: &quorumd_config::Config) -> Result<CryptoConfig> {
-    let (cipher, hash) = config.totem.effective_crypto();
-    // The config crate's enums spell corosync's values; their Debug names lowercased are those.
-    let (cipher, hash) = (format!("{cipher:?}").to_lowercase(), format!("{hash:?}").to_lowercase());
-    CryptoConfig::parse(&cipher, &hash).map_err(|e| anyhow!("totem crypto: {e}"))
-}
+#[path = "reload.rs"]
+mod reload;
 
 /// The node's crypto parameters: the key from the authkey file and a random per-boot nonce
 /// (no clock: see docs/totem.md, "Authenticated transport and replay").
-fn crypto_params(config: &quorumd_config::Config) -> Result<Option<CryptoParams>> {
-    let cc = crypto_config(config)?;
-    if cc.is_plaintext() {
+fn crypto_params(
+    config: &quorumd_config::Config,
+    authkey: Option<crate::check::AuthKey>,
+) -> Result<Option<CryptoParams>> {
+    let cc = crate::check::crypto_names(config)?;
+    let Some(authkey) = authkey else {
         warn!(target: "TOTEM", "crypto_cipher and crypto_hash are 'none': cluster traffic is neither encrypted nor authenticated");
         return Ok(None);
+    };
+    if let Some(w) = &authkey.mode_warning {
+        warn!(target: "TOTEM", "{w}");
     }
-    let keyfile = config.totem.keyfile.clone().unwrap_or_else(|| "/etc/corosync/authkey".into());
-    let key = setup::read_bounded(Path::new(&keyfile), quorumd_crypto::AUTHKEY_LEN_MAX as u64)
-        .context("cannot use the authkey")?;
-    if let Ok(meta) = std::fs::metadata(&keyfile) {
-        if let Some(w) = quorumd_crypto::authkey_mode_warning(meta.permissions().mode()) {
-            warn!(target: "TOTEM", "{keyfile}: {w}");
-        }
-    }
+    let (keyfile, key) = (authkey.path.display().to_string(), authkey.bytes);
     let cluster = config.totem.cluster_name.clone().unwrap_or_default();
     let key = ClusterKey::derive(&key, &cluster).map_err(|e| anyhow!("{keyfile}: {e}"))?;
     let boot_nonce = loop {
@@ -112,7 +63,7 @@ fn crypto_params(config: &quorumd_config::Config) -> Result<Option<CryptoParams>
     Ok(Some(CryptoParams { key, boot_nonce }))
 }
 
-fn socket_path(cli: &Cli) -> PathBuf {
+pub(crate) fn socket_path(cli: &Cli) -> PathBuf {
     cli.socket
         .clone()
         .or_else(|| std::env::var_os("QUORUMD_SOCKET").map(PathBuf::from))
@@ -193,18 +144,11 @@ fn bind_listener(path: &Path) -> Result<UnixListener> {
     Ok(listener)
 }
 
-fn init_logging(config: &quorumd_config::Config) {
-    let debug = config.logging.settings.debug.is_some_and(|d| !matches!(d, quorumd_config::DebugLevel::Off));
-    let default = if debug { "debug" } else { "info" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("QUORUMD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let ansi = std::io::IsTerminal::is_terminal(&io::stderr());
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(io::stderr).try_init();
-}
-
 struct Daemon {
     node: Node,
+    /// The configuration file and what it held at start or at the last reload.
+    config_path: PathBuf,
+    config: quorumd_config::Config,
     origin: StdInstant,
     udp: UdpSocket,
     peers: BTreeMap<NodeId, SocketAddr>,
@@ -260,22 +204,20 @@ fn random_incarnation() -> Result<u64> {
 
 /// Runs the daemon until SIGTERM/SIGINT.
 pub fn run(cli: &Cli) -> Result<()> {
-    let Loaded { config, path } = setup::load(&cli.config)?;
-    init_logging(&config);
+    let crate::check::Prepared { config, path, peers, my_id, mut params, authkey, .. } =
+        crate::check::prepare(&cli.config, cli.nodeid)?;
+    crate::logging::init(&config.logging)?;
     for w in &config.warnings {
         warn!(target: "MAIN", "{w}");
     }
     crate::sched::apply(&config.system);
     let limits = connection_limits(&config.system);
-    let peers = setup::peer_addresses(&config)?;
-    let my_id = setup::local_node(&config, cli.nodeid, &peers)?;
-    let mut params = setup::node_params(&config, my_id)?;
     let roster = Roster::new(&config, &peers, &params.names);
     let state = StateDir::open(&cli.state_dir, my_id)?;
     params.start_seq = state.ring_seq()?.saturating_add(1);
     params.incarnation = random_incarnation()?;
     params.persisted_expected_votes = state.expected_votes()?;
-    params.crypto = crypto_params(&config)?;
+    params.crypto = crypto_params(&config, authkey)?;
     let bind = peers[&my_id];
     let udp = UdpSocket::bind(bind).with_context(|| format!("cannot bind UDP {bind}"))?;
     // A join storm in a large cluster delivers N-1 datagrams at once to every node; the
@@ -302,6 +244,8 @@ pub fn run(cli: &Cli) -> Result<()> {
     let registry = poll.registry().try_clone()?;
     let mut d = Daemon {
         node,
+        config_path: cli.config.clone(),
+        config,
         origin,
         udp,
         peers,
@@ -345,7 +289,7 @@ impl Daemon {
     fn event_loop(&mut self) -> Result<()> {
         self.registry.register(&mut self.udp, UDP, Interest::READABLE)?;
         self.registry.register(&mut self.listener, LISTENER, Interest::READABLE)?;
-        let mut signals = Signals::new([SIGTERM, SIGINT])?;
+        let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])?;
         self.registry.register(&mut signals, SIGNALS, Interest::READABLE)?;
         self.drain_outputs()?;
         let mut events = Events::with_capacity(256);
@@ -401,7 +345,16 @@ impl Daemon {
                         self.read_udp();
                     }
                     LISTENER => self.accept(),
-                    SIGNALS if signals.pending().next().is_some() => self.begin_stop(),
+                    SIGNALS => {
+                        let pending: Vec<i32> = signals.pending().collect();
+                        for signal in pending {
+                            if signal == SIGHUP {
+                                let _ = self.reload(); // logged either way
+                            } else {
+                                self.begin_stop();
+                            }
+                        }
+                    }
                     t if t.0 >= FIRST_TOKEN => self.client_ready(
                         conn_of(t),
                         ev.is_readable() || ev.is_read_closed() || ev.is_error(),
@@ -734,6 +687,10 @@ impl Daemon {
             }
             NodeEvent::ClientError { conn, reason } => {
                 warn!(target: "IPC", "connection {}: {reason}", conn.0)
+            }
+            NodeEvent::ReloadRequested { conn } => {
+                let result = self.reload();
+                self.node.reload_answer(conn, result);
             }
             NodeEvent::Left => {
                 info!(target: "MAIN", "left the cluster");

@@ -10,12 +10,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
-use quorumd_config::uidgid::{Principal, UidGidKind};
 use quorumd_config::Config;
-use quorumd_node::{AccessPolicy, NodeParams};
-use quorumd_proto::{MemberList, NodeId};
-use quorumd_totem::{TotemConfig, TotemKeys};
-use quorumd_votequorum::{Settings, VqConfig};
+use quorumd_proto::NodeId;
 
 /// The parsed configuration plus where it came from.
 pub struct Loaded {
@@ -75,35 +71,6 @@ pub fn load(path: &Path) -> Result<Loaded> {
     Ok(Loaded { path: path.to_path_buf(), config })
 }
 
-/// The effective Totem timing for this config.
-pub fn totem_config(config: &Config) -> Result<TotemConfig> {
-    let mut keys = TotemKeys::default();
-    for (k, v) in &config.totem.timing {
-        keys.set(k, *v).map_err(|e| anyhow!("totem.{k}: {e}"))?;
-    }
-    keys.derive(config.node_count()).map_err(|e| anyhow!("{e}"))
-}
-
-/// The votequorum settings for node `my_id`, or `None` without a quorum provider.
-pub fn quorum_settings(config: &Config, my_id: NodeId) -> Result<Option<Settings>> {
-    if !config.has_votequorum() {
-        return Ok(None);
-    }
-    let nodes = nodelist(config)?;
-    let keys = config.quorum.settings.iter().map(|s| (s.key.as_str(), s.value.as_str()));
-    let mut vq = VqConfig::from_keys(&nodes, keys).map_err(|e| anyhow!("quorum: {e}"))?;
-    for n in &config.nodelist {
-        if let Some(v) = n.quorum_votes {
-            vq.set_node_votes(n.nodeid, v).map_err(|e| anyhow!("{}: quorum_votes: {e}", n.at))?;
-        }
-    }
-    vq.validate(my_id).map(Some).map_err(|e| anyhow!("quorum: {e}"))
-}
-
-pub fn nodelist(config: &Config) -> Result<MemberList> {
-    MemberList::from_ids(config.node_ids()).map_err(|e| anyhow!("nodelist: {e}"))
-}
-
 /// Where each node listens: ring0 address and the link-0 port.
 pub fn peer_addresses(config: &Config) -> Result<BTreeMap<NodeId, SocketAddr>> {
     let port = config.totem.mcastport(0);
@@ -151,64 +118,6 @@ pub fn local_node(config: &Config, cli: Option<u32>, peers: &BTreeMap<NodeId, So
             many.iter().map(NodeId::to_string).collect::<Vec<_>>().join(", ")
         ),
     }
-}
-
-/// Root, plus the `uidgid` entries, with user and group names resolved from /etc/passwd and
-/// /etc/group. An unknown name is an error (corosync refuses to start on one too).
-pub fn access_policy(config: &Config) -> Result<AccessPolicy> {
-    let mut policy = AccessPolicy::default();
-    for entry in &config.uidgid {
-        let (file, set) = match entry.kind {
-            UidGidKind::Uid => ("/etc/passwd", &mut policy.uids),
-            UidGidKind::Gid => ("/etc/group", &mut policy.gids),
-        };
-        let id = match &entry.who {
-            Principal::Id(id) => *id,
-            Principal::Name(name) => lookup(file, name).with_context(|| {
-                format!(
-                    "{}: unknown {} '{name}'",
-                    entry.at,
-                    if file.ends_with("passwd") { "user" } else { "group" }
-                )
-            })?,
-        };
-        set.insert(id);
-    }
-    Ok(policy)
-}
-
-fn lookup(file: &str, name: &str) -> Result<u32> {
-    let bytes = read_bounded(Path::new(file), 64 << 20)?;
-    let text = String::from_utf8_lossy(&bytes);
-    text.lines()
-        .filter_map(|l| {
-            let mut f = l.split(':');
-            let n = f.next()?;
-            let _pw = f.next()?;
-            let id = f.next()?.parse::<u32>().ok()?;
-            (n == name).then_some(id)
-        })
-        .next()
-        .ok_or_else(|| anyhow!("not found in {file}"))
-}
-
-/// Node names from the nodelist (`name`, else the ring0 address text).
-pub fn names(config: &Config) -> BTreeMap<NodeId, String> {
-    config
-        .nodelist
-        .iter()
-        .map(|n| (n.nodeid, n.name.clone().or_else(|| n.addr(0).map(|a| a.text.clone())).unwrap_or_default()))
-        .collect()
-}
-
-/// Everything except the persisted values, which the state dir supplies.
-pub fn node_params(config: &Config, my_id: NodeId) -> Result<NodeParams> {
-    let mut p = NodeParams::new(my_id, nodelist(config)?, totem_config(config)?);
-    p.cluster_id = config.cluster_id();
-    p.quorum = quorum_settings(config, my_id)?;
-    p.access = access_policy(config)?;
-    p.names = names(config);
-    Ok(p)
 }
 
 #[cfg(test)]

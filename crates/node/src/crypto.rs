@@ -51,6 +51,12 @@ impl NodeCrypto {
         NodeCrypto { session, nodelist, out: VecDeque::new() }
     }
 
+    /// The configured nodes changed (a configuration reload): senders are checked against the
+    /// new list from now on.
+    pub(crate) fn set_nodelist(&mut self, nodelist: MemberList) {
+        self.nodelist = nodelist;
+    }
+
     /// Opens a received datagram: `Ok(Some(plaintext))` to hand to Totem, `Ok(None)` for a
     /// session datagram handled here. A datagram claiming a sender outside the nodelist is
     /// refused before any cryptography.

@@ -9,6 +9,8 @@
 #![warn(missing_docs)]
 
 mod crypto;
+pub mod params;
+pub mod reload;
 mod service;
 mod sessions;
 mod status;
@@ -178,6 +180,12 @@ pub enum NodeEvent {
         conn: ConnId,
         /// What was wrong.
         reason: String,
+    },
+    /// A client (root) asked for a configuration reload: the shell reloads and answers with
+    /// [`Node::reload_answer`].
+    ReloadRequested {
+        /// Connection to answer.
+        conn: ConnId,
     },
     /// The clean leave is complete; the shell may exit.
     Left,
@@ -633,6 +641,7 @@ impl Node {
                 let json = status::status_json(self);
                 self.reply(conn, Response::Status { error: cs::OK, json });
             }
+            (Request::Reload, Some(_)) => self.reload_requested(conn, &session),
             (
                 req @ (Request::SetExpected { .. } | Request::SetVotes { .. } | Request::CancelWaitForAll),
                 _,

@@ -89,6 +89,9 @@ pub enum Request {
     },
     /// Cancel wait_for_all on every node (corosync: `quorum.cancel_wait_for_all`).
     CancelWaitForAll,
+    /// Reload this daemon's configuration file (corosync-cfgtool -R); root only. Answered
+    /// with [`Response::Reloaded`].
+    Reload,
 }
 
 /// Daemon → client, answering the one outstanding request.
@@ -112,6 +115,13 @@ pub enum Response {
     Result {
         /// `cs_error_t`.
         error: u32,
+    },
+    /// To `Reload`: what changed, or why nothing did (with the file and line).
+    Reloaded {
+        /// `cs_error_t`: OK when the new configuration is in force.
+        error: u32,
+        /// One line of text.
+        text: String,
     },
     /// To `Status`: a UTF-8 JSON document (the tool renders it).
     Status {
@@ -226,6 +236,7 @@ pub fn encode(frame: &Frame) -> Vec<u8> {
                 Request::SetExpected { .. } => 6,
                 Request::SetVotes { .. } => 7,
                 Request::CancelWaitForAll => 8,
+                Request::Reload => 9,
             },
         ),
         Frame::Response(r) => (
@@ -235,6 +246,7 @@ pub fn encode(frame: &Frame) -> Vec<u8> {
                 Response::GetQuorate { .. } => 2,
                 Response::Result { .. } => 3,
                 Response::Status { .. } => 5,
+                Response::Reloaded { .. } => 6,
             },
         ),
         Frame::Notification(n) => (
@@ -265,7 +277,8 @@ pub fn encode(frame: &Frame) -> Vec<u8> {
             w.u32(*quorate);
         }
         Frame::Response(Response::Result { error }) => w.u32(*error),
-        Frame::Response(Response::Status { error, json }) => {
+        Frame::Response(Response::Status { error, json: text } | Response::Reloaded { error, text }) => {
+            let json = text;
             w.u32(*error);
             let mut end = json.len().min(FRAME_MAX - FRAME_HEADER_LEN - 8);
             while !json.is_char_boundary(end) {
@@ -356,6 +369,7 @@ pub fn decode(buf: &[u8]) -> Result<Frame, IpcError> {
         (0, 6) => Frame::Request(Request::SetExpected { expected: r.u32()? }),
         (0, 7) => Frame::Request(Request::SetVotes { nodeid: r.u32()?, votes: r.u32()? }),
         (0, 8) => Frame::Request(Request::CancelWaitForAll),
+        (0, 9) => Frame::Request(Request::Reload),
         (1, 1) => Frame::Response(Response::Init { error: r.u32()?, quorum_type: r.u32()? }),
         (1, 2) => Frame::Response(Response::GetQuorate { error: r.u32()?, quorate: r.u32()? }),
         (1, 3) => Frame::Response(Response::Result { error: r.u32()? }),
@@ -366,6 +380,14 @@ pub fn decode(buf: &[u8]) -> Result<Frame, IpcError> {
             r.p += n;
             let json = String::from_utf8(bytes.to_vec()).map_err(|_| IpcError::BadText)?;
             Frame::Response(Response::Status { error, json })
+        }
+        (1, 6) => {
+            let error = r.u32()?;
+            let n = r.u32()? as usize;
+            let bytes = buf.get(r.p..r.p.saturating_add(n)).ok_or(IpcError::Truncated)?;
+            r.p += n;
+            let text = String::from_utf8(bytes.to_vec()).map_err(|_| IpcError::BadText)?;
+            Frame::Response(Response::Reloaded { error, text })
         }
         (2, 1) => Frame::Notification(Notification::Quorum {
             quorate: r.u32()?,
@@ -408,6 +430,9 @@ mod tests {
             any::<(u32, u32)>()
                 .prop_map(|(nodeid, votes)| Frame::Request(Request::SetVotes { nodeid, votes })),
             Just(Frame::Request(Request::CancelWaitForAll)),
+            Just(Frame::Request(Request::Reload)),
+            (any::<u32>(), ".{0,100}")
+                .prop_map(|(error, text)| Frame::Response(Response::Reloaded { error, text })),
             any::<(u32, u32)>()
                 .prop_map(|(error, quorum_type)| Frame::Response(Response::Init { error, quorum_type })),
             any::<(u32, u32)>()

@@ -191,6 +191,8 @@ pub struct World {
     settings: Option<BTreeMap<NodeId, Settings>>,
     /// The cluster key and the generator of per-boot nonces (crypto on).
     crypto: Option<(ClusterKey, Rng)>,
+    /// Each node's parameters when the world runs a corosync.conf ([`World::with_config`]).
+    configured: BTreeMap<NodeId, quorumd_node::NodeParams>,
     /// A node's quorum view changed since the views were last checked.
     quorum_dirty: bool,
     /// A runtime setexpected or setvotes was sent.
@@ -255,6 +257,7 @@ impl World {
             quorum: params.quorum,
             settings,
             crypto: params.crypto.map(|k| (k, Rng::stream(params.seed, 0x626f_6f74))),
+            configured: BTreeMap::new(),
             quorum_dirty: false,
             quorum_overridden: false,
             slots,
@@ -498,6 +501,7 @@ impl World {
 
 mod clients;
 mod drive;
+mod from_config;
 mod lifecycle;
 mod page;
 

@@ -38,7 +38,22 @@ impl Cluster {
         let name = path.display().to_string();
         let bytes = std::fs::read(path).with_context(|| format!("cannot read {name}"))?;
         let text = quorumd_config::text_from_bytes(&bytes, &name).map_err(|e| anyhow!("{e}"))?;
-        let config = quorumd_config::parse_str(text, &name).map_err(|e| anyhow!("{e}"))?;
+        // The uidgid.d/ drop-ins beside it, in name order, as the daemon reads them.
+        let mut drop_ins = Vec::new();
+        let dir = path.parent().unwrap_or(Path::new(".")).join("uidgid.d");
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            let mut files: Vec<PathBuf> =
+                entries.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect();
+            files.sort();
+            for f in files {
+                let fname = f.display().to_string();
+                let b = std::fs::read(&f).with_context(|| format!("cannot read {fname}"))?;
+                let t = quorumd_config::text_from_bytes(&b, &fname).map_err(|e| anyhow!("{e}"))?.to_string();
+                drop_ins.push((fname, t));
+            }
+        }
+        let inc: Vec<(&str, &str)> = drop_ins.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+        let config = quorumd_config::parse_with_includes((&name, text), &inc).map_err(|e| anyhow!("{e}"))?;
         Ok(Cluster { path: path.to_path_buf(), config })
     }
 

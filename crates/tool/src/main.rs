@@ -110,6 +110,9 @@ pub enum Command {
     /// Let nodes waiting for all expected votes (wait_for_all) become quorate with a majority.
     #[command(name = "cancel-wait-for-all")]
     CancelWaitForAll,
+    /// Make the daemon reload its corosync.conf (as corosync-cfgtool -R; root only): nodelist,
+    /// votes, expected votes, uidgid and logging change without a restart.
+    Reload,
     /// Write man pages (quorumtool.1 and one per command) into DIR.
     Man {
         /// The directory to write to (created if missing).
@@ -171,6 +174,15 @@ fn run(cli: &Cli) -> Result<Exit> {
         Command::SetExpected { expected } => change(&sock, "set-expected", |c| c.set_expected(*expected)),
         Command::SetVotes { node, votes } => change(&sock, "set-votes", |c| c.set_votes(*node, *votes)),
         Command::CancelWaitForAll => change(&sock, "cancel-wait-for-all", |c| c.cancel_wait_for_all()),
+        Command::Reload => {
+            match connect(&sock, Model::V1)?.reload().map_err(|e| request_error("reload", e))? {
+                Ok(done) => {
+                    println!("{done}");
+                    Ok(Exit::Quorate)
+                }
+                Err((_, why)) => Err(failure(Exit::Error, why)),
+            }
+        }
         Command::Man { dir } => man::write_all(dir).map(|()| Exit::Quorate),
     }
 }

@@ -16,7 +16,6 @@ use quorumd_proto::{Duration, MemberList, NodeId, RingId};
 use quorumd_sim::check::Status as SimStatus;
 use quorumd_sim::quorum::QuorumSetup;
 use quorumd_sim::{settle, World, WorldParams};
-use quorumd_totem::TotemKeys;
 use quorumd_votequorum::{AtbNode, QuorumState};
 use serde_json::{json, Value};
 
@@ -91,11 +90,6 @@ fn params(cluster: &Cluster, seed: u64) -> Result<WorldParams> {
     let c = &cluster.config;
     let nodelist = MemberList::from_ids(c.node_ids()).map_err(|e| anyhow!("nodelist: {e}"))?;
     let mut params = WorldParams::new(nodelist);
-    let mut keys = TotemKeys::default();
-    for (k, v) in &c.totem.timing {
-        keys.set(k, *v).map_err(|e| anyhow!("totem.{k}: {e}"))?;
-    }
-    params.keys = keys;
     params.seed = seed;
     params.cluster_id = c.cluster_id();
     let mut setup = if c.has_votequorum() { QuorumSetup::default() } else { QuorumSetup::none() };
@@ -159,7 +153,10 @@ fn run_until_ready(w: &mut World, what: &str) -> Result<()> {
 /// Runs the simulation.
 pub fn simulate(cluster: &Cluster, f: &Failure) -> Result<Report> {
     check_failure(cluster, f)?;
-    let mut world = World::new(params(cluster, f.seed)?).map_err(|e| anyhow!("{e}"))?;
+    // The nodes run NodeParams::from_config, as the daemon does; `params` gives the checkers'
+    // view of the quorum setup and the network.
+    let mut world =
+        World::with_config(params(cluster, f.seed)?, &cluster.config).map_err(|e| anyhow!("{e}"))?;
     let nodes: Vec<u32> = world.nodelist().iter().map(NodeId::get).collect();
     for id in &nodes {
         world.start(node_id(*id)?).map_err(|e| anyhow!("{e}"))?;

@@ -432,6 +432,29 @@ impl Totem {
         self.max_seq_seen
     }
 
+    /// The configured nodes.
+    pub fn nodelist(&self) -> &MemberList {
+        &self.nodelist
+    }
+
+    /// Replaces the configured nodes at run time (a configuration reload). Only between
+    /// membership changes (Operational), and only if this node and every member of the
+    /// installed ring stay configured: a node must be down before it is removed. Nodes added
+    /// are reached by the representative's merge probes and their joins are accepted from now.
+    pub fn set_nodelist(&mut self, nodelist: MemberList) -> Result<(), String> {
+        if !nodelist.contains(self.my_id) {
+            return Err(format!("the new nodelist does not contain this node ({})", self.my_id));
+        }
+        if let Some(member) = self.members.minus(&nodelist).iter().next() {
+            return Err(format!("node {member} is a member of the current ring: stop it before removing it"));
+        }
+        if self.state != State::Operational {
+            return Err("the membership is changing: try again when it has settled".into());
+        }
+        self.nodelist = nodelist;
+        Ok(())
+    }
+
     // -----------------------------------------------------------------------------------------
     // Sending helpers
 

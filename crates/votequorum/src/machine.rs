@@ -195,6 +195,39 @@ impl Votequorum {
         vq
     }
 
+    /// Applies reloaded settings (the nodelist, this node's votes, expected votes) at run
+    /// time, as corosync's configuration reload does: the quorum is recomputed at once and may
+    /// go down, since the configuration says so. The policy switches (two_node, wait_for_all,
+    /// last_man_standing, auto_tie_breaker, allow_downscale, expected_votes_tracking) and the
+    /// node id cannot change at run time; such settings are refused and nothing changes.
+    /// Drain [`Votequorum::poll_action`] afterwards.
+    pub fn reconfigure(&mut self, settings: Settings) -> Result<(), Error> {
+        let old = &self.settings;
+        let fixed = settings.my_id == old.my_id
+            && settings.two_node == old.two_node
+            && settings.wait_for_all == old.wait_for_all
+            && settings.last_man_standing == old.last_man_standing
+            && settings.auto_tie_breaker == old.auto_tie_breaker
+            && settings.allow_downscale == old.allow_downscale
+            && settings.expected_votes_tracking == old.expected_votes_tracking;
+        if !fixed {
+            return Err(Error::Refused(
+                "two_node, wait_for_all, last_man_standing, auto_tie_breaker, allow_downscale and \
+                 expected_votes_tracking cannot change at run time: restart the cluster to change them",
+            ));
+        }
+        let expected = settings.expected_votes.max(self.ev_tracking_barrier);
+        let votes = settings.my_votes.min(VOTES_MAX);
+        let us = self.us_mut();
+        us.votes = votes;
+        us.expected_votes = expected;
+        self.ev_barrier = expected;
+        self.settings = settings;
+        self.push(Action::ExpectedVotesChanged(expected));
+        self.recalculate(true, false);
+        Ok(())
+    }
+
     /// The next thing the caller must do, if any.
     pub fn poll_action(&mut self) -> Option<Action> {
         self.actions.pop_front()

@@ -394,6 +394,7 @@ fn answer(client: &Client, shared: &Shared, model: u32, req: Request) {
         Request::SetExpected { .. } | Request::SetVotes { .. } | Request::CancelWaitForAll => {
             Response::Result { error: cs::OK }
         }
+        Request::Reload => Response::Reloaded { error: cs::OK, text: "fake: nothing changed".into() },
         Request::Init { .. } => return,
     };
     send(client, Frame::Response(response));

@@ -73,10 +73,16 @@ impl World {
             }
         };
         let now = self.now;
-        let mut params = NodeParams::new(id, self.nodelist.clone(), self.totem.clone());
-        params.cluster_id = self.cluster_id;
+        let mut params = match self.configured.get(&id) {
+            Some(configured) => configured.clone(),
+            None => {
+                let mut params = NodeParams::new(id, self.nodelist.clone(), self.totem.clone());
+                params.cluster_id = self.cluster_id;
+                params.quorum = self.settings.as_ref().and_then(|s| s.get(&id)).cloned();
+                params
+            }
+        };
         params.mutant = self.mutant;
-        params.quorum = self.settings.as_ref().and_then(|s| s.get(&id)).cloned();
         if let Some((key, rng)) = self.crypto.as_mut() {
             let boot_nonce = std::iter::repeat_with(|| rng.next_u64()).find_map(std::num::NonZeroU64::new);
             params.crypto = boot_nonce.map(|boot_nonce| CryptoParams { key: key.clone(), boot_nonce });
