@@ -101,7 +101,8 @@ pub fn authkey(config: &Config) -> Result<Option<AuthKey>> {
     }
     let path = PathBuf::from(config.totem.keyfile.as_deref().unwrap_or(DEFAULT_KEYFILE));
     let shown = path.display();
-    let bytes = std::fs::read(&path).with_context(|| {
+    // Bounded, and only a regular file: `keyfile: /dev/zero` must not be read without end.
+    let bytes = crate::setup::read_bounded(&path, quorumd_crypto::AUTHKEY_LEN_MAX as u64).with_context(|| {
         format!("cannot read the authkey {shown} (crypto is on; create one with corosync-keygen or turn crypto off)")
     })?;
     quorumd_crypto::validate_authkey(&bytes).map_err(|e| anyhow!("the authkey {shown}: {e}"))?;
