@@ -7,6 +7,7 @@
 
 mod clients;
 mod demo;
+mod man;
 mod page;
 mod run;
 mod sched;
@@ -56,20 +57,11 @@ pub enum Command {
     },
 }
 
-fn write_man(dir: &std::path::Path) -> anyhow::Result<()> {
-    use clap::CommandFactory;
-    std::fs::create_dir_all(dir)?;
-    let mut page = Vec::new();
-    clap_mangen::Man::new(Cli::command()).section("8").render(&mut page)?;
-    std::fs::write(dir.join("quorumd.8"), page)?;
-    Ok(())
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match (&cli.command, &cli.check_config) {
         (Some(Command::Demo), _) => demo::run(),
-        (Some(Command::Man { dir }), _) => write_man(dir),
+        (Some(Command::Man { dir }), _) => man::write(dir),
         (None, Some(path)) => run::check_config(path, cli.nodeid),
         (None, None) => run::run(&cli),
     };

@@ -639,6 +639,9 @@ impl Node {
         let checked = match req {
             Request::SetExpected { expected } => vq.set_expected(expected),
             Request::SetVotes { nodeid, votes } => vq.set_votes(nodeid, votes),
+            // Nothing to cancel: this node is not waiting for all (wait_for_all off, or
+            // already cleared). Say so (CS_ERR_EXIST) instead of a CS_OK that claims a change.
+            _ if !vq.state().wait_for_all_status => return cs::ERR_EXIST,
             _ => Ok(vq.cancel_wait_for_all()),
         };
         match checked {

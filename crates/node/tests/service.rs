@@ -289,6 +289,38 @@ fn spec_3_5_cancel_wait_for_all_from_a_client() {
     assert!(net.quorate(1) && net.quorate(2));
 }
 
+/// A cancel with nothing to cancel answers CS_ERR_EXIST and changes nothing, so the tool can
+/// say so instead of `done`; a cancel that lifts the wait answers CS_OK.
+#[test]
+fn cancel_wait_for_all_says_when_there_was_nothing_to_cancel() {
+    let mut net = Net::new(3, Some(&[("provider", "corosync_votequorum"), ("wait_for_all", "1")]));
+    net.start(1);
+    net.start(2);
+    net.run_ms(500);
+    net.client(2, 1, 0, None);
+    net.client(2, 1, 0, Some(Request::Init { model: 1 }));
+    net.client(2, 1, 0, Some(Request::CancelWaitForAll));
+    net.run_ms(100);
+    assert!(net.quorate(2));
+    let f = net.take(2, 1);
+    assert_eq!(f.last(), Some(&Frame::Response(Response::Result { error: cs::OK })), "{f:?}");
+    net.client(2, 1, 0, Some(Request::CancelWaitForAll));
+    net.run_ms(100);
+    assert_eq!(net.take(2, 1), vec![Frame::Response(Response::Result { error: cs::ERR_EXIST })]);
+    assert!(net.quorate(1) && net.quorate(2));
+
+    // wait_for_all not configured at all: nothing to cancel either.
+    let mut net = Net::new(1, Some(&[("provider", "corosync_votequorum")]));
+    net.start(1);
+    net.run_ms(500);
+    net.client(1, 1, 0, None);
+    net.client(1, 1, 0, Some(Request::Init { model: 1 }));
+    let _ = net.take(1, 1);
+    net.client(1, 1, 0, Some(Request::CancelWaitForAll));
+    net.run_ms(100);
+    assert_eq!(net.take(1, 1), vec![Frame::Response(Response::Result { error: cs::ERR_EXIST })]);
+}
+
 #[test]
 fn malformed_frames_close_the_connection_and_change_nothing() {
     let mut net = Net::new(1, votequorum());

@@ -25,6 +25,8 @@ pub enum Exit {
     Denied = 3,
     /// Usage or any other error (including a request the daemon rejected).
     Error = 4,
+    /// `what-if`: the failure leaves more than one partition quorate (split brain).
+    SplitBrain = 5,
 }
 
 impl Exit {

@@ -340,6 +340,11 @@ fn outcome(p: &Phase) -> (&'static str, String) {
 }
 
 impl Report {
+    /// Whether any phase ends with more than one partition quorate at once.
+    pub fn split_brain(&self) -> bool {
+        self.phases.iter().any(|p| outcome(p).0 == "split_brain")
+    }
+
     fn question(&self) -> String {
         let mut parts = Vec::new();
         if !self.failure.down.is_empty() {
