@@ -1,26 +1,58 @@
 #!/bin/sh
-# Installs quorumd: the daemon and quorumtool (PREFIX/sbin, PREFIX/bin), libquorum.so.5 with its
-# headers and pkg-config file (crates/capi/install.sh), the systemd unit and the man pages
-# generated from the command-line definitions.
-# Usage: packaging/install.sh PREFIX   (DESTDIR for staging, as with make install)
+# Installs quorumd: the daemon (PREFIX/sbin) and quorumtool (PREFIX/bin), stripped;
+# libquorum.so.5 with its headers and pkg-config file (crates/capi/install.sh); the systemd
+# unit with this PREFIX's paths (PREFIX/lib/systemd/system); the man pages quorumd(8) and
+# quorumtool(1); the example configuration (PREFIX/share/doc/quorumd).
+#
+# The debug info stays out of what is installed: each binary's is kept beside the build as
+# DEBUGDIR/<name>.debug (objcopy --only-keep-debug), and the installed file names it with a
+# .gnu_debuglink, so a debugger finds it once it is copied to /usr/lib/debug.
+#
+# Usage: packaging/install.sh PREFIX
+#   DESTDIR=dir   stage under dir, as with make install (the files still name PREFIX's paths)
+#   QUORUMD_BUILT=dir   install the binaries already built in dir instead of cargo build --release
+#   DEBUGDIR=dir  where the separate debug files go (default: the build dir's debug-files/)
 set -eu
 if [ $# -ne 1 ]; then
 	echo "usage: $0 PREFIX" >&2
 	exit 2
 fi
-PREFIX=$1
+PREFIX=${1%/}
+case $PREFIX in
+	/*) ;;
+	*) echo "$0: PREFIX must be an absolute path, not $PREFIX" >&2; exit 2 ;;
+esac
 DESTDIR=${DESTDIR:-}
 root=$(cd "$(dirname "$0")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
+case $target in
+	/*) ;;
+	*) target=$root/$target ;;
+esac
+if [ -z "${QUORUMD_BUILT:-}" ]; then
+	cargo build --release --manifest-path "$root/Cargo.toml" -p quorumd -p quorumtool -p quorumd-capi
+	QUORUMD_BUILT=$target/release
+fi
+export QUORUMD_BUILT
+DEBUGDIR=${DEBUGDIR:-$QUORUMD_BUILT/debug-files}
+export DEBUGDIR
+. "$root/packaging/strip.sh"
+
+sbindir=$PREFIX/sbin
+bindir=$PREFIX/bin
+mandir=$PREFIX/share/man
+unitdir=$PREFIX/lib/systemd/system
+docdir=$PREFIX/share/doc/quorumd
 
 "$root/crates/capi/install.sh" "$PREFIX"
-cargo build --release --manifest-path "$root/Cargo.toml" -p quorumd -p quorumtool
-install -d "$DESTDIR$PREFIX/sbin" "$DESTDIR$PREFIX/bin" "$DESTDIR$PREFIX/share/man/man8" \
-	"$DESTDIR$PREFIX/share/man/man1" "$DESTDIR$PREFIX/lib/systemd/system"
-install -m 0755 "$target/release/quorumd" "$DESTDIR$PREFIX/sbin/quorumd"
-install -m 0755 "$target/release/quorumtool" "$DESTDIR$PREFIX/bin/quorumtool"
-"$target/release/quorumd" man "$DESTDIR$PREFIX/share/man/man8"
-"$target/release/quorumtool" man "$DESTDIR$PREFIX/share/man/man1"
-sed "s|/usr/local/bin/quorumd|$PREFIX/sbin/quorumd|g" "$root/packaging/quorumd.service" \
-	> "$DESTDIR$PREFIX/lib/systemd/system/quorumd.service"
+install -d "$DESTDIR$sbindir" "$DESTDIR$bindir" "$DESTDIR$mandir/man8" "$DESTDIR$mandir/man1" \
+	"$DESTDIR$unitdir" "$DESTDIR$docdir"
+install_stripped "$QUORUMD_BUILT/quorumd" "$DESTDIR$sbindir/quorumd" 0755
+install_stripped "$QUORUMD_BUILT/quorumtool" "$DESTDIR$bindir/quorumtool" 0755
+"$QUORUMD_BUILT/quorumd" man "$DESTDIR$mandir/man8" >/dev/null
+"$QUORUMD_BUILT/quorumtool" man "$DESTDIR$mandir/man1" >/dev/null
+sed -e "s|@SBINDIR@|$sbindir|g" "$root/packaging/quorumd.service.in" > "$DESTDIR$unitdir/quorumd.service"
+chmod 0644 "$DESTDIR$unitdir/quorumd.service"
+install -m 0644 "$root/packaging/corosync.conf.example" "$DESTDIR$docdir/corosync.conf.example"
 echo "installed quorumd, quorumtool, libquorum.so.5, headers, man pages and quorumd.service under $DESTDIR$PREFIX"
+echo "debug info: $DEBUGDIR"
