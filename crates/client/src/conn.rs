@@ -19,7 +19,7 @@
 //! - `signalled` is true exactly while the eventfd's counter is non-zero, which is exactly
 //!   while `queue` is non-empty;
 //! - once `broken` or `eof` is set, no request is sent again (every call returns
-//!   `CS_ERR_LIBRARY`, SPEC §2.5); events already queued are still delivered.
+//!   `CS_ERR_LIBRARY`, corosync-behaviour §2.5); events already queued are still delivered.
 #![forbid(unsafe_code)]
 
 use std::collections::VecDeque;
@@ -224,7 +224,7 @@ fn connect_socket(path: &Path) -> Result<OwnedFd, ConnectError> {
                     errno: e.raw_os_error(),
                 })
             }
-            // ENOENT, ECONNREFUSED, ...: the daemon is not running (SPEC §1.4).
+            // ENOENT, ECONNREFUSED, ...: the daemon is not running (corosync-behaviour §1.4).
             Err(e) => return Err(from_errno(e).into()),
         }
     }
@@ -247,7 +247,7 @@ fn readiness_fds(sock: &OwnedFd) -> Result<(OwnedFd, OwnedFd), CsError> {
 }
 
 impl Connection {
-    /// Connects to the daemon at `path` and opens a session with `model` (SPEC §1.4
+    /// Connects to the daemon at `path` and opens a session with `model` (corosync-behaviour §1.4
     /// `quorum_model_initialize`). Daemon not running → `Library`; before its first sync →
     /// `TryAgain`; socket permissions or uid/gid refused → the two `CS_ERR_ACCESS` cases of
     /// [`ConnectError`].

@@ -40,7 +40,7 @@ fn track_current_and_changes_then_events_in_order() {
     ];
     assert_eq!(client.next_event().unwrap(), snapshot[0]);
     assert_eq!(client.next_event().unwrap(), snapshot[1]);
-    // The second trackstart's snapshot (SPEC §7 quirk 2), through dispatch.
+    // The second trackstart's snapshot (corosync-behaviour §7 quirk 2), through dispatch.
     let mut seen = Vec::new();
     assert_eq!(client.dispatch(DispatchFlags::All, |e| seen.push(e)), Ok(2));
     assert_eq!(seen, snapshot);

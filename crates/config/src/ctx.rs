@@ -42,7 +42,7 @@ impl Ctx {
 /// The error for a key that `section` does not know.
 // Deviation from corosync: unknown keys in totem, quorum, nodelist, node, logging (and their
 // subsections) are errors with a suggestion; corosync stores them silently as
-// strings (SPEC §5.1, §7 quirk 14; `two_nodes: 1` passes `corosync -t`).
+// strings (corosync-behaviour §5.1, §7 quirk 14; `two_nodes: 1` passes `corosync -t`).
 pub(crate) fn unknown_key(section: &'static str, item: &Item, known: &[&'static str]) -> ConfigError {
     ConfigError::UnknownKey {
         at: item.at.clone(),

@@ -56,7 +56,7 @@ pub enum ConfigError {
         /// Where.
         at: Location,
     },
-    /// A line longer than 511 bytes (not counting the newline; SPEC §5.1).
+    /// A line longer than 511 bytes (not counting the newline; corosync-behaviour §5.1).
     #[error("{at}: line too long ({len} bytes; at most 511 are allowed)")]
     LineTooLong {
         /// Where.

@@ -1,11 +1,11 @@
-//! corosync.conf text → a typed, validated [`Config`] (SPEC §5).
+//! corosync.conf text → a typed, validated [`Config`] (corosync-behaviour §5).
 //!
 //! Pure: this crate never reads a file. The daemon reads `corosync.conf` and the files of
 //! `uidgid.d/` and hands their texts to [`parse_with_includes`] (or [`parse_str`] for one file).
 //!
 //! Two layers:
 //! - [`syntax`] is the line grammar exactly as corosync's `exec/coroparse.c` applies it
-//!   (SPEC §5.1): whole-line comments, first-colon split, `name {` … `}`, the 511-byte line
+//!   (corosync-behaviour §5.1): whole-line comments, first-colon split, `name {` … `}`, the 511-byte line
 //!   limit, the 255-character key path limit;
 //! - the section modules ([`totem`], [`nodelist`], [`quorum`], [`logging`], [`uidgid`],
 //!   [`system`]) give the keys types and check them.
@@ -138,7 +138,7 @@ fn assemble(root: &Section, eof: &Location, ctx: &mut Ctx) -> Result<Config, Con
     Ok(Config { totem, nodelist, quorum, logging, uidgid, system, resources, warnings: Vec::new() })
 }
 
-/// udp and udpu have one link only (SPEC §5.2), so nodes may only have `ring0_addr`.
+/// udp and udpu have one link only (corosync-behaviour §5.2), so nodes may only have `ring0_addr`.
 fn check_links(config: &Config) -> Result<(), ConfigError> {
     if config.totem.transport == Transport::Knet {
         return Ok(());
@@ -159,7 +159,7 @@ fn check_links(config: &Config) -> Result<(), ConfigError> {
 fn advise(config: &Config, ctx: &mut Ctx) {
     // Deviation from corosync: these warnings are new; corosync says nothing.
     if config.node_count() > 1 && config.quorum.provider.is_none() {
-        // USER-NEEDS §H: without a provider there is no quorum at all, silently.
+        // corosync-behaviour §8.H: without a provider there is no quorum at all, silently.
         let message = format!(
             "the nodelist has {} nodes but no quorum provider is configured: the cluster will \
              always be quorate (set 'provider: corosync_votequorum' in 'quorum')",
@@ -168,7 +168,7 @@ fn advise(config: &Config, ctx: &mut Ctx) {
         ctx.warn(&config.totem.at, message);
     }
     if let Some(setting) = config.quorum.settings.iter().find(|s| s.key == "leaving_timeout") {
-        // SPEC §7 quirk 10.
+        // corosync-behaviour §7 quirk 10.
         ctx.warn(&setting.at, "quorum.leaving_timeout has no effect (it is parsed but unused)".to_string());
     }
 }

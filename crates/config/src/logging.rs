@@ -1,4 +1,4 @@
-//! The `logging { … }` section (SPEC §5.2): where logs go, how verbose, and per-subsystem
+//! The `logging { … }` section (corosync-behaviour §5.2): where logs go, how verbose, and per-subsystem
 //! overrides in `logger_subsys { subsys: QUORUM … }` blocks.
 
 use std::collections::BTreeMap;

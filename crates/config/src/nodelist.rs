@@ -1,4 +1,4 @@
-//! The `nodelist { node { … } … }` section (SPEC §5.2): one [`Node`] per `node` block, in file
+//! The `nodelist { node { … } … }` section (corosync-behaviour §5.2): one [`Node`] per `node` block, in file
 //! order, with unique ids, names and addresses.
 
 use std::collections::BTreeMap;
@@ -78,7 +78,7 @@ impl Node {
         }
     }
 
-    /// The node's votes: `quorum_votes`, or 1 (SPEC §3.1).
+    /// The node's votes: `quorum_votes`, or 1 (corosync-behaviour §3.1).
     pub fn votes(&self) -> u32 {
         self.quorum_votes.unwrap_or(1)
     }
@@ -157,7 +157,7 @@ fn build_node(section: &Section, index: usize, ctx: &mut Ctx) -> Result<(Node, K
     let nodeid =
         nodeid.ok_or_else(|| missing(section, "nodeid", "every node needs a nodeid in 1..=65535"))?;
     // Deviation from corosync: ring0_addr is required, so every node is on link 0 (the link
-    // whose node count sets the effective token, SPEC §4.1).
+    // whose node count sets the effective token, corosync-behaviour §4.1).
     let ring0_addr = addrs
         .remove(&0)
         .ok_or_else(|| missing(section, "ring0_addr", "every node needs an address for link 0"))?;

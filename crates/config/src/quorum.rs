@@ -1,4 +1,4 @@
-//! The `quorum { … }` section (SPEC §3.1, §3.8): typed values for the votequorum keys plus
+//! The `quorum { … }` section (corosync-behaviour §3.1, §3.8): typed values for the votequorum keys plus
 //! the ordered list of every setting as written, so the votequorum layer can apply its own
 //! rules (defaults that follow other keys, forbidden combinations) and cite lines.
 
@@ -81,7 +81,7 @@ pub struct QuorumDevice {
 /// The `quorum { }` section. `None` means "not set": votequorum applies its defaults.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Quorum {
-    /// `provider`; no provider means no quorum (QUORUM_FREE, SPEC §5.2).
+    /// `provider`; no provider means no quorum (QUORUM_FREE, corosync-behaviour §5.2).
     pub provider: Option<QuorumProvider>,
     /// `expected_votes`.
     pub expected_votes: Option<u32>,
@@ -159,7 +159,7 @@ fn apply_key(q: &mut Quorum, item: &Item) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// `lowest`, `highest`, or space-separated node ids (SPEC §3.1).
+/// `lowest`, `highest`, or space-separated node ids (corosync-behaviour §3.1).
 fn tie_breaker(item: &Item) -> Result<TieBreaker, ConfigError> {
     let expected = "lowest, highest, or a space-separated list of node ids in 1..=65535";
     match item.value.as_str() {

@@ -1,4 +1,4 @@
-//! The line grammar of corosync.conf (SPEC §5.1, corosync's `exec/coroparse.c`): text in, a
+//! The line grammar of corosync.conf (corosync-behaviour §5.1, corosync's `exec/coroparse.c`): text in, a
 //! tree of sections and `key: value` items out. Knows nothing about what the keys mean.
 //!
 //! Rules, in the order they are applied to each line:
@@ -180,7 +180,7 @@ fn column(line: &str, byte: usize) -> u32 {
     u32::try_from(prefix.chars().count() + 1).unwrap_or(u32::MAX)
 }
 
-/// Classifies one raw line (without its `\n`) per SPEC §5.1.
+/// Classifies one raw line (without its `\n`) per corosync-behaviour §5.1.
 fn classify<'a>(raw: &'a str, at: &Location) -> Result<Statement<'a>, ConfigError> {
     let line = raw.strip_suffix('\r').unwrap_or(raw);
     // Deviation from corosync: corosync trims trailing 0xA0 *bytes*, which in UTF-8 text would
@@ -236,7 +236,7 @@ mod tests {
 
     #[test]
     fn classify_orders_brace_before_colon_before_close() {
-        // SPEC §5.1: `{` wins over `:`, `:` wins over `}`.
+        // corosync-behaviour §5.1: `{` wins over `:`, `:` wins over `}`.
         assert_eq!(classify("totem: {", &at()), Ok(Statement::Open("totem")));
         assert!(matches!(classify("a: b}", &at()), Ok(Statement::KeyValue { key: "a", value: "b}", .. })));
         assert!(matches!(classify("a: {b", &at()), Err(ConfigError::ExtraAfterOpen { .. })));

@@ -1,4 +1,4 @@
-//! The `totem { … }` section (SPEC §4.1, §5.2, §5.3): transport, crypto, link interfaces and
+//! The `totem { … }` section (corosync-behaviour §4.1, §5.2, §5.3): transport, crypto, link interfaces and
 //! the timing keys. Timing values are kept as written; deriving effective timeouts is the
 //! totem crate's job.
 
@@ -17,7 +17,7 @@ pub const DEFAULT_MCASTPORT: u16 = 5405;
 /// Most links (`INTERFACE_MAX` in corosync): link numbers are `0..LINKS_MAX`.
 pub const LINKS_MAX: u8 = 8;
 
-/// The Totem timing keys this implementation knows (SPEC §4.1); values are `u32`.
+/// The Totem timing keys this implementation knows (corosync-behaviour §4.1); values are `u32`.
 pub use quorumd_proto::totem_keys::TIMING_KEYS;
 
 /// The non-timing keys of `totem { }`.
@@ -251,7 +251,7 @@ impl Totem {
         }
     }
 
-    /// The cipher and hash in force, as corosync 3.1.x decides them (SPEC §5.3): `secauth: on`
+    /// The cipher and hash in force, as corosync 3.1.x decides them (corosync-behaviour §5.3): `secauth: on`
     /// means aes256 + sha256, explicit `crypto_*` keys override it, the default is none/none.
     pub fn effective_crypto(&self) -> (CryptoCipher, CryptoHash) {
         let (cipher, hash) = match self.secauth {
@@ -448,7 +448,7 @@ fn build_interface(section: &Section, ctx: &mut Ctx, index: usize) -> Result<Int
     Ok(i)
 }
 
-/// Cross-key checks inside `totem` (SPEC §5.2, §5.3).
+/// Cross-key checks inside `totem` (corosync-behaviour §5.2, §5.3).
 fn check(t: &Totem, last_at: &BTreeMap<&'static str, Location>) -> Result<(), ConfigError> {
     let at = |key: &str| last_at.get(key).cloned().unwrap_or_else(|| t.at.clone());
     if !last_at.contains_key("version") {

@@ -1,5 +1,5 @@
 //! `uidgid { uid: … gid: … }` in corosync.conf and in the drop-in files of `uidgid.d/`
-//! (SPEC §5.1, §6.1): which non-root users and groups may connect to the IPC services.
+//! (corosync-behaviour §5.1, §6.1): which non-root users and groups may connect to the IPC services.
 //! Names stay names here; the daemon resolves them (this crate never reads `/etc/passwd`).
 
 use crate::ctx::{unknown_key, unknown_section};
@@ -77,7 +77,7 @@ fn principal(item: &Item) -> Result<Principal, ConfigError> {
     Ok(Principal::Name(value.to_string()))
 }
 
-/// Reads a `uidgid.d/` drop-in: only `uidgid { }` sections are allowed in it (SPEC §5.1).
+/// Reads a `uidgid.d/` drop-in: only `uidgid { }` sections are allowed in it (corosync-behaviour §5.1).
 pub(crate) fn build_drop_in(root: &Section, out: &mut Vec<UidGid>) -> Result<(), ConfigError> {
     if let Some(item) = root.items().next() {
         let reason =

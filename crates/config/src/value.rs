@@ -54,7 +54,7 @@ pub(crate) fn u8_value(item: &Item, section: &'static str, min: u8, max: u8) -> 
     u8::try_from(v).map_err(|_| invalid(item, section, format!("an integer in {min}..={max}")))
 }
 
-/// A corosync `u8` flag: exactly `0` or `1` (SPEC §3.1: `two_node: yes` is an error).
+/// A corosync `u8` flag: exactly `0` or `1` (corosync-behaviour §3.1: `two_node: yes` is an error).
 pub(crate) fn flag01(item: &Item, section: &'static str) -> Result<bool, ConfigError> {
     match item.value.as_str() {
         "0" => Ok(false),
@@ -64,7 +64,7 @@ pub(crate) fn flag01(item: &Item, section: &'static str) -> Result<bool, ConfigE
 }
 
 /// A yes/no switch. Corosync takes `yes|no` for some keys and `on|off` for others.
-// Deviation from corosync: every yes/no switch accepts both spellings (USER-NEEDS §H asks for
+// Deviation from corosync: every yes/no switch accepts both spellings (corosync-behaviour §8.H asks for
 // one consistent boolean syntax); corosync rejects `to_syslog: on` and `fileline: yes`.
 pub(crate) fn yes_no(item: &Item, section: &'static str) -> Result<bool, ConfigError> {
     match item.value.as_str() {

@@ -16,7 +16,7 @@ const NODES: &str = "nodelist {\n  node {\n    nodeid: 1\n    ring0_addr: 10.0.0
 
 #[test]
 fn unknown_quorum_key_suggests_the_nearest() {
-    // Deviation from corosync: misspelled keys are errors (USER-NEEDS §H; corosync #751).
+    // Deviation from corosync: misspelled keys are errors (corosync-behaviour §8.H; corosync #751).
     let body =
         format!("{}quorum {{\n    provider: corosync_votequorum\n    two_nodes: 1\n}}\n", "\n".repeat(6));
     assert_eq!(
@@ -80,7 +80,7 @@ fn unknown_section_forms() {
 
 #[test]
 fn invalid_value_forms() {
-    // SPEC §3.1: quorum flags are 0/1 only; corosync rejects "yes" too.
+    // corosync-behaviour §3.1: quorum flags are 0/1 only; corosync rejects "yes" too.
     assert_eq!(
         err("quorum {\n    two_node: yes\n}"),
         "corosync.conf:5:15: invalid value 'yes' for key 'two_node' in section 'quorum': expected 0 or 1"

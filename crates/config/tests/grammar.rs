@@ -1,4 +1,4 @@
-//! The line grammar of corosync.conf, rule by rule (SPEC §5.1).
+//! The line grammar of corosync.conf, rule by rule (corosync-behaviour §5.1).
 
 use quorumd_config::{parse_str, Config, ConfigError};
 

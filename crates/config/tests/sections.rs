@@ -213,7 +213,7 @@ fn realistic_config_logging_uidgid_system_resources() {
     assert_eq!(c.resources.get("system.memory_used.recovery").map(String::as_str), Some("reboot"));
 }
 
-/// The example of SPEC §5.2, verbatim.
+/// The example of corosync-behaviour §5.2, verbatim.
 const SPEC_EXAMPLE: &str = "\
 totem {
     version: 2
@@ -280,7 +280,7 @@ fn s5_3_secauth_and_explicit_crypto_keys() {
 #[test]
 fn s4_1_every_timing_key_is_a_u32() {
     for key in quorumd_config::TIMING_KEYS {
-        // token_warning is a percentage (SPEC §4.1: 0..100).
+        // token_warning is a percentage (corosync-behaviour §4.1: 0..100).
         let max = if *key == "token_warning" { 100 } else { u32::MAX };
         let c = with_totem(&format!("{key}: {max}"));
         assert_eq!(c.totem.timing.get(*key), Some(&max), "{key}");

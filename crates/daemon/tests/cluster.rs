@@ -1,6 +1,6 @@
 //! Real `quorumd` processes on loopback (127.0.0.1–N, one UDP port, one temp dir per node):
 //! membership, failure detection, clean leave, crypto, hostile datagrams, access control and
-//! configuration errors (issue: the daemon; SPEC §2.5, §4.3, §5, §6.1). Every process and
+//! configuration errors (issue: the daemon; corosync-behaviour §2.5, §4.3, §5, §6.1). Every process and
 //! file is removed when a test ends, also when it fails.
 #![allow(clippy::disallowed_methods)] // a test harness: processes, sockets, clocks, files
 

@@ -146,7 +146,7 @@ pub enum NodeEvent {
     },
     /// The shell must store the tracked expected votes (`ev_tracking`).
     PersistExpectedVotes(u32),
-    /// A client was refused (log it: SPEC §6.1 "Denied connection attempt").
+    /// A client was refused (log it: corosync-behaviour §6.1 "Denied connection attempt").
     AccessDenied {
         /// Connection.
         conn: ConnId,
@@ -281,7 +281,7 @@ impl Node {
         self.totem.submit(payload)
     }
 
-    /// Clean shutdown. With allow_downscale the LEAVING nodeinfo is ordered first (SPEC §3.9);
+    /// Clean shutdown. With allow_downscale the LEAVING nodeinfo is ordered first (corosync-behaviour §3.9);
     /// then a Totem leave so that peers re-form at once. [`NodeEvent::Left`] says when done.
     pub fn leave(&mut self, now: Instant) {
         if self.left || self.leaving.is_some() {
@@ -427,7 +427,7 @@ impl Node {
     fn sync_start(&mut self, now: Instant, ring: RingId, members: &MemberList) {
         self.service.sync_start(ring, members);
         let Some(vq) = self.vq.as_mut() else {
-            // No provider: nothing to wait for (SPEC §2.3).
+            // No provider: nothing to wait for (corosync-behaviour §2.3).
             self.activate(now);
             return;
         };
@@ -458,7 +458,7 @@ impl Node {
         }
     }
 
-    /// The sync barrier passed: nodelist notification, then quorum notification (SPEC §2.2).
+    /// The sync barrier passed: nodelist notification, then quorum notification (corosync-behaviour §2.2).
     fn activate(&mut self, now: Instant) {
         self.service.complete_sync();
         let s = &self.service;
@@ -504,7 +504,7 @@ impl Node {
                 Action::PersistExpectedVotes(v) => self.events.push_back(NodeEvent::PersistExpectedVotes(v)),
                 Action::ExpectedVotesChanged(_) => {}
                 Action::QuorateChanged { quorate } => {
-                    // Trigger 2 of SPEC §2.2: a flip outside a sync, reported with the current
+                    // Trigger 2 of corosync-behaviour §2.2: a flip outside a sync, reported with the current
                     // ring; flips during a sync are reported at activation instead.
                     if self.service.activated
                         && self.service.sync.is_none()
@@ -521,7 +521,7 @@ impl Node {
     }
 
     // -----------------------------------------------------------------------------------------
-    // Client requests (SPEC §1.4)
+    // Client requests (corosync-behaviour §1.4)
 
     fn reply(&mut self, conn: ConnId, response: Response) {
         self.client_out.push_back((conn, ClientOutput::Send(ipc::encode(&Frame::Response(response)))));
@@ -558,7 +558,7 @@ impl Node {
                 if let Some(s) = self.sessions.table.get_mut(&conn) {
                     s.tracking = false;
                 }
-                // SPEC §7 quirk 1, kept for compatibility: CS_OK even when not tracking.
+                // corosync-behaviour §7 quirk 1, kept for compatibility: CS_OK even when not tracking.
                 self.reply(conn, Response::Result { error: cs::OK });
             }
             (Request::Status, Some(_)) => {
@@ -586,7 +586,7 @@ impl Node {
             return;
         }
         if !self.service.activated {
-            // SPEC §2.4: no client before the first membership sync.
+            // corosync-behaviour §2.4: no client before the first membership sync.
             self.reply(conn, Response::Init { error: cs::ERR_TRY_AGAIN, quorum_type });
             self.close(conn);
             return;
@@ -606,7 +606,7 @@ impl Node {
         self.reply(conn, Response::Init { error: cs::OK, quorum_type });
     }
 
-    /// SPEC §1.4 trackstart, in its exact order: snapshot, then EXIST / enable / plain OK.
+    /// corosync-behaviour §1.4 trackstart, in its exact order: snapshot, then EXIST / enable / plain OK.
     fn trackstart(&mut self, conn: ConnId, model: Model, flags: u32) {
         if flags & (track::CURRENT | track::CHANGES) != 0 {
             let s = &self.service;
@@ -615,13 +615,13 @@ impl Node {
                 let frame = nodelist_frame(s.last_sync_ring, &s.member_list, &empty, &empty);
                 self.client_out.push_back((conn, ClientOutput::Send(frame)));
             }
-            // Without a provider: quorate 1, ring 0.0, empty view (SPEC §2.3).
+            // Without a provider: quorate 1, ring 0.0, empty view (corosync-behaviour §2.3).
             let frame = quorum_frame(s.quorate, s.quorum_ring, &s.quorum_view);
             self.client_out.push_back((conn, ClientOutput::Send(frame)));
         }
         let Some(session) = self.sessions.table.get_mut(&conn) else { return };
         let error = if session.tracking {
-            // SPEC §7 quirk 2, kept: EXIST, though the snapshot above was sent.
+            // corosync-behaviour §7 quirk 2, kept: EXIST, though the snapshot above was sent.
             cs::ERR_EXIST
         } else {
             if flags & (track::CHANGES | track::CHANGES_ONLY) != 0 {
@@ -639,8 +639,9 @@ impl Node {
         let checked = match req {
             Request::SetExpected { expected } => vq.set_expected(expected),
             Request::SetVotes { nodeid, votes } => vq.set_votes(nodeid, votes),
-            // Nothing to cancel: this node is not waiting for all (wait_for_all off, or
-            // already cleared). Say so (CS_ERR_EXIST) instead of a CS_OK that claims a change.
+            // Deviation from corosync: nothing to cancel (this node is not waiting for all:
+            // wait_for_all off, or already cleared) is CS_ERR_EXIST and sends nothing, instead
+            // of a success that claims a change.
             _ if !vq.state().wait_for_all_status => return cs::ERR_EXIST,
             _ => Ok(vq.cancel_wait_for_all()),
         };

@@ -1,6 +1,6 @@
 //! The quorum service end to end on a tiny fixed-latency network of real `Node`s: client
-//! sessions (SPEC §1.4), notification order (SPEC §2.2), QUORUM_FREE (SPEC §2.3), access
-//! (SPEC §6.1) and votequorum answers (SPEC §3).
+//! sessions (corosync-behaviour §1.4), notification order (corosync-behaviour §2.2), QUORUM_FREE (corosync-behaviour §2.3), access
+//! (corosync-behaviour §6.1) and votequorum answers (corosync-behaviour §3).
 
 use std::collections::BTreeMap;
 

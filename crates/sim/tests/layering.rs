@@ -1,4 +1,4 @@
-//! The architecture's dependency rule, checked on every crate's manifest (ARCHITECTURE.md):
+//! The architecture's dependency rule, checked on every crate's manifest (README.md):
 //! `proto ← {totem, votequorum} ← node ← {daemon, sim}` and `proto ← client ← {capi, tool}`;
 //! the core crates never depend on a shell, and the client side never links the daemon.
 #![allow(clippy::disallowed_methods)] // reads the manifests

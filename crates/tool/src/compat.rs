@@ -7,7 +7,6 @@
 //! The facts this follows are written down in docs/corosync-behaviour.md ("corosync-quorumtool").
 
 use std::fmt::Write as _;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -40,7 +39,7 @@ pub enum Cmd {
 /// Table order (`-o`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Order {
-    /// `-o a` (the default): by address.
+    /// `-o a` (the default): as the view list comes (node id ascending), as corosync's does.
     Address,
     /// `-o n`: by name.
     Name,
@@ -195,6 +194,7 @@ pub fn parse(args: &[String]) -> Result<Opts> {
                 'H' => o.hex = true,
                 'i' => o.ip = true,
                 'a' => {}
+                // Deviation from corosync: -f is refused; there is no quorum device here.
                 'f' => bail!("-f: quorumd has no quorum device to unregister"),
                 other => bail!("invalid option -- '{other}'\n\n{USAGE}"),
             }
@@ -354,6 +354,7 @@ fn pad(out: &mut String, text: &str) {
 /// `-l` (and the end of `-s`): the members, corosync-quorumtool's table.
 pub fn nodes_text(s: &Status, o: &Opts) -> String {
     let mut rows: Vec<_> = s.rows().into_iter().filter(|r| r.state == NodeState::Member).collect();
+    // Deviation from corosync: no reverse DNS lookup of the address when a node has no name.
     let shown = |r: &crate::info::NodeLine| -> String {
         let address = r.address.clone().unwrap_or_default();
         if o.ip || r.name.is_empty() {
@@ -362,13 +363,11 @@ pub fn nodes_text(s: &Status, o: &Opts) -> String {
             r.name.clone()
         }
     };
+    // corosync-quorumtool keeps the view list's order (node id ascending) for `-o a`, its
+    // default, whatever its help text says; it sorts only for `-o n` and `-o i`.
     match o.order {
-        Order::NodeId => rows.sort_by_key(|r| r.nodeid),
+        Order::Address | Order::NodeId => rows.sort_by_key(|r| r.nodeid),
         Order::Name => rows.sort_by_key(|r| shown(r)),
-        Order::Address => rows.sort_by_key(|r| {
-            let addr = r.address.clone().unwrap_or_default();
-            (addr.parse::<IpAddr>().ok(), addr, r.nodeid)
-        }),
     }
     let mut out = String::from("\nMembership information\n----------------------\n");
     pad(&mut out, "Nodeid");

@@ -1,4 +1,4 @@
-//! `quorumtool`: the operator's view of quorumd, corosync-quorumtool's counterpart (SPEC §6.2).
+//! `quorumtool`: the operator's view of quorumd, corosync-quorumtool's counterpart (corosync-behaviour §6.2).
 //!
 //! Commands: `status`, `list`, `monitor`, `explain` (why this node is or is not quorate),
 //! `what-if` (a simulated failure on this cluster's real config, no daemon needed),

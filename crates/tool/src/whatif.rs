@@ -203,7 +203,7 @@ pub fn simulate(cluster: &Cluster, f: &Failure) -> Result<Report> {
 }
 
 /// The last_man_standing window when one is running on some node (votequorum's default
-/// window is 10 s, SPEC §3.1).
+/// window is 10 s, corosync-behaviour §3.1).
 fn lms_window(w: &World, cluster: &Cluster) -> Option<u32> {
     let running = w.with_status(SimStatus::Running);
     let any = running

@@ -1,8 +1,8 @@
 //! `quorumtool` against real `quorumd` daemons on loopback: status, list, explain, monitor,
-//! exit codes (SPEC §6.2, with the exit codes of the crate README), the wait_for_all
-//! explanation that names the missing node (SPEC §3.5, USER-NEEDS B), every configured node
+//! exit codes (corosync-behaviour §6.2, with the exit codes of the crate README), the wait_for_all
+//! explanation that names the missing node (corosync-behaviour §3.5, corosync-behaviour §8.B), every configured node
 //! with its state from the daemon's own nodelist (never seen, down since), and
-//! auto_tie_breaker's verdict as a structure (SPEC §3.7).
+//! auto_tie_breaker's verdict as a structure (corosync-behaviour §3.7).
 #![allow(clippy::disallowed_methods)]
 
 mod common;
@@ -175,7 +175,7 @@ fn spec_6_2_status_list_explain_monitor_and_exit_codes_on_three_nodes() {
     assert_eq!(json["flags"], serde_json::json!([]));
     assert_eq!(json["expected_failure_detection_ms"], 700);
 
-    // A change the daemon refuses, then one it accepts (SPEC §3.11: lone node, -e 1).
+    // A change the daemon refuses, then one it accepts (corosync-behaviour §3.11: lone node, -e 1).
     let refused = c.tool(1, &["set-votes", "9", "1"]);
     assert_eq!(code(&refused), 4, "{}", stderr(&refused));
     assert!(stderr(&refused).contains("no such node"));
@@ -518,7 +518,7 @@ Not in the membership: node 2 (n2, 127.0.0.2) never seen since quorumd started; 
 A crashed node is noticed after about 700 ms (token 500 + consensus 200).
 ";
 
-/// SPEC §3.7 on real daemons: the tie-breaker (lowest id of the last quorate membership) is
+/// corosync-behaviour §3.7 on real daemons: the tie-breaker (lowest id of the last quorate membership) is
 /// reported as a structure, absent on the losing half and granted on the winning one.
 fn spec_3_7_auto_tie_breaker_verdict_is_structured_json() {
     let mut c = Cluster::new("atb", 4, &["auto_tie_breaker: 1"]);
@@ -575,7 +575,7 @@ fn no_daemon_is_exit_2_with_a_message_that_says_so() {
     }
 }
 
-/// USER-NEEDS F: a refused uid gets its own exit code and a message naming the fix. Needs
+/// corosync-behaviour §8.F: a refused uid gets its own exit code and a message naming the fix. Needs
 /// root (to run the tool as `nobody` through `setpriv`); reported ignored otherwise.
 fn spec_6_1_denied_uid_is_exit_3_naming_the_uidgid_entry() {
     let setpriv = std::path::Path::new("/usr/bin/setpriv");

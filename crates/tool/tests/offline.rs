@@ -1,4 +1,4 @@
-//! `quorumtool` without a daemon: `what-if` on real configs (golden text; SPEC §3.7 and §3.14
+//! `quorumtool` without a daemon: `what-if` on real configs (golden text; corosync-behaviour §3.7 and §3.14
 //! examples), usage errors and help (exit codes), and man page generation.
 #![allow(clippy::disallowed_methods)]
 

@@ -39,7 +39,7 @@ pub struct TotemParams {
     pub config: TotemConfig,
     /// Put in every header; packets with another cluster id are dropped.
     pub cluster_id: u32,
-    /// The ring seq the shell persisted last time, plus one (0 on a fresh state dir, SPEC §4.4).
+    /// The ring seq the shell persisted last time, plus one (0 on a fresh state dir, corosync-behaviour §4.4).
     pub start_seq: u64,
     /// Deliberately broken behaviour, for proving the simulator's checkers. Never set in the daemon.
     pub mutant: Option<Mutant>,
@@ -150,7 +150,7 @@ pub struct Delivery {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     /// The shell must store this ring seq durably before it sends any transmit polled after
-    /// this event (SPEC §4.4: corosync writes the ring id before using it).
+    /// this event (corosync-behaviour §4.4: corosync writes the ring id before using it).
     PersistRingSeq(u64),
     /// An ordered message.
     Deliver(Delivery),

@@ -1,5 +1,5 @@
 //! A fake `quorumd` for tests and benchmarks: a Unix listener speaking the IPC frames of
-//! `quorumd_proto::ipc` with the daemon's session rules (SPEC §1.4, mirrored from
+//! `quorumd_proto::ipc` with the daemon's session rules (corosync-behaviour §1.4, mirrored from
 //! `quorumd-node`), a state page memfd passed with the `Init` reply, and knobs for the error
 //! paths (init refusals, malformed frames, wrong responses, crash, clean exit).
 //!
@@ -366,7 +366,7 @@ fn answer(client: &Client, shared: &Shared, model: u32, req: Request) {
     send(client, Frame::Response(response));
 }
 
-/// SPEC §1.4 trackstart, in its order: snapshot, then EXIST / enable / plain OK.
+/// corosync-behaviour §1.4 trackstart, in its order: snapshot, then EXIST / enable / plain OK.
 fn trackstart(client: &Client, shared: &Shared, model: u32, flags: u32) -> u32 {
     if flags & 0x03 != 0 {
         let v = shared.view.lock().unwrap().clone();

@@ -1,5 +1,5 @@
 //! Tests of sealing and opening: the wire layout, each refusal, and that refusals change
-//! nothing (SPEC §5.3, USER-NEEDS §I).
+//! nothing (corosync-behaviour §5.3, corosync-behaviour §8.I).
 
 use super::*;
 use crate::REPLAY_WINDOW;
@@ -86,7 +86,7 @@ fn keys_are_bound_to_authkey_and_cluster_name() {
     assert_ne!(same.key_id(), other_name.key_id());
 }
 
-/// USER-NEEDS §I: a key mismatch is reported as one, naming the peer.
+/// corosync-behaviour §8.I: a key mismatch is reported as one, naming the peer.
 #[test]
 fn wrong_key_is_a_key_mismatch() {
     let mut a = ctx(1, 1);

@@ -1,7 +1,7 @@
 //! Node lifecycles: start (and restart from the persisted ring seq), crash, graceful stop,
 //! pause and resume, and submitting messages.
 //!
-//! Invariants: a node boots with `start_seq = persisted seq + 1` (SPEC §4.4, corosync's ringid
+//! Invariants: a node boots with `start_seq = persisted seq + 1` (corosync-behaviour §4.4, corosync's ringid
 //! file, created holding 0: a fresh node starts from 1); a crash drops the node object and
 //! everything in its inbox; a stop calls `leave` and drops the node once it reports
 //! `NodeEvent::Left`, after its leave datagrams went out.
@@ -44,7 +44,7 @@ impl World {
         params.mutant = self.mutant;
         params.quorum = self.settings.as_ref().and_then(|s| s.get(&id)).cloned();
         let Some(slot) = self.slots.get_mut(&id) else { return Err(SimError::UnknownNode(id)) };
-        // corosync's ringid file is created holding 0 and read back plus one (SPEC §4.4).
+        // corosync's ringid file is created holding 0 and read back plus one (corosync-behaviour §4.4).
         let start_seq = slot.persisted.unwrap_or(0).saturating_add(1);
         params.start_seq = start_seq;
         slot.node = Some(Node::new(params, now));
