@@ -224,7 +224,7 @@ fn verdict(quorate: bool) -> Exit {
 fn status(sock: &Path, as_json: bool) -> Result<Exit> {
     let s = fetch(sock)?;
     if as_json {
-        print_json(&s.to_json())?;
+        println!("{}", s.to_json());
     } else {
         print!("{}", render::status(&s));
     }

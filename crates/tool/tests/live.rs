@@ -42,6 +42,10 @@ fn main() {
             corosync_flags_give_corosync_quorumtools_layout_and_exit_codes,
         ),
         prereq::test("set_votes_defaults_to_this_node", set_votes_defaults_to_this_node),
+        prereq::test(
+            "the_demo_prints_the_status_document_of_status_json",
+            the_demo_prints_the_status_document_of_status_json,
+        ),
         prereq::needs(
             "spec_6_1_denied_uid_is_exit_3_naming_the_uidgid_entry",
             root_and_setpriv,
@@ -452,11 +456,11 @@ fn status_list_and_explain_show_every_node_quorumd_was_started_with() {
         v["nodelist"],
         json!([
             {"nodeid": 1, "votes": 1, "configured_votes": 1, "name": "n1", "address": "127.0.0.1",
-             "state": "member", "since": "<time>", "local": true},
+             "state": "member", "since": "<time>", "since_unix_ms": "<ms>", "local": true},
             {"nodeid": 2, "votes": 1, "configured_votes": 1, "name": "n2", "address": "127.0.0.2",
-             "state": "member", "since": "<time>", "local": false},
+             "state": "member", "since": "<time>", "since_unix_ms": "<ms>", "local": false},
             {"nodeid": 3, "votes": 1, "configured_votes": 1, "name": "n3", "address": "127.0.0.3",
-             "state": "never_seen", "since": null, "local": false},
+             "state": "never_seen", "since": null, "since_unix_ms": null, "local": false},
         ])
     );
     // The votequorum table still lists only the nodes it has heard from.
@@ -595,4 +599,35 @@ fn spec_6_1_denied_uid_is_exit_3_naming_the_uidgid_entry() {
         "{}",
         stderr(&out)
     );
+}
+
+/// The keys of a JSON object, and of its first `nodelist` and `nodes` rows.
+fn key_sets(v: &serde_json::Value) -> Vec<Vec<String>> {
+    let keys = |o: &serde_json::Value| {
+        let mut k: Vec<String> = o.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+        k.sort();
+        k
+    };
+    vec![keys(v), keys(&v["nodelist"][0]), keys(&v["nodes"][0])]
+}
+
+/// `quorumd demo` ends with node 1's status in the very document `quorumtool status --json`
+/// prints: the same keys, at the top and in the rows.
+fn the_demo_prints_the_status_document_of_status_json() {
+    let out = Command::new(common::daemon_binary()).arg("demo").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "demo failed:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    let marker = "status of node 1 (what `quorumtool status --json` prints):\n";
+    let at = text.find(marker).unwrap_or_else(|| panic!("no status document in:\n{text}")) + marker.len();
+    let mut stream = serde_json::Deserializer::from_str(&text[at..]).into_iter::<serde_json::Value>();
+    let demo = stream.next().unwrap().unwrap();
+
+    let mut c = Cluster::new("demokeys", 3, &[]);
+    for id in 1..=3 {
+        c.start(id);
+    }
+    c.wait_for(1, &[1, 2, 3], true);
+    let tool: serde_json::Value = serde_json::from_str(&stdout(&c.tool(1, &["status", "--json"]))).unwrap();
+    assert_eq!(key_sets(&demo), key_sets(&tool), "demo:\n{demo:#}\ntool:\n{tool:#}");
+    assert!(key_sets(&tool)[0].contains(&"nodelist".to_string()));
 }
