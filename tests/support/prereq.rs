@@ -45,6 +45,12 @@ pub fn test(name: &str, body: fn()) -> Trial {
     })
 }
 
+/// A test that another test runs in a child process (e.g. as another user, with
+/// `--exact NAME --include-ignored`); on its own it is reported ignored.
+pub fn child(name: &str, body: fn()) -> Trial {
+    test(name, body).with_ignored_flag(true)
+}
+
 /// A test that runs only when `prereq` returns `None`; otherwise it is reported ignored with
 /// the reason `prereq` gives (or fails, under `QUORUMD_REQUIRE_ALL=1`).
 pub fn needs(name: &str, prereq: fn() -> Option<String>, body: fn()) -> Trial {

@@ -279,7 +279,7 @@ fn monitor(sock: &Path, o: &Opts) -> Result<u8> {
         }
         let s = crate::fetch(sock)?;
         let mut out = std::io::stdout().lock();
-        write!(out, "{}\n", status_text(&s, o, SystemTime::now()))?;
+        writeln!(out, "{}", status_text(&s, o, SystemTime::now()))?;
         out.flush()?;
     }
 }
