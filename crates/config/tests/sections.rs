@@ -214,7 +214,7 @@ fn realistic_config_logging_uidgid_system_resources() {
 }
 
 /// The example of corosync-behaviour §5.2, verbatim.
-const SPEC_EXAMPLE: &str = "\
+const COROSYNC_EXAMPLE: &str = "\
 totem {
     version: 2
     cluster_name: demo
@@ -246,7 +246,7 @@ logging {
 
 #[test]
 fn s5_2_the_spec_example_parses() {
-    let c = parse_str(SPEC_EXAMPLE, "corosync.conf").unwrap();
+    let c = parse_str(COROSYNC_EXAMPLE, "corosync.conf").unwrap();
     assert!(c.warnings.is_empty());
     assert_eq!(c.quorum.two_node, Some(true));
     assert_eq!(c.quorum.wait_for_all, None, "votequorum decides that wait_for_all follows two_node");
