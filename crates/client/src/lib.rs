@@ -22,6 +22,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod channel;
 pub mod classic;
 mod client;
 pub mod compat;

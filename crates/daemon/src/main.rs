@@ -7,6 +7,7 @@
 
 mod clients;
 mod demo;
+mod events;
 mod page;
 mod run;
 mod sched;

@@ -13,6 +13,7 @@ pub mod ipc;
 pub mod limits;
 pub mod members;
 pub mod shm;
+pub mod svc;
 pub mod time;
 pub mod totem_keys;
 pub mod wire;

@@ -1,0 +1,139 @@
+//! Real `quorumd` daemons serving the local services (quorum, cmap, votequorum, cfg) over the
+//! one IPC design: the fd each `*_fd_get` returns is a Unix socket whose peer is the daemon
+//! (what Pacemaker checks with `SO_PEERCRED`), readable exactly while events are pending, and
+//! hung up when the daemon dies. Every process and file is removed when a test ends, also
+//! when it fails.
+#![allow(clippy::disallowed_methods)] // a test harness: processes, sockets, clocks, files
+
+use std::net::UdpSocket;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use quorumd_client::{Model, QuorumClient, QuorumEvent, TrackFlags};
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+
+const BIN: &str = env!("CARGO_BIN_EXE_quorumd");
+
+/// One daemon on 127.0.0.1 in its own temp dir.
+#[derive(Debug)]
+pub struct Daemon {
+    pub dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Daemon {
+    /// Starts a one-node cluster with `extra` appended to corosync.conf, and waits until it
+    /// accepts clients.
+    pub fn start(name: &str, extra: &str) -> Daemon {
+        let dir = std::env::temp_dir().join(format!("quorumd-services-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let conf = format!(
+            "totem {{\n  version: 2\n  cluster_name: {name}\n  crypto_cipher: none\n  crypto_hash: none\n  interface {{\n    linknumber: 0\n    mcastport: {port}\n  }}\n}}\nnodelist {{\n  node {{\n    nodeid: 1\n    ring0_addr: 127.0.0.1\n    name: n1\n  }}\n}}\nquorum {{\n  provider: corosync_votequorum\n}}\n{extra}"
+        );
+        std::fs::write(dir.join("corosync.conf"), conf).unwrap();
+        let log = std::fs::File::create(dir.join("log")).unwrap();
+        let child = Command::new(BIN)
+            .arg("--config")
+            .arg(dir.join("corosync.conf"))
+            .args(["--nodeid", "1", "--socket"])
+            .arg(dir.join("sock"))
+            .arg("--state-dir")
+            .arg(dir.join("state"))
+            .env("QUORUMD_LOG", "debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let d = Daemon { dir, child: Some(child) };
+        let start = Instant::now();
+        while QuorumClient::connect_with(d.socket(), Model::V1).is_err() {
+            assert!(start.elapsed() < Duration::from_secs(10), "daemon never served:\n{}", d.log());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        d
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("sock")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+    }
+
+    /// kill -9.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// What `poll` says about `fd` right now (no waiting).
+pub fn revents(fd: BorrowedFd<'_>) -> PollFlags {
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    let zero = Timespec { tv_sec: 0, tv_nsec: 0 };
+    poll(&mut fds, Some(&zero)).unwrap();
+    fds[0].revents()
+}
+
+/// Waits up to 5 s for `want` on `fd`.
+pub fn wait_for(fd: BorrowedFd<'_>, want: PollFlags) -> PollFlags {
+    let start = Instant::now();
+    loop {
+        let got = revents(fd);
+        if got.intersects(want) || start.elapsed() > Duration::from_secs(5) {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Pacemaker's check (`crm_ipc_is_authentic_process`): the peer of the fd is uid 0 / gid 0.
+pub fn assert_peer_is_root_daemon(fd: BorrowedFd<'_>, daemon_pid: Option<u32>) {
+    let cred = rustix::net::sockopt::socket_peercred(fd).expect("SO_PEERCRED on the fd from fd_get");
+    assert_eq!((cred.uid.as_raw(), cred.gid.as_raw()), (0, 0), "peer must be root (tests run as root)");
+    if let Some(pid) = daemon_pid {
+        assert_eq!(cred.pid.as_raw_nonzero().get() as u32, pid, "the peer is the daemon itself");
+    }
+}
+
+#[test]
+fn quorum_fd_peer_is_the_daemon_readable_exactly_when_events_wait_and_hangs_up_on_kill() {
+    let mut d = Daemon::start("quorumfd", "");
+    let pid = d.child.as_ref().map(Child::id);
+    let client = QuorumClient::connect_with(d.socket(), Model::V1).unwrap();
+    let fd = client.as_fd();
+    assert_peer_is_root_daemon(fd, pid);
+    // Nothing pending: not readable.
+    assert!(!revents(fd).contains(PollFlags::IN));
+    // trackstart(CURRENT) queues nodelist + quorum: readable until both are dispatched.
+    client.track(TrackFlags::CURRENT).unwrap();
+    assert!(wait_for(fd, PollFlags::IN).contains(PollFlags::IN));
+    assert!(matches!(client.next_event().unwrap(), QuorumEvent::Nodelist { .. }));
+    assert!(revents(fd).contains(PollFlags::IN), "one event still waits");
+    assert!(matches!(client.next_event().unwrap(), QuorumEvent::Quorum { .. }));
+    assert!(!revents(fd).contains(PollFlags::IN), "nothing waits any more");
+    // A request answered after the events does not make the fd readable by itself.
+    assert!(client.getquorate().unwrap());
+    assert!(!revents(fd).contains(PollFlags::IN));
+    d.kill();
+    let got = wait_for(fd, PollFlags::HUP);
+    assert!(got.contains(PollFlags::HUP), "poll after kill -9 gave {got:?}");
+    assert!(client.next_event().is_err());
+}
