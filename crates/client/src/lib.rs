@@ -25,6 +25,7 @@
 mod channel;
 pub mod classic;
 mod client;
+pub mod cmap;
 pub mod compat;
 mod conn;
 pub mod error;

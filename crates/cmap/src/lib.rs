@@ -15,9 +15,9 @@
 //! - setting a key to the value (and type) it already has changes nothing and notifies no one;
 //! - a missing key is `CS_ERR_NOT_EXIST`.
 //!
-//! Bounds: a value at most [`VALUE_MAX`] bytes; at most [`KEYS_MAX`] keys, [`TRACKS_MAX`]
-//! tracks and [`ITERS_MAX`] iterators per owner. Past them: `CS_ERR_TOO_BIG` /
-//! `CS_ERR_NO_RESOURCES`, and nothing changes.
+//! Bounds: a value at most [`VALUE_MAX`] bytes (corosync's, `CS_ERR_INVALID_PARAM` past it);
+//! at most [`KEYS_MAX`] keys, [`TRACKS_MAX`] tracks and [`ITERS_MAX`] iterators per owner
+//! (`CS_ERR_NO_RESOURCES` past them). Nothing changes when a bound refuses.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -32,8 +32,8 @@ pub use config::config_keys;
 
 /// Most keys in one map.
 ///
-/// Deviation from corosync: corosync's map grows without bound; a client writing keys in a
-/// loop could exhaust the daemon's memory.
+/// Deviation from corosync: corosync's map grows without bound (a client writing keys in a
+/// loop could exhaust the daemon's memory), and it has no bound on tracks or iterators.
 pub const KEYS_MAX: usize = 65_536;
 /// Most tracks one owner (connection) may hold.
 pub const TRACKS_MAX: usize = 1024;
@@ -58,9 +58,6 @@ pub enum CmapError {
     /// `CS_ERR_INVALID_PARAM`.
     #[error("invalid parameter")]
     InvalidParam,
-    /// `CS_ERR_TOO_BIG`: a value past [`VALUE_MAX`].
-    #[error("value too big")]
-    TooBig,
     /// `CS_ERR_NO_RESOURCES`: a bound on keys, tracks or iterators.
     #[error("limit reached")]
     NoResources,
@@ -80,7 +77,6 @@ impl CmapError {
             CmapError::Access => cs::ERR_ACCESS,
             CmapError::BadName => 13,
             CmapError::InvalidParam => cs::ERR_INVALID_PARAM,
-            CmapError::TooBig => 26,
             CmapError::NoResources => 18,
             CmapError::NoSections => 27,
             CmapError::BadHandle => 9,
@@ -254,7 +250,7 @@ impl Cmap {
     /// Sets `key` (the daemon's own write: read-only keys included).
     pub fn set(&mut self, key: &str, value: CmapValue) -> Result<(), CmapError> {
         if value.len() > VALUE_MAX {
-            return Err(CmapError::TooBig);
+            return Err(CmapError::InvalidParam);
         }
         let old = self.map.get(key);
         if let Some(old) = old {
@@ -361,7 +357,9 @@ impl Cmap {
         };
         let next = match &it.after {
             None => self.map.range(it.prefix.clone()..).next(),
-            Some(a) => self.map.range::<String, _>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded)).next(),
+            Some(a) => {
+                self.map.range::<String, _>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded)).next()
+            }
         };
         match next {
             Some((k, v)) if k.starts_with(&it.prefix) => {
@@ -418,7 +416,10 @@ mod tests {
         assert_eq!(m.client_set("ab", CmapValue::U8(1)), Err(CmapError::BadName));
         assert_eq!(m.client_set("a b.c", CmapValue::U8(1)), Err(CmapError::BadName));
         assert_eq!(m.client_set(&"k".repeat(256), CmapValue::U8(1)), Err(CmapError::BadName));
-        assert_eq!(m.client_set("big.value", CmapValue::Binary(vec![0; VALUE_MAX + 1])), Err(CmapError::TooBig));
+        assert_eq!(
+            m.client_set("big.value", CmapValue::Binary(vec![0; VALUE_MAX + 1])),
+            Err(CmapError::InvalidParam)
+        );
         m.client_set("test.i64", CmapValue::I64(-5)).unwrap();
         m.client_adjust("test.i64", 1).unwrap();
         assert_eq!(m.get("test.i64"), Some(&CmapValue::I64(-4)));
@@ -429,7 +430,9 @@ mod tests {
     #[test]
     fn prefix_iteration_is_sorted_and_sees_live_changes() {
         let mut m = Cmap::new();
-        for k in ["nodelist.node.1.nodeid", "nodelist.node.0.ring0_addr", "nodelist.node.0.nodeid", "totem.token"] {
+        for k in
+            ["nodelist.node.1.nodeid", "nodelist.node.0.ring0_addr", "nodelist.node.0.nodeid", "totem.token"]
+        {
             m.set(k, CmapValue::U32(1)).unwrap();
         }
         let it = m.iter_init(7, "nodelist.node.").unwrap();
@@ -454,7 +457,8 @@ mod tests {
         m.client_set("quorum.two_node", CmapValue::U8(0)).unwrap(); // unchanged: no event
         m.client_set("quorum.two_node", CmapValue::U8(1)).unwrap();
         m.client_delete("quorum.two_node").unwrap();
-        let got: Vec<_> = std::iter::from_fn(|| m.poll_notification()).map(|n| (n.owner, n.track, n.event)).collect();
+        let got: Vec<_> =
+            std::iter::from_fn(|| m.poll_notification()).map(|n| (n.owner, n.track, n.event)).collect();
         assert_eq!(
             got,
             vec![

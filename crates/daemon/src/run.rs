@@ -180,6 +180,7 @@ pub fn run(cli: &Cli) -> Result<()> {
     let peers = setup::peer_addresses(&config)?;
     let my_id = setup::local_node(&config, cli.nodeid, &peers)?;
     let mut params = setup::node_params(&config, my_id)?;
+    params.cmap = quorumd_cmap::config_keys(&config);
     let roster = Roster::new(&config, &peers, &params.names);
     let state = StateDir::open(&cli.state_dir, my_id)?;
     params.start_seq = state.ring_seq()?.saturating_add(1);

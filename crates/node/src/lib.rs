@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod service;
+mod services;
 mod sessions;
 mod status;
 
@@ -52,6 +53,8 @@ pub struct NodeParams {
     pub access: AccessPolicy,
     /// Node names from the nodelist (for status output).
     pub names: BTreeMap<NodeId, String>,
+    /// The configuration's cmap keys (`quorumd_cmap::config_keys`).
+    pub cmap: Vec<(String, quorumd_proto::svc_cmap::CmapValue)>,
 }
 
 impl NodeParams {
@@ -68,6 +71,7 @@ impl NodeParams {
             persisted_expected_votes: None,
             access: AccessPolicy::default(),
             names: BTreeMap::new(),
+            cmap: Vec::new(),
         }
     }
 }
@@ -184,11 +188,14 @@ pub struct Node {
     events: VecDeque<NodeEvent>,
     client_out: VecDeque<(ConnId, ClientOutput)>,
     dropped: u64,
+    cmap: services::CmapState,
+    svc: services::SvcSessions,
 }
 
 impl Node {
     /// Boots a node at `now`: it starts gathering at once.
-    pub fn new(params: NodeParams, now: Instant) -> Node {
+    pub fn new(mut params: NodeParams, now: Instant) -> Node {
+        let cmap_keys = std::mem::take(&mut params.cmap);
         let vq = params.quorum.clone().map(|s| Votequorum::from_settings(s, params.persisted_expected_votes));
         let totem = Totem::new(
             TotemParams {
@@ -215,7 +222,10 @@ impl Node {
             events: VecDeque::new(),
             client_out: VecDeque::new(),
             dropped: 0,
+            cmap: services::CmapState::default(),
+            svc: services::SvcSessions::new(),
         };
+        node.cmap_boot(cmap_keys);
         node.drain_vq(now);
         node.pump(now);
         node
@@ -266,7 +276,9 @@ impl Node {
             }
             ClientInput::Disconnected => {
                 self.sessions.table.remove(&conn);
+                self.service_disconnected(conn);
             }
+            ClientInput::Frame(bytes) if self.service_frame(conn, &bytes) => {}
             ClientInput::Frame(bytes) => match ipc::decode(&bytes) {
                 Ok(Frame::Request(req)) => self.handle_request(now, conn, req),
                 Ok(_) => self.client_error(conn, "a client may only send requests".into()),
@@ -393,7 +405,7 @@ impl Node {
 
     /// Connected client sessions.
     pub fn client_count(&self) -> usize {
-        self.sessions.table.len()
+        self.sessions.table.len() + self.svc.len()
     }
 
     // -----------------------------------------------------------------------------------------
@@ -477,6 +489,8 @@ impl Node {
                 self.notify_quorum();
             }
         }
+        let members = self.service.member_list.clone();
+        self.cmap_sync_completed(&members);
         self.events.push_back(NodeEvent::SyncCompleted {
             ring_id: self.service.last_sync_ring,
             members: self.service.member_list.clone(),
@@ -528,7 +542,7 @@ impl Node {
     }
 
     fn close(&mut self, conn: ConnId) {
-        if self.sessions.table.remove(&conn).is_some() {
+        if self.sessions.table.remove(&conn).is_some() || self.svc.remove(&conn).is_some() {
             self.client_out.push_back((conn, ClientOutput::Close));
         }
     }
@@ -578,7 +592,7 @@ impl Node {
 
     fn init(&mut self, conn: ConnId, session: &Session, model: u32) {
         let quorum_type = u32::from(self.vq.is_some());
-        if !self.access.allows(session.uid, session.gid) {
+        if !self.allowed(session.uid, session.gid) {
             let (uid, gid, pid) = (session.uid, session.gid, session.pid);
             self.events.push_back(NodeEvent::AccessDenied { conn, uid, gid, pid });
             self.reply(conn, Response::Init { error: cs::ERR_ACCESS, quorum_type });

@@ -9,11 +9,9 @@ use crate::svc::{Dir, Reader, Service, Writer, INIT_ID};
 pub const KEYNAME_MAX: usize = 255;
 /// Shortest key name (`CMAP_KEYNAME_MINLEN`).
 pub const KEYNAME_MIN: usize = 3;
-/// Largest value in bytes (a string's terminating NUL included).
-///
-/// Deviation from corosync: corosync bounds a value only by its IPC buffer (about 1 MiB);
-/// we bound it at 16 KiB so that a notification carrying the old and the new value fits one
-/// frame.
+/// Largest value in bytes (a string's terminating NUL included): corosync's
+/// `ICMAP_MAX_VALUE_LEN`; a larger one is `CS_ERR_INVALID_PARAM`. A notification carrying an
+/// old and a new value of this size still fits one frame.
 pub const VALUE_MAX: usize = 16 * 1024;
 
 /// `CMAP_TRACK_*`.
