@@ -610,6 +610,7 @@ fn c_value(v: &Option<CmapValue>, store: &mut Vec<u8>) -> CmapNotifyValue {
 fn deliver(handle: CmapHandleT, entry: &Entry, n: &CmapNotify) {
     let t = entry.tracks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&n.track).copied();
     // A track deleted meanwhile, or without a callback: nothing to call.
+    // Deviation from corosync: its library may still call a just-deleted track's callback.
     let Some(Track { notify: Some(f), user_data }) = t else { return };
     let mut key = n.key.as_bytes().to_vec();
     key.push(0);

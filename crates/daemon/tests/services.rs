@@ -137,3 +137,66 @@ fn quorum_fd_peer_is_the_daemon_readable_exactly_when_events_wait_and_hangs_up_o
     assert!(got.contains(PollFlags::HUP), "poll after kill -9 gave {got:?}");
     assert!(client.next_event().is_err());
 }
+
+#[test]
+fn cmap_over_a_real_daemon_rust_client_and_rust_corosync_compat() {
+    use quorumd_client::cmap::{track, CmapClient, CmapMap, CmapValue};
+    use quorumd_client::compat::cmap as ccmap;
+    let mut d = Daemon::start("cmaprust", "");
+    let pid = d.child.as_ref().map(Child::id);
+    let c = CmapClient::connect_map(d.socket(), CmapMap::Default).unwrap();
+    assert_peer_is_root_daemon(c.as_fd(), pid);
+    assert_eq!(c.get("nodelist.node.0.nodeid").unwrap(), CmapValue::U32(1));
+    assert_eq!(c.get("totem.cluster_name").unwrap(), CmapValue::String("cmaprust".into()));
+    assert_eq!(c.get("runtime.members.1.status").unwrap(), CmapValue::String("joined".into()));
+    assert_eq!(c.get("nope.nope"), Err(quorumd_client::CsError::NotExist));
+    assert_eq!(c.set("nodelist.node.0.nodeid", CmapValue::U32(5)), Err(quorumd_client::CsError::Access));
+    let keys: Vec<String> = c.dump("nodelist.").unwrap().into_iter().map(|(k, _)| k).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+    assert_eq!(keys.len(), 3);
+
+    let t = c.track_add("app.", track::ADD | track::MODIFY | track::PREFIX).unwrap();
+    assert!(!revents(c.as_fd()).contains(PollFlags::IN));
+    c.set("app.x", CmapValue::U64(7)).unwrap();
+    assert!(wait_for(c.as_fd(), PollFlags::IN).contains(PollFlags::IN));
+    let n = c.next_event().unwrap();
+    assert_eq!((n.track, n.event, n.key.as_str(), n.new), (t, track::ADD, "app.x", Some(CmapValue::U64(7))));
+    assert!(!revents(c.as_fd()).contains(PollFlags::IN));
+
+    // The rust-corosync shaped module, through $QUORUMD_SOCKET.
+    std::env::set_var("QUORUMD_SOCKET", d.socket());
+    let h = ccmap::initialize(&ccmap::Map::Icmap).unwrap();
+    assert_eq!(ccmap::get(&h, "nodelist.node.0.nodeid").unwrap(), ccmap::Data::UInt32(1));
+    ccmap::set_u32(&h, "app.y", 3).unwrap();
+    let names: Vec<String> = ccmap::CmapIterStart::new(&h, "app.").unwrap().map(|i| i.key_name).collect();
+    assert_eq!(names, vec!["app.x".to_string(), "app.y".to_string()]);
+    fn cb(
+        _h: &ccmap::Handle,
+        _t: &ccmap::TrackHandle,
+        event: ccmap::TrackType,
+        key: &str,
+        new: &ccmap::Data,
+        old: &ccmap::Data,
+        user_data: u64,
+    ) {
+        assert_eq!(
+            (event, key, new, old, user_data),
+            (ccmap::TrackType::MODIFY, "app.y", &ccmap::Data::UInt32(4), &ccmap::Data::UInt32(3), 42)
+        );
+        SEEN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    static SEEN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let cbs = ccmap::NotifyCallback { notify_fn: Some(cb) };
+    ccmap::track_add(&h, "app.y", ccmap::TrackType::MODIFY, &cbs, 42).unwrap();
+    ccmap::set_u32(&h, "app.y", 4).unwrap();
+    ccmap::dispatch(&h, quorumd_client::compat::DispatchFlags::One).unwrap();
+    assert_eq!(SEEN.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(ccmap::get(&h, "nope.x").unwrap_err().to_string(), "ErrNotExist");
+    ccmap::finalize(&h).unwrap();
+
+    d.kill();
+    assert!(wait_for(c.as_fd(), PollFlags::HUP).contains(PollFlags::HUP));
+    assert_eq!(c.get("totem.version"), Err(quorumd_client::CsError::Library));
+}

@@ -328,6 +328,9 @@ impl Node {
     }
 
     /// `stats.srp.*` from Totem's counters.
+    ///
+    /// Deviation from corosync: only these counters, not Corosync's whole `stats.*` tree
+    /// (knet links, IPC connections).
     fn refresh_stats(&mut self) {
         let st = self.totem.stats().clone();
         let dropped = self.dropped;
