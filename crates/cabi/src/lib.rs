@@ -1,4 +1,5 @@
-//! What quorumd's drop-in C libraries share (`libcmap.so.4`, `libcorosync_common.so.4`, and
+//! What quorumd's drop-in C libraries share (`libcmap.so.4`, `libvotequorum.so.8`,
+//! `libcorosync_common.so.4`, and
 //! the services that follow): the handle tables, the sessions behind them and the `unsafe`
 //! conversions between C arguments and `quorumd_client`'s safe API.
 //!
@@ -18,6 +19,7 @@
 pub mod cmap;
 pub mod common;
 pub mod handles;
+pub mod votequorum;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

@@ -32,6 +32,7 @@ pub mod error;
 mod shm_map;
 #[cfg(feature = "tokio")]
 pub mod stream;
+pub mod votequorum;
 
 use std::path::PathBuf;
 

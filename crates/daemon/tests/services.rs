@@ -200,3 +200,24 @@ fn cmap_over_a_real_daemon_rust_client_and_rust_corosync_compat() {
     assert!(wait_for(c.as_fd(), PollFlags::HUP).contains(PollFlags::HUP));
     assert_eq!(c.get("totem.version"), Err(quorumd_client::CsError::Library));
 }
+
+#[test]
+fn votequorum_rust_client_on_a_real_daemon() {
+    use quorumd_client::votequorum::{VotequorumClient, VqEvent};
+    let mut d = Daemon::start("vqrust", "");
+    let pid = d.child.as_ref().map(Child::id);
+    let c = VotequorumClient::connect_with(d.socket()).unwrap();
+    assert_peer_is_root_daemon(c.as_fd(), pid);
+    let info = c.getinfo(0).unwrap();
+    assert_eq!((info.node_id, info.node_state, info.node_votes, info.quorum), (1, 1, 1, 1));
+    assert_eq!(info.flags & 2, 2, "quorate");
+    assert_eq!(c.getinfo(7), Err(quorumd_client::CsError::NotExist));
+    c.trackstart(9, 1).unwrap();
+    assert!(wait_for(c.as_fd(), PollFlags::IN).contains(PollFlags::IN));
+    assert!(matches!(c.next_event().unwrap(), VqEvent::Nodelist { context: 9, .. }));
+    assert!(matches!(c.next_event().unwrap(), VqEvent::Quorum { context: 9, quorate: 1, .. }));
+    assert!(!revents(c.as_fd()).contains(PollFlags::IN));
+    assert_eq!(c.trackstop(), Err(quorumd_client::CsError::NotExist), "CURRENT alone does not track");
+    d.kill();
+    assert!(wait_for(c.as_fd(), PollFlags::HUP).contains(PollFlags::HUP));
+}

@@ -488,6 +488,7 @@ impl Node {
             if activation.notify {
                 self.notify_quorum();
             }
+            self.vq_notify_sync();
         }
         let members = self.service.member_list.clone();
         self.cmap_sync_completed(&members);
@@ -516,7 +517,7 @@ impl Node {
                 }
                 Action::CancelLmsTimer => self.lms = None,
                 Action::PersistExpectedVotes(v) => self.events.push_back(NodeEvent::PersistExpectedVotes(v)),
-                Action::ExpectedVotesChanged(_) => {}
+                Action::ExpectedVotesChanged(v) => self.vq_notify_expected(v),
                 Action::QuorateChanged { quorate } => {
                     // Trigger 2 of SPEC §2.2: a flip outside a sync, reported with the current
                     // ring; flips during a sync are reported at activation instead.
@@ -526,6 +527,7 @@ impl Node {
                     {
                         self.service.quorate = quorate;
                         self.notify_quorum();
+                        self.vq_notify_quorum();
                         let ring_id = self.service.quorum_ring;
                         self.events.push_back(NodeEvent::QuorateChanged { ring_id, quorate });
                     }

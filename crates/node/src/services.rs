@@ -20,6 +20,7 @@ use quorumd_cmap::{Cmap, CmapError};
 use quorumd_proto::ipc::cs;
 use quorumd_proto::svc::{self, Dir, Service};
 use quorumd_proto::svc_cmap::{CmapNotify, CmapRequest, CmapResponse, CmapValue};
+use quorumd_proto::svc_votequorum::{VqEvent, VqInfo, VqRequest, VqResponse};
 use quorumd_proto::{MemberList, NodeId};
 
 use crate::{ClientOutput, ConnId, Node};
@@ -30,6 +31,8 @@ pub(crate) struct SvcSession {
     pub(crate) service: Service,
     /// cmap: which map (0 default, 1 statistics).
     pub(crate) map: u32,
+    /// votequorum: the tracking context while tracking changes.
+    pub(crate) vq_track: Option<u64>,
 }
 
 /// The sessions of services other than quorum.
@@ -192,6 +195,7 @@ impl Node {
             }
             match service {
                 Service::Cmap => self.cmap_request(conn, bytes),
+                Service::Votequorum => self.vq_request(conn, bytes),
                 _ => self.client_error(conn, format!("{} is not served", service.name())),
             }
             return true;
@@ -228,7 +232,21 @@ impl Node {
                 let error = if error == cs::OK && map > 1 { cs::ERR_INVALID_PARAM } else { error };
                 self.cmap_reply(conn, CmapResponse::Init { error });
                 if error == cs::OK {
-                    self.svc.insert(conn, SvcSession { service, map });
+                    self.svc.insert(conn, SvcSession { service, map, vq_track: None });
+                } else {
+                    self.client_out.push_back((conn, ClientOutput::Close));
+                }
+            }
+            Service::Votequorum => {
+                if !matches!(VqRequest::decode(bytes), Ok(VqRequest::Init)) {
+                    self.client_error(conn, "malformed votequorum init".into());
+                    return true;
+                }
+                // Without a quorum provider the service is not loaded (corosync: ENOSYS).
+                let error = if error == cs::OK && self.vq.is_none() { cs::ERR_NOT_SUPPORTED } else { error };
+                self.vq_reply(conn, VqResponse::Init { error });
+                if error == cs::OK {
+                    self.svc.insert(conn, SvcSession { service, map: 0, vq_track: None });
                 } else {
                     self.client_out.push_back((conn, ClientOutput::Close));
                 }
@@ -345,6 +363,140 @@ impl Node {
         ] {
             let _ = m.set(&format!("stats.srp.{k}"), CmapValue::U64(v));
         }
+    }
+
+    fn vq_reply(&mut self, conn: ConnId, r: VqResponse) {
+        match r.encode() {
+            Ok(frame) => self.client_out.push_back((conn, ClientOutput::Send(frame))),
+            Err(e) => self.client_error(conn, format!("votequorum reply: {e}")),
+        }
+    }
+
+    fn vq_event(&mut self, conn: ConnId, ev: &VqEvent) {
+        if let Ok(frame) = ev.encode() {
+            self.client_out.push_back((conn, ClientOutput::Send(frame)));
+        }
+    }
+
+    fn vq_quorum_event(&self, context: u64) -> Option<VqEvent> {
+        let q = self.vq.as_ref()?.state();
+        let nodes = q.nodes.iter().map(|n| (n.nodeid.get(), n.state as u32)).collect();
+        Some(VqEvent::Quorum { context, quorate: u32::from(q.quorate), nodes })
+    }
+
+    fn vq_nodelist_event(&self, context: u64) -> VqEvent {
+        let s = &self.service;
+        let ring_id = crate::sessions::wire_ring(s.last_sync_ring);
+        VqEvent::Nodelist { context, ring_id, nodes: s.member_list.raw() }
+    }
+
+    fn vq_trackers(&self) -> Vec<(ConnId, u64)> {
+        self.svc.iter().filter_map(|(c, s)| s.vq_track.map(|ctx| (*c, ctx))).collect()
+    }
+
+    /// A sync completed: nodelist then quorum notification to every votequorum tracker.
+    pub(crate) fn vq_notify_sync(&mut self) {
+        for (conn, ctx) in self.vq_trackers() {
+            let ev = self.vq_nodelist_event(ctx);
+            self.vq_event(conn, &ev);
+            if let Some(ev) = self.vq_quorum_event(ctx) {
+                self.vq_event(conn, &ev);
+            }
+        }
+    }
+
+    /// Quorate changed outside a sync.
+    pub(crate) fn vq_notify_quorum(&mut self) {
+        for (conn, ctx) in self.vq_trackers() {
+            if let Some(ev) = self.vq_quorum_event(ctx) {
+                self.vq_event(conn, &ev);
+            }
+        }
+    }
+
+    /// Expected votes changed.
+    pub(crate) fn vq_notify_expected(&mut self, expected_votes: u32) {
+        for (conn, context) in self.vq_trackers() {
+            self.vq_event(conn, &VqEvent::ExpectedVotes { context, expected_votes });
+        }
+    }
+
+    /// `votequorum_getinfo`: node 0 is this node; a node votequorum does not know is
+    /// `CS_ERR_NOT_EXIST`. Flags are the cluster's, as corosync sets them (no device bits).
+    fn vq_info(&self, nodeid: u32) -> Result<VqInfo, u32> {
+        let q = self.vq.as_ref().ok_or(cs::ERR_NOT_SUPPORTED)?.state();
+        let id = if nodeid == 0 { self.my_id.get() } else { nodeid };
+        let n = q.nodes.iter().find(|n| n.nodeid.get() == id).ok_or(cs::ERR_NOT_EXIST)?;
+        Ok(VqInfo {
+            node_id: id,
+            node_state: n.state as u32,
+            node_votes: n.votes,
+            node_expected_votes: n.expected_votes,
+            highest_expected: q.highest_expected,
+            total_votes: q.total_votes,
+            quorum: q.quorum,
+            flags: q.flags.bits(),
+            qdevice_votes: 0,
+            qdevice_name: String::new(),
+        })
+    }
+
+    fn vq_request(&mut self, conn: ConnId, bytes: &[u8]) {
+        let req = match VqRequest::decode(bytes) {
+            Ok(r) => r,
+            Err(e) => return self.client_error(conn, format!("malformed votequorum request: {e}")),
+        };
+        let response = match req {
+            VqRequest::Init => return self.client_error(conn, "second init on one connection".into()),
+            VqRequest::GetInfo { nodeid } => match self.vq_info(nodeid) {
+                Ok(info) => VqResponse::GetInfo { error: cs::OK, info },
+                Err(error) => VqResponse::GetInfo { error, info: VqInfo::default() },
+            },
+            VqRequest::SetExpected { expected } => VqResponse::Result {
+                error: self.reconfigure(quorumd_proto::ipc::Request::SetExpected { expected }),
+            },
+            VqRequest::SetVotes { nodeid, votes } => VqResponse::Result {
+                error: self.reconfigure(quorumd_proto::ipc::Request::SetVotes { nodeid, votes }),
+            },
+            VqRequest::TrackStart { context, flags } => {
+                use crate::sessions::track;
+                if flags & (track::CURRENT | track::CHANGES) != 0 {
+                    let ev = self.vq_nodelist_event(context);
+                    self.vq_event(conn, &ev);
+                    if let Some(ev) = self.vq_quorum_event(context) {
+                        self.vq_event(conn, &ev);
+                    }
+                }
+                let Some(s) = self.svc.get_mut(&conn) else { return };
+                let error = if s.vq_track.is_some() {
+                    cs::ERR_EXIST
+                } else {
+                    if flags & (track::CHANGES | track::CHANGES_ONLY) != 0 {
+                        s.vq_track = Some(context);
+                    }
+                    cs::OK
+                };
+                VqResponse::Result { error }
+            }
+            VqRequest::TrackStop => {
+                let Some(s) = self.svc.get_mut(&conn) else { return };
+                // Unlike quorum's, corosync's votequorum trackstop says NOT_EXIST when idle.
+                let error = if s.vq_track.take().is_some() { cs::OK } else { cs::ERR_NOT_EXIST };
+                VqResponse::Result { error }
+            }
+            // No quorum device can be configured (quorumd refuses `quorum.device`), so the
+            // qdevice calls answer what corosync answers without one: register, poll and
+            // master_wins are refused (ACCESS: no device may operate), unregister and update
+            // find nothing registered (NOT_EXIST).
+            VqRequest::Qdevice { op, .. } => VqResponse::Result {
+                error: match op {
+                    0 | 3 | 4 => cs::ERR_ACCESS,
+                    1 | 2 => cs::ERR_NOT_EXIST,
+                    _ => cs::ERR_INVALID_PARAM,
+                },
+            },
+        };
+        self.vq_reply(conn, response);
     }
 
     /// A connection closed: forget its session, tracks and iterators.

@@ -15,6 +15,7 @@ pub mod members;
 pub mod shm;
 pub mod svc;
 pub mod svc_cmap;
+pub mod svc_votequorum;
 pub mod time;
 pub mod totem_keys;
 pub mod wire;
