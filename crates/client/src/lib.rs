@@ -22,6 +22,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cfg;
 mod channel;
 pub mod classic;
 mod client;

@@ -530,6 +530,7 @@ impl Daemon {
             NodeEvent::ClientError { conn, reason } => {
                 warn!(target: "IPC", "connection {}: {reason}", conn.0)
             }
+            NodeEvent::Notice { subsystem, text } => info!(target: "SERVICE", "{subsystem}: {text}"),
             NodeEvent::Left => {
                 info!(target: "MAIN", "left the cluster");
                 self.left = true;

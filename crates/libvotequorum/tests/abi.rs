@@ -1,8 +1,8 @@
-//! `libvotequorum.so.8` as a drop-in: its SONAME and symbol versions, and `tests/abi/votequorum.c` built
-//! against the system's `<corosync/cmap.h>` (Debian's libvotequorum-dev), linked to our library by
-//! rpath, run against a real one-node `quorumd`: every call including the error paths (bad
-//! handle, missing key, wrong type, read-only keys, no daemon, daemon killed), the fd check
-//! Pacemaker makes and uidgid written at run time.
+//! `libvotequorum.so.8` as a drop-in: its SONAME and symbol versions, and
+//! `tests/abi/votequorum.c` built against the system's `<corosync/votequorum.h>` (Debian's
+//! libvotequorum-dev), linked to our library by rpath, run against a real `quorumd` (node 1 of a
+//! three-node nodelist, alone): every call including the error paths (bad handle, unknown node,
+//! qdevice calls, no daemon, daemon killed) and the fd check Pacemaker makes.
 #![allow(clippy::disallowed_methods)]
 
 use std::net::UdpSocket;
@@ -54,7 +54,6 @@ fn scratch(name: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("quorumd-libvotequorum-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    // Readable by uid 65534 (the uidgid check runs the library as nobody).
     let _ = Command::new("chmod").arg("755").arg(&dir).status();
     std::fs::copy(profile_dir().join("libvotequorum.so"), dir.join("libvotequorum.so.8")).unwrap();
     Scratch { dir, daemon: None }

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod cfg;
 mod service;
 mod services;
 mod sessions;
@@ -170,6 +171,13 @@ pub enum NodeEvent {
     },
     /// The clean leave is complete; the shell may exit.
     Left,
+    /// Something a service did that the log should say (cfg shutdown, kill_node, ...).
+    Notice {
+        /// The subsystem, as log target (`CFG`).
+        subsystem: &'static str,
+        /// What happened.
+        text: String,
+    },
 }
 
 /// One cluster node.
@@ -190,6 +198,7 @@ pub struct Node {
     dropped: u64,
     cmap: services::CmapState,
     svc: services::SvcSessions,
+    cfg: cfg::CfgState,
 }
 
 impl Node {
@@ -224,6 +233,7 @@ impl Node {
             dropped: 0,
             cmap: services::CmapState::default(),
             svc: services::SvcSessions::new(),
+            cfg: cfg::CfgState::default(),
         };
         node.cmap_boot(cmap_keys);
         node.drain_vq(now);
@@ -265,6 +275,7 @@ impl Node {
         if self.leaving.is_some_and(|at| at <= now) {
             self.finish_leave(now);
         }
+        self.cfg_timeout(now);
         self.pump(now);
     }
 
@@ -276,9 +287,9 @@ impl Node {
             }
             ClientInput::Disconnected => {
                 self.sessions.table.remove(&conn);
-                self.service_disconnected(conn);
+                self.service_disconnected(now, conn);
             }
-            ClientInput::Frame(bytes) if self.service_frame(conn, &bytes) => {}
+            ClientInput::Frame(bytes) if self.service_frame(now, conn, &bytes) => {}
             ClientInput::Frame(bytes) => match ipc::decode(&bytes) {
                 Ok(Frame::Request(req)) => self.handle_request(now, conn, req),
                 Ok(_) => self.client_error(conn, "a client may only send requests".into()),
@@ -345,7 +356,10 @@ impl Node {
 
     /// When `handle_timeout` must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.totem.poll_timeout(), self.lms.map(|(at, _)| at), self.leaving].into_iter().flatten().min()
+        [self.totem.poll_timeout(), self.lms.map(|(at, _)| at), self.leaving, self.cfg.deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// This node's id.
@@ -452,6 +466,9 @@ impl Node {
     }
 
     fn delivered(&mut self, now: Instant, d: &Delivery) {
+        if d.payload.first() == Some(&cfg::SERVICE_CFG) {
+            return self.cfg_delivered(now, d);
+        }
         let Some((&SERVICE_VOTEQUORUM, body)) = d.payload.split_first() else { return };
         let Some(vq) = self.vq.as_mut() else { return };
         let Ok(msg) = VqMessage::decode(body) else { return };

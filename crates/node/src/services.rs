@@ -183,7 +183,7 @@ impl Node {
 
     /// A frame of a session that is not (or is not yet) a quorum session. Returns false when
     /// it is a quorum frame after all (the caller handles it).
-    pub(crate) fn service_frame(&mut self, conn: ConnId, bytes: &[u8]) -> bool {
+    pub(crate) fn service_frame(&mut self, now: quorumd_proto::Instant, conn: ConnId, bytes: &[u8]) -> bool {
         let Some((service, dir, id)) = svc::header(bytes) else { return false };
         if let Some(s) = self.svc.get(&conn) {
             if (service, dir) != (s.service, Dir::Request) {
@@ -196,6 +196,7 @@ impl Node {
             match service {
                 Service::Cmap => self.cmap_request(conn, bytes),
                 Service::Votequorum => self.vq_request(conn, bytes),
+                Service::Cfg => self.cfg_request(now, conn, bytes),
                 _ => self.client_error(conn, format!("{} is not served", service.name())),
             }
             return true;
@@ -251,7 +252,25 @@ impl Node {
                     self.client_out.push_back((conn, ClientOutput::Close));
                 }
             }
-            _ => {
+            Service::Cfg => {
+                if !matches!(
+                    quorumd_proto::svc_cfg::CfgRequest::decode(bytes),
+                    Ok(quorumd_proto::svc_cfg::CfgRequest::Init)
+                ) {
+                    self.client_error(conn, "malformed cfg init".into());
+                    return true;
+                }
+                let r = quorumd_proto::svc_cfg::CfgResponse::Init { error };
+                if let Ok(frame) = r.encode() {
+                    self.client_out.push_back((conn, ClientOutput::Send(frame)));
+                }
+                if error == cs::OK {
+                    self.svc.insert(conn, SvcSession { service, map: 0, vq_track: None });
+                } else {
+                    self.client_out.push_back((conn, ClientOutput::Close));
+                }
+            }
+            Service::Quorum => {
                 self.client_error(conn, format!("{} is not served", service.name()));
             }
         }
@@ -500,8 +519,10 @@ impl Node {
     }
 
     /// A connection closed: forget its session, tracks and iterators.
-    pub(crate) fn service_disconnected(&mut self, conn: ConnId) {
-        self.svc.remove(&conn);
+    pub(crate) fn service_disconnected(&mut self, now: quorumd_proto::Instant, conn: ConnId) {
+        if self.svc.remove(&conn).is_some_and(|s| s.service == Service::Cfg) {
+            self.cfg_tracker_gone(now, conn);
+        }
         self.cmap.map.drop_owner(conn.0);
         self.cmap.stats.drop_owner(conn.0);
     }

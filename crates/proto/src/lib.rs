@@ -14,6 +14,7 @@ pub mod limits;
 pub mod members;
 pub mod shm;
 pub mod svc;
+pub mod svc_cfg;
 pub mod svc_cmap;
 pub mod svc_votequorum;
 pub mod time;
