@@ -221,3 +221,98 @@ fn votequorum_rust_client_on_a_real_daemon() {
     d.kill();
     assert!(wait_for(c.as_fd(), PollFlags::HUP).contains(PollFlags::HUP));
 }
+
+/// Two daemons (nodes 1 and 2 on 127.0.0.1 and 127.0.0.2) sharing one temp dir.
+struct Pair {
+    dir: PathBuf,
+    procs: Vec<Child>,
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        for c in &mut self.procs {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Pair {
+    fn start(name: &str) -> Pair {
+        let dir = std::env::temp_dir().join(format!("quorumd-services-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let conf = format!(
+            "totem {{\n  version: 2\n  cluster_name: {name}\n  crypto_cipher: none\n  crypto_hash: none\n  interface {{\n    linknumber: 0\n    mcastport: {port}\n  }}\n}}\nnodelist {{\n  node {{\n    nodeid: 1\n    ring0_addr: 127.0.0.1\n  }}\n  node {{\n    nodeid: 2\n    ring0_addr: 127.0.0.2\n  }}\n}}\nquorum {{\n  provider: corosync_votequorum\n}}\n"
+        );
+        std::fs::write(dir.join("corosync.conf"), conf).unwrap();
+        let mut procs = Vec::new();
+        for n in 1..=2 {
+            let log = std::fs::File::create(dir.join(format!("log{n}"))).unwrap();
+            procs.push(
+                Command::new(BIN)
+                    .arg("--config")
+                    .arg(dir.join("corosync.conf"))
+                    .args(["--nodeid", &n.to_string(), "--socket"])
+                    .arg(dir.join(format!("sock{n}")))
+                    .arg("--state-dir")
+                    .arg(dir.join(format!("state{n}")))
+                    .env("QUORUMD_LOG", "debug")
+                    .stdout(Stdio::null())
+                    .stderr(log)
+                    .spawn()
+                    .unwrap(),
+            );
+        }
+        Pair { dir, procs }
+    }
+
+    fn sock(&self, n: u32) -> PathBuf {
+        self.dir.join(format!("sock{n}"))
+    }
+
+    fn log(&self, n: u32) -> String {
+        std::fs::read_to_string(self.dir.join(format!("log{n}"))).unwrap_or_default()
+    }
+}
+
+#[test]
+fn cfg_kill_node_makes_the_named_member_leave_with_the_reason_logged() {
+    use quorumd_client::cfg::CfgClient;
+    use quorumd_client::cmap::{CmapClient, CmapMap, CmapValue};
+    let mut p = Pair::start("cfgkill");
+    // Both members, as node 1's cmap sees them.
+    let start = Instant::now();
+    loop {
+        let joined = CmapClient::connect_map(p.sock(1), CmapMap::Default)
+            .map(|c| c.get("runtime.members.2.status"))
+            .ok()
+            .and_then(Result::ok);
+        if joined == Some(CmapValue::String("joined".into())) {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "never two members:\n{}", p.log(1));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let c = CfgClient::connect_with(p.sock(1)).unwrap();
+    assert_eq!(c.local_get(), Ok(1));
+    assert_eq!(c.node_status(2).map(|s| s.reachable), Ok(1));
+    assert_eq!(c.kill_node(2, "maintenance test"), Ok(()));
+    // Node 2 leaves: its process exits, and node 1 sees it as left.
+    let child = &mut p.procs[1];
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < Duration::from_secs(10), "node 2 did not leave:\n{}", p.log(2));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(p.log(2).contains("killed by node 1 (cfg kill_node): maintenance test"), "{}", p.log(2));
+    let m = CmapClient::connect_map(p.sock(1), CmapMap::Default).unwrap();
+    let start = Instant::now();
+    while m.get("runtime.members.2.status") != Ok(CmapValue::String("left".into())) {
+        assert!(start.elapsed() < Duration::from_secs(10), "node 1 never saw node 2 leave:\n{}", p.log(1));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(c.kill_node(2, "again"), Err(quorumd_client::CsError::NotExist), "only joined members");
+}
