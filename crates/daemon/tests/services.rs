@@ -84,6 +84,10 @@ impl Daemon {
     }
 }
 
+/// Held while a test points `$QUORUMD_SOCKET` at its daemon and connects through it (the
+/// rust-corosync shaped modules read it), so parallel tests never connect to each other's.
+static ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// What `poll` says about `fd` right now (no waiting).
 pub fn revents(fd: BorrowedFd<'_>) -> PollFlags {
     let mut fds = [PollFd::new(&fd, PollFlags::IN)];
@@ -166,8 +170,11 @@ fn cmap_over_a_real_daemon_rust_client_and_rust_corosync_compat() {
     assert!(!revents(c.as_fd()).contains(PollFlags::IN));
 
     // The rust-corosync shaped module, through $QUORUMD_SOCKET.
-    std::env::set_var("QUORUMD_SOCKET", d.socket());
-    let h = ccmap::initialize(&ccmap::Map::Icmap).unwrap();
+    let h = {
+        let _env = ENV.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::env::set_var("QUORUMD_SOCKET", d.socket());
+        ccmap::initialize(&ccmap::Map::Icmap).unwrap()
+    };
     assert_eq!(ccmap::get(&h, "nodelist.node.0.nodeid").unwrap(), ccmap::Data::UInt32(1));
     ccmap::set_u32(&h, "app.y", 3).unwrap();
     let names: Vec<String> = ccmap::CmapIterStart::new(&h, "app.").unwrap().map(|i| i.key_name).collect();
@@ -315,4 +322,39 @@ fn cfg_kill_node_makes_the_named_member_leave_with_the_reason_logged() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(c.kill_node(2, "again"), Err(quorumd_client::CsError::NotExist), "only joined members");
+}
+
+#[test]
+fn votequorum_through_the_rust_corosync_shaped_module() {
+    use quorumd_client::compat::votequorum as vq;
+    use quorumd_client::compat::{DispatchFlags, NodeId, TrackFlags};
+    static CALLS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    fn on_quorum(_h: &vq::Handle, context: u64, quorate: bool, nodes: Vec<vq::Node>) {
+        CALLS.lock().unwrap().push(format!("quorum {context} {quorate} {}", nodes.len()));
+    }
+    fn on_nodelist(_h: &vq::Handle, context: u64, ring: vq::RingId, members: Vec<NodeId>) {
+        CALLS.lock().unwrap().push(format!("nodelist {context} {} {}", ring.nodeid, members.len()));
+    }
+    let d = Daemon::start("vqcompat", "");
+    let cbs = vq::Callbacks {
+        quorum_notification_fn: Some(on_quorum),
+        nodelist_notification_fn: Some(on_nodelist),
+        expectedvotes_notification_fn: None,
+    };
+    let h = {
+        let _env = ENV.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::env::set_var("QUORUMD_SOCKET", d.socket());
+        vq::initialize(&cbs).unwrap()
+    };
+    let info = vq::get_info(&h, NodeId::from(0)).unwrap();
+    assert_eq!((u32::from(info.node_id), info.node_state, info.quorum), (1, vq::NodeState::Member, 1));
+    assert!(info.flags.contains(vq::NodeInfoFlags::VOTEQUORUM_INFO_QUORATE));
+    vq::trackstart(&h, 5, TrackFlags::Current).unwrap();
+    assert!(vq::fd_get(&h).unwrap() >= 0);
+    // ONE waits for an event: the snapshot's two, in order.
+    vq::dispatch(&h, DispatchFlags::One).unwrap();
+    vq::dispatch(&h, DispatchFlags::One).unwrap();
+    assert_eq!(*CALLS.lock().unwrap(), vec!["nodelist 5 1 1".to_string(), "quorum 5 true 1".to_string()]);
+    assert_eq!(vq::qdevice_register(&h, "Qdevice").unwrap_err().to_string(), "ErrAccess");
+    vq::finalize(&h).unwrap();
 }

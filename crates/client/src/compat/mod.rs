@@ -8,11 +8,12 @@
 //! ```
 //!
 //! Here: [`CsError`], [`Result`], [`DispatchFlags`], [`TrackFlags`], [`NodeId`] at the top (as
-//! in `rust-corosync`) and the modules [`quorum`] and [`cmap`].
+//! in `rust-corosync`) and the modules [`quorum`], [`votequorum`] and [`cmap`].
 #![forbid(unsafe_code)]
 
 pub mod cmap;
 pub mod quorum;
+pub mod votequorum;
 
 use std::fmt;
 
