@@ -358,3 +358,48 @@ fn votequorum_through_the_rust_corosync_shaped_module() {
     assert_eq!(vq::qdevice_register(&h, "Qdevice").unwrap_err().to_string(), "ErrAccess");
     vq::finalize(&h).unwrap();
 }
+
+#[test]
+fn cfg_through_the_rust_corosync_shaped_module_and_a_tracker_that_says_no() {
+    use quorumd_client::cfg::CfgClient;
+    use quorumd_client::compat::cfg;
+    use quorumd_client::compat::{DispatchFlags, NodeId};
+    fn say_no(h: &cfg::Handle, flags: u32) {
+        assert_eq!(flags, 0, "REQUEST");
+        cfg::reply_to_shutdown(h, cfg::ShutdownReply::No).unwrap();
+    }
+    let d = Daemon::start("cfgcompat", "");
+    let h = {
+        let _env = ENV.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::env::set_var("QUORUMD_SOCKET", d.socket());
+        cfg::initialize(&cfg::Callbacks { corosync_cfg_shutdown_callback_fn: Some(say_no) }).unwrap()
+    };
+    assert_eq!(cfg::local_get(&h).unwrap(), NodeId::from(1));
+    let st = cfg::node_status_get(&h, NodeId::from(1), cfg::NodeStatusVersion::V1).unwrap();
+    assert!(st.reachable && !st.remote && st.link_status[0].connected && st.link_status.len() == 8);
+    assert_eq!(cfg::reload_cnfig(&h).unwrap_err().to_string(), "ErrNotSupported");
+    cfg::track_start(&h, cfg::TrackFlags::None).unwrap();
+    // Another session asks to shut down; the tracker's callback says no: BUSY.
+    let asker = CfgClient::connect_with(d.socket()).unwrap();
+    let t = std::thread::spawn(move || asker.try_shutdown(0));
+    cfg::dispatch(&h, DispatchFlags::One).unwrap();
+    assert_eq!(t.join().unwrap(), Err(quorumd_client::CsError::Busy));
+    // With REGARDLESS the same NO does not stop it: the daemon leaves.
+    let asker = CfgClient::connect_with(d.socket()).unwrap();
+    fn say_no_to_regardless(h: &cfg::Handle, flags: u32) {
+        assert_eq!(flags, 1, "REGARDLESS");
+        cfg::reply_to_shutdown(h, cfg::ShutdownReply::No).unwrap();
+    }
+    cfg::finalize(&h).unwrap();
+    let h = {
+        let _env = ENV.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::env::set_var("QUORUMD_SOCKET", d.socket());
+        cfg::initialize(&cfg::Callbacks { corosync_cfg_shutdown_callback_fn: Some(say_no_to_regardless) })
+            .unwrap()
+    };
+    cfg::track_start(&h, cfg::TrackFlags::None).unwrap();
+    let t = std::thread::spawn(move || asker.try_shutdown(1));
+    cfg::dispatch(&h, DispatchFlags::One).unwrap();
+    assert_eq!(t.join().unwrap(), Ok(()));
+    assert!(cfg::dispatch(&h, DispatchFlags::One).is_err(), "the daemon is gone");
+}

@@ -8,9 +8,10 @@
 //! ```
 //!
 //! Here: [`CsError`], [`Result`], [`DispatchFlags`], [`TrackFlags`], [`NodeId`] at the top (as
-//! in `rust-corosync`) and the modules [`quorum`], [`votequorum`] and [`cmap`].
+//! in `rust-corosync`) and the modules [`quorum`], [`votequorum`], [`cmap`] and [`cfg`].
 #![forbid(unsafe_code)]
 
+pub mod cfg;
 pub mod cmap;
 pub mod quorum;
 pub mod votequorum;
