@@ -520,9 +520,10 @@ impl Node {
 
     /// A connection closed: forget its session, tracks and iterators.
     pub(crate) fn service_disconnected(&mut self, now: quorumd_proto::Instant, conn: ConnId) {
-        if self.svc.remove(&conn).is_some_and(|s| s.service == Service::Cfg) {
-            self.cfg_tracker_gone(now, conn);
-        }
+        self.svc.remove(&conn);
+        // Also when the node itself closed the session first (a protocol error): a cfg
+        // tracker that goes away counts as YES, an asker that goes away cancels.
+        self.cfg_tracker_gone(now, conn);
         self.cmap.map.drop_owner(conn.0);
         self.cmap.stats.drop_owner(conn.0);
     }
