@@ -123,22 +123,24 @@ fn read_frame(
         // is woken for nothing when the daemon reads our request (write space).
         wait_readable(sock);
         let start = buf.len();
-        buf.resize(start + 16 * 1024, 0);
         let got = match fds.as_deref_mut() {
-            None => rustix::net::recv(sock, &mut buf[start..], RecvFlags::DONTWAIT).map(|r| r.0),
-            Some(out) => recv_with_fds(sock, &mut buf[start..], out),
+            // Into the vector's spare room: no zeroing, the length grows by what was read.
+            None => {
+                buf.reserve(16 * 1024);
+                rustix::net::recv(sock, rustix::buffer::spare_capacity(&mut *buf), RecvFlags::DONTWAIT)
+                    .map(|r| r.0)
+            }
+            Some(out) => {
+                buf.resize(start + 16 * 1024, 0);
+                let r = recv_with_fds(sock, &mut buf[start..], out);
+                buf.truncate(start + r.as_ref().map_or(0, |n| *n));
+                r
+            }
         };
         match got {
-            Ok(0) => {
-                buf.truncate(start);
-                return Err(CsError::Library);
-            }
-            Ok(n) => buf.truncate(start + n),
-            Err(Errno::AGAIN | Errno::INTR) => buf.truncate(start),
-            Err(_) => {
-                buf.truncate(start);
-                return Err(CsError::Library);
-            }
+            Ok(0) => return Err(CsError::Library),
+            Ok(_) | Err(Errno::AGAIN | Errno::INTR) => {}
+            Err(_) => return Err(CsError::Library),
         }
     }
 }
@@ -219,23 +221,20 @@ impl Channel {
     /// `Err(Library)` once the daemon is gone (its end closed) or the session broken, and
     /// nothing is left to read.
     pub(crate) fn next_event(&self, wait: Wait) -> Result<Option<Vec<u8>>, CsError> {
-        let mut buf = vec![0u8; FRAME_MAX];
         loop {
+            let mut buf = Vec::with_capacity(FRAME_MAX);
             let flags = RecvFlags::DONTWAIT | RecvFlags::TRUNC;
-            match rustix::net::recv(&self.events, &mut buf, flags) {
+            match rustix::net::recv(&self.events, rustix::buffer::spare_capacity(&mut buf), flags) {
                 Ok((0, _)) => {
                     self.kill();
                     return Err(CsError::Library);
                 }
-                Ok((n, _)) if n > buf.len() => {
+                Ok((_, total)) if total > FRAME_MAX => {
                     // Larger than any frame: the stream cannot be trusted.
                     self.kill();
                     return Err(CsError::MessageError);
                 }
-                Ok((n, _)) => {
-                    buf.truncate(n);
-                    return Ok(Some(buf));
-                }
+                Ok(_) => return Ok(Some(buf)),
                 // A session known to be over: what was sent before is still read above, but
                 // nothing more will come.
                 Err(Errno::AGAIN) if self.is_dead() => return Err(CsError::Library),
