@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs quorumd: the daemon (PREFIX/sbin) and quorumtool (PREFIX/bin), stripped;
-# libquorum.so.5 with its headers and pkg-config file (crates/capi/install.sh); the systemd
+# libquorum.so.5 with its headers and pkg-config file (crates/capi/install.sh); the other
+# drop-in libraries libcmap.so.4, libvotequorum.so.8, libcfg.so.7 and libcorosync_common.so.4
+# (Corosync's file names and symlinks) with cmap.h, votequorum.h and cfg.h; the systemd
 # unit with this PREFIX's paths (PREFIX/lib/systemd/system); the man pages quorumd(8) and
 # quorumtool(1); the example configuration (PREFIX/share/doc/quorumd).
 #
@@ -30,7 +32,8 @@ case $target in
 	*) target=$root/$target ;;
 esac
 if [ -z "${QUORUMD_BUILT:-}" ]; then
-	cargo build --release --manifest-path "$root/Cargo.toml" -p quorumd -p quorumtool -p quorumd-capi
+	cargo build --release --manifest-path "$root/Cargo.toml" -p quorumd -p quorumtool -p quorumd-capi \
+		-p quorumd-libcmap -p quorumd-libvotequorum -p quorumd-libcfg -p quorumd-libcorosync_common
 	QUORUMD_BUILT=$target/release
 fi
 export QUORUMD_BUILT
@@ -45,6 +48,19 @@ unitdir=$PREFIX/lib/systemd/system
 docdir=$PREFIX/share/doc/quorumd
 
 "$root/crates/capi/install.sh" "$PREFIX"
+# The other drop-in libraries, laid out as Corosync's: NAME.so.MAJOR.0.0, NAME.so.MAJOR and
+# NAME.so symlinks, the header beside quorum.h (corotypes.h came with libquorum).
+libdir=${LIBDIR:-$PREFIX/lib}
+for lib in cmap:4 votequorum:8 cfg:7 corosync_common:4; do
+	name=${lib%:*}
+	major=${lib#*:}
+	install_stripped "$QUORUMD_BUILT/lib$name.so" "$DESTDIR$libdir/lib$name.so.$major.0.0" 0755
+	ln -sfn "lib$name.so.$major.0.0" "$DESTDIR$libdir/lib$name.so.$major"
+	ln -sfn "lib$name.so.$major" "$DESTDIR$libdir/lib$name.so"
+	if [ -f "$root/crates/lib$name/include/corosync/$name.h" ]; then
+		install -m 0644 "$root/crates/lib$name/include/corosync/$name.h" "$DESTDIR$PREFIX/include/corosync/"
+	fi
+done
 install -d "$DESTDIR$sbindir" "$DESTDIR$bindir" "$DESTDIR$mandir/man8" "$DESTDIR$mandir/man1" \
 	"$DESTDIR$unitdir" "$DESTDIR$docdir"
 install_stripped "$QUORUMD_BUILT/quorumd" "$DESTDIR$sbindir/quorumd" 0755
@@ -54,5 +70,5 @@ install_stripped "$QUORUMD_BUILT/quorumtool" "$DESTDIR$bindir/quorumtool" 0755
 sed -e "s|@SBINDIR@|$sbindir|g" "$root/packaging/quorumd.service.in" > "$DESTDIR$unitdir/quorumd.service"
 chmod 0644 "$DESTDIR$unitdir/quorumd.service"
 install -m 0644 "$root/packaging/corosync.conf.example" "$DESTDIR$docdir/corosync.conf.example"
-echo "installed quorumd, quorumtool, libquorum.so.5, headers, man pages and quorumd.service under $DESTDIR$PREFIX"
+echo "installed quorumd, quorumtool, libquorum.so.5, libcmap.so.4, libvotequorum.so.8, libcfg.so.7, libcorosync_common.so.4, headers, man pages and quorumd.service under $DESTDIR$PREFIX"
 echo "debug info: $DEBUGDIR"

@@ -69,6 +69,8 @@ fn build() {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut cmd = Command::new(cargo);
         cmd.args(["build", "-p", "quorumd-capi", "-p", "quorumd", "-p", "quorumtool"])
+            .args(["-p", "quorumd-libcmap", "-p", "quorumd-libvotequorum", "-p", "quorumd-libcfg"])
+            .args(["-p", "quorumd-libcorosync_common"])
             .current_dir(repo_root());
         if profile_dir().ends_with("release") {
             cmd.arg("--release");
@@ -117,6 +119,21 @@ fn install_sh_installs_stripped_files_whose_paths_match_the_prefix() {
         "lib/pkgconfig/libquorum.pc",
         "include/corosync/quorum.h",
         "include/corosync/corotypes.h",
+        "lib/libcmap.so.4.0.0",
+        "lib/libcmap.so.4",
+        "lib/libcmap.so",
+        "include/corosync/cmap.h",
+        "lib/libvotequorum.so.8.0.0",
+        "lib/libvotequorum.so.8",
+        "lib/libvotequorum.so",
+        "include/corosync/votequorum.h",
+        "lib/libcfg.so.7.0.0",
+        "lib/libcfg.so.7",
+        "lib/libcfg.so",
+        "include/corosync/cfg.h",
+        "lib/libcorosync_common.so.4.0.0",
+        "lib/libcorosync_common.so.4",
+        "lib/libcorosync_common.so",
         "share/man/man8/quorumd.8",
         "share/man/man1/quorumtool.1",
         "lib/systemd/system/quorumd.service",
@@ -129,6 +146,10 @@ fn install_sh_installs_stripped_files_whose_paths_match_the_prefix() {
         ("sbin/quorumd", "quorumd"),
         ("bin/quorumtool", "quorumtool"),
         ("lib/libquorum.so.5.0.0", "libquorum.so.5.0.0"),
+        ("lib/libcmap.so.4.0.0", "libcmap.so.4.0.0"),
+        ("lib/libvotequorum.so.8.0.0", "libvotequorum.so.8.0.0"),
+        ("lib/libcfg.so.7.0.0", "libcfg.so.7.0.0"),
+        ("lib/libcorosync_common.so.4.0.0", "libcorosync_common.so.4.0.0"),
     ] {
         let s = sections(&prefix.join(installed));
         assert!(!s.contains(".debug_info"), "{installed} keeps its debug info:\n{s}");
@@ -136,13 +157,12 @@ fn install_sh_installs_stripped_files_whose_paths_match_the_prefix() {
         assert!(s.contains(".gnu_debuglink"), "{installed} names no debug file:\n{s}");
         let kept = sections(&debug.join(format!("{name}.debug")));
         assert!(kept.contains(".debug_info"), "{name}.debug holds no debug info:\n{kept}");
-        let built = std::fs::metadata(profile_dir().join(if name.starts_with("lib") {
-            "libquorum.so"
-        } else {
-            name
-        }))
-        .unwrap()
-        .len();
+        // libNAME.so.M.0.0 was built as libNAME.so.
+        let built_name = match name.find(".so") {
+            Some(i) => format!("{}.so", &name[..i]),
+            None => name.to_string(),
+        };
+        let built = std::fs::metadata(profile_dir().join(built_name)).unwrap().len();
         let size = std::fs::metadata(prefix.join(installed)).unwrap().len();
         assert!(size < built / 2, "{installed}: {size} bytes installed of {built} built");
     }

@@ -22,14 +22,18 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cfg;
+mod channel;
 pub mod classic;
 mod client;
+pub mod cmap;
 pub mod compat;
 mod conn;
 pub mod error;
 mod shm_map;
 #[cfg(feature = "tokio")]
 pub mod stream;
+pub mod votequorum;
 
 use std::path::PathBuf;
 

@@ -44,11 +44,18 @@ pub struct Clients {
     /// Where reads land before they are appended to a client's `inbuf`: allocated (and
     /// zeroed) once, so a read neither clears a buffer nor keeps a large one per client.
     scratch: Box<[u8]>,
+    /// The sessions' event sockets.
+    pub events: crate::events::EventChannels,
 }
 
 impl Default for Clients {
     fn default() -> Clients {
-        Clients { map: BTreeMap::new(), next: 0, scratch: vec![0; READ_CHUNK].into_boxed_slice() }
+        Clients {
+            map: BTreeMap::new(),
+            next: 0,
+            scratch: vec![0; READ_CHUNK].into_boxed_slice(),
+            events: Default::default(),
+        }
     }
 }
 
@@ -82,6 +89,7 @@ impl Clients {
         if let Some(mut c) = self.map.remove(&conn) {
             let _ = registry.deregister(&mut c.stream);
         }
+        self.events.remove(registry, conn);
     }
 
     /// Reads what is there and splits it into whole frames. `closed`: the readiness event
@@ -123,25 +131,21 @@ impl Clients {
         ReadOutcome::Frames(frames)
     }
 
-    /// Queues bytes; with `fd`, the first byte carries it as SCM_RIGHTS. Returns false when
-    /// the client must be dropped (too much pending, or the socket failed).
-    pub fn send(
-        &mut self,
-        registry: &Registry,
-        conn: ConnId,
-        bytes: &[u8],
-        fd: Option<BorrowedFd<'_>>,
-    ) -> bool {
+    /// Queues bytes; with `fds` (at most two), the first byte carries them as SCM_RIGHTS.
+    /// Returns false when the client must be dropped (too much pending, the socket failed, or
+    /// descriptors could not go out at once).
+    pub fn send(&mut self, registry: &Registry, conn: ConnId, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> bool {
         let Some(c) = self.map.get_mut(&conn) else { return true };
         let mut rest = bytes;
-        if let (Some(fd), true) = (fd, c.out.is_empty()) {
-            let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        if !fds.is_empty() {
+            if !c.out.is_empty() || fds.len() > 2 {
+                return false;
+            }
+            let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(2))];
             let mut control = SendAncillaryBuffer::new(&mut space);
-            let fds = [fd];
-            control.push(SendAncillaryMessage::ScmRights(&fds));
+            control.push(SendAncillaryMessage::ScmRights(fds));
             match sendmsg(&c.stream, &[io::IoSlice::new(bytes)], &mut control, SendFlags::NOSIGNAL) {
                 Ok(n) => rest = &bytes[n..],
-                Err(rustix::io::Errno::AGAIN) => {}
                 Err(_) => return false,
             }
         }

@@ -7,6 +7,7 @@
 
 mod clients;
 mod demo;
+mod events;
 mod man;
 mod page;
 mod run;

@@ -13,7 +13,7 @@ use mio::net::{UdpSocket, UnixListener};
 use mio::{Events, Interest, Poll, Token};
 use quorumd_crypto::{CryptoConfig, CryptoContext};
 use quorumd_node::{ClientInput, ClientOutput, Node, NodeEvent, TotemEvent};
-use quorumd_proto::ipc::{self, cs, Frame, Response};
+use quorumd_proto::ipc::{self, Frame, Response};
 use quorumd_proto::shm::{StatePage, FLAG_ALIVE};
 use quorumd_proto::status::{ConfiguredNode, NodeState, Status};
 use quorumd_proto::{Instant, MemberList, NodeId};
@@ -181,6 +181,7 @@ pub fn run(cli: &Cli) -> Result<()> {
     let peers = setup::peer_addresses(&config)?;
     let my_id = setup::local_node(&config, cli.nodeid, &peers)?;
     let mut params = setup::node_params(&config, my_id)?;
+    params.cmap = quorumd_cmap::config_keys(&config);
     let roster = Roster::new(&config, &peers, &params.names);
     let state = StateDir::open(&cli.state_dir, my_id)?;
     params.start_seq = state.ring_seq()?.saturating_add(1);
@@ -282,6 +283,12 @@ impl Daemon {
                     }
                     LISTENER => self.accept(),
                     SIGNALS if signals.pending().next().is_some() => self.begin_stop(),
+                    t if crate::events::is_token(t) => {
+                        let conn = crate::events::conn_of(t);
+                        if !self.clients.events.writable(&self.registry, conn) {
+                            self.drop_client(conn);
+                        }
+                    }
                     t if t.0 >= FIRST_TOKEN => self.client_ready(
                         conn_of(t),
                         ev.is_readable() || ev.is_read_closed() || ev.is_error(),
@@ -433,18 +440,20 @@ impl Daemon {
         while let Some((conn, out)) = self.node.poll_client() {
             let keep = match out {
                 ClientOutput::Send(bytes) => {
-                    let decoded = ipc::decode(&bytes);
-                    let init_ok =
-                        matches!(decoded, Ok(Frame::Response(Response::Init { error: cs::OK, .. })));
-                    let bytes = match decoded {
+                    let bytes = match ipc::decode(&bytes) {
                         Ok(Frame::Response(Response::Status { error, json })) => {
                             let json = self.roster.add_to_status(json);
                             ipc::encode(&Frame::Response(Response::Status { error, json }))
                         }
                         _ => bytes,
                     };
-                    let fd = init_ok.then(|| self.page.client_fd());
-                    self.clients.send(&self.registry, conn, &bytes, fd)
+                    crate::events::deliver(
+                        &mut self.clients,
+                        &self.registry,
+                        self.page.client_fd(),
+                        conn,
+                        &bytes,
+                    )
                 }
                 ClientOutput::Close => self.clients.close_after_flush(&self.registry, conn),
             };
@@ -522,6 +531,7 @@ impl Daemon {
             NodeEvent::ClientError { conn, reason } => {
                 warn!(target: "IPC", "connection {}: {reason}", conn.0)
             }
+            NodeEvent::Notice { subsystem, text } => info!(target: "SERVICE", "{subsystem}: {text}"),
             NodeEvent::Left => {
                 info!(target: "MAIN", "left the cluster");
                 self.left = true;

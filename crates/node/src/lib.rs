@@ -8,7 +8,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod cfg;
 mod service;
+mod services;
 mod sessions;
 mod status;
 
@@ -52,6 +54,8 @@ pub struct NodeParams {
     pub access: AccessPolicy,
     /// Node names from the nodelist (for status output).
     pub names: BTreeMap<NodeId, String>,
+    /// The configuration's cmap keys (`quorumd_cmap::config_keys`).
+    pub cmap: Vec<(String, quorumd_proto::svc_cmap::CmapValue)>,
 }
 
 impl NodeParams {
@@ -68,6 +72,7 @@ impl NodeParams {
             persisted_expected_votes: None,
             access: AccessPolicy::default(),
             names: BTreeMap::new(),
+            cmap: Vec::new(),
         }
     }
 }
@@ -166,6 +171,13 @@ pub enum NodeEvent {
     },
     /// The clean leave is complete; the shell may exit.
     Left,
+    /// Something a service did that the log should say (cfg shutdown, kill_node, ...).
+    Notice {
+        /// The subsystem, as log target (`CFG`).
+        subsystem: &'static str,
+        /// What happened.
+        text: String,
+    },
 }
 
 /// One cluster node.
@@ -184,11 +196,15 @@ pub struct Node {
     events: VecDeque<NodeEvent>,
     client_out: VecDeque<(ConnId, ClientOutput)>,
     dropped: u64,
+    cmap: services::CmapState,
+    svc: services::SvcSessions,
+    cfg: cfg::CfgState,
 }
 
 impl Node {
     /// Boots a node at `now`: it starts gathering at once.
-    pub fn new(params: NodeParams, now: Instant) -> Node {
+    pub fn new(mut params: NodeParams, now: Instant) -> Node {
+        let cmap_keys = std::mem::take(&mut params.cmap);
         let vq = params.quorum.clone().map(|s| Votequorum::from_settings(s, params.persisted_expected_votes));
         let totem = Totem::new(
             TotemParams {
@@ -215,7 +231,11 @@ impl Node {
             events: VecDeque::new(),
             client_out: VecDeque::new(),
             dropped: 0,
+            cmap: services::CmapState::default(),
+            svc: services::SvcSessions::new(),
+            cfg: cfg::CfgState::default(),
         };
+        node.cmap_boot(cmap_keys);
         node.drain_vq(now);
         node.pump(now);
         node
@@ -255,6 +275,7 @@ impl Node {
         if self.leaving.is_some_and(|at| at <= now) {
             self.finish_leave(now);
         }
+        self.cfg_timeout(now);
         self.pump(now);
     }
 
@@ -266,7 +287,9 @@ impl Node {
             }
             ClientInput::Disconnected => {
                 self.sessions.table.remove(&conn);
+                self.service_disconnected(now, conn);
             }
+            ClientInput::Frame(bytes) if self.service_frame(now, conn, &bytes) => {}
             ClientInput::Frame(bytes) => match ipc::decode(&bytes) {
                 Ok(Frame::Request(req)) => self.handle_request(now, conn, req),
                 Ok(_) => self.client_error(conn, "a client may only send requests".into()),
@@ -333,7 +356,10 @@ impl Node {
 
     /// When `handle_timeout` must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.totem.poll_timeout(), self.lms.map(|(at, _)| at), self.leaving].into_iter().flatten().min()
+        [self.totem.poll_timeout(), self.lms.map(|(at, _)| at), self.leaving, self.cfg.deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// This node's id.
@@ -393,7 +419,7 @@ impl Node {
 
     /// Connected client sessions.
     pub fn client_count(&self) -> usize {
-        self.sessions.table.len()
+        self.sessions.table.len() + self.svc.len()
     }
 
     // -----------------------------------------------------------------------------------------
@@ -440,6 +466,9 @@ impl Node {
     }
 
     fn delivered(&mut self, now: Instant, d: &Delivery) {
+        if d.payload.first() == Some(&cfg::SERVICE_CFG) {
+            return self.cfg_delivered(now, d);
+        }
         let Some((&SERVICE_VOTEQUORUM, body)) = d.payload.split_first() else { return };
         let Some(vq) = self.vq.as_mut() else { return };
         let Ok(msg) = VqMessage::decode(body) else { return };
@@ -476,7 +505,10 @@ impl Node {
             if activation.notify {
                 self.notify_quorum();
             }
+            self.vq_notify_sync();
         }
+        let members = self.service.member_list.clone();
+        self.cmap_sync_completed(&members);
         self.events.push_back(NodeEvent::SyncCompleted {
             ring_id: self.service.last_sync_ring,
             members: self.service.member_list.clone(),
@@ -502,7 +534,7 @@ impl Node {
                 }
                 Action::CancelLmsTimer => self.lms = None,
                 Action::PersistExpectedVotes(v) => self.events.push_back(NodeEvent::PersistExpectedVotes(v)),
-                Action::ExpectedVotesChanged(_) => {}
+                Action::ExpectedVotesChanged(v) => self.vq_notify_expected(v),
                 Action::QuorateChanged { quorate } => {
                     // Trigger 2 of corosync-behaviour §2.2: a flip outside a sync, reported with the current
                     // ring; flips during a sync are reported at activation instead.
@@ -512,6 +544,7 @@ impl Node {
                     {
                         self.service.quorate = quorate;
                         self.notify_quorum();
+                        self.vq_notify_quorum();
                         let ring_id = self.service.quorum_ring;
                         self.events.push_back(NodeEvent::QuorateChanged { ring_id, quorate });
                     }
@@ -528,7 +561,7 @@ impl Node {
     }
 
     fn close(&mut self, conn: ConnId) {
-        if self.sessions.table.remove(&conn).is_some() {
+        if self.sessions.table.remove(&conn).is_some() || self.svc.remove(&conn).is_some() {
             self.client_out.push_back((conn, ClientOutput::Close));
         }
     }
@@ -578,7 +611,7 @@ impl Node {
 
     fn init(&mut self, conn: ConnId, session: &Session, model: u32) {
         let quorum_type = u32::from(self.vq.is_some());
-        if !self.access.allows(session.uid, session.gid) {
+        if !self.allowed(session.uid, session.gid) {
             let (uid, gid, pid) = (session.uid, session.gid, session.pid);
             self.events.push_back(NodeEvent::AccessDenied { conn, uid, gid, pid });
             self.reply(conn, Response::Init { error: cs::ERR_ACCESS, quorum_type });
