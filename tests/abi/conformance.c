@@ -1,5 +1,5 @@
 /*
- * C conformance test for libquorum.so.5 (SPEC §1): every function of <corosync/quorum.h> and
+ * C conformance test for libquorum.so.5 (docs/corosync-behaviour.md §1): every function of <corosync/quorum.h> and
  * every return code it can give, the layouts of §1.2, callback order, dispatch modes,
  * finalize inside a callback and the daemon-gone behaviour of §2.5.
  *
@@ -39,7 +39,7 @@ static int passed, failed;
 	CHECK(rc_ == (want), "%s -> %d (want %d)", #expr, (int)rc_, (int)(want)); \
 } while (0)
 
-/* SPEC §1.2 layouts (x86_64). */
+/* corosync-behaviour §1.2 layouts (x86_64). */
 _Static_assert(sizeof(cs_error_t) == 4, "cs_error_t");
 _Static_assert(sizeof(cs_dispatch_flags_t) == 4, "cs_dispatch_flags_t");
 _Static_assert(sizeof(quorum_model_t) == 4, "quorum_model_t");

@@ -1,4 +1,4 @@
-//! The ten exported functions of `libquorum.so.5` (SPEC §1.4), each a thin skin over
+//! The ten exported functions of `libquorum.so.5` (corosync-behaviour §1.4), each a thin skin over
 //! `quorumd_client::classic`: check the pointers, convert, call, write the out-parameters.
 //!
 //! Every function runs its body inside `guard`, so a panic becomes `CS_ERR_LIBRARY` instead
@@ -66,7 +66,7 @@ fn v1_callbacks(data: QuorumModelV1DataT) -> ModelCallbacks {
 }
 
 /// Opens the connection and writes the out-parameters. `*handle` is written even when the
-/// connection fails (SPEC §7 quirk 6, kept); `*quorum_type` only on success.
+/// connection fails (corosync-behaviour §7 quirk 6, kept); `*quorum_type` only on success.
 ///
 /// # Safety
 /// `handle` is valid for a write; `quorum_type` is NULL or valid for a write.
@@ -123,7 +123,7 @@ pub unsafe extern "C" fn quorum_model_initialize(
     context: *mut c_void,
 ) -> CsErrorT {
     guard(|| {
-        // An unknown model is refused before anything else, `*handle` untouched (SPEC §1.4).
+        // An unknown model is refused before anything else, `*handle` untouched (corosync-behaviour §1.4).
         if model != QUORUM_MODEL_V0 && model != QUORUM_MODEL_V1 {
             return CS_ERR_INVALID_PARAM;
         }

@@ -1,4 +1,4 @@
-//! `libquorum.so.5`: Corosync's quorum C API (SPEC §1) over `quorumd_client::classic`.
+//! `libquorum.so.5`: Corosync's quorum C API (corosync-behaviour §1) over `quorumd_client::classic`.
 //!
 //! Built as a `cdylib` named `libquorum.so` with SONAME `libquorum.so.5`; its ten functions
 //! carry the symbol version `COROSYNC_QUORUM_1.0` (see `build.rs` and `libquorum.map`), so a

@@ -1,5 +1,5 @@
-//! The C types of `quorum.h` / `corotypes.h` (SPEC §1.1–§1.2), with their sizes and offsets
-//! checked at compile time against the x86_64 figures of the SPEC.
+//! The C types of `quorum.h` / `corotypes.h` (corosync-behaviour §1.1–§1.2), with their sizes and offsets
+//! checked at compile time against the x86_64 figures of docs/corosync-behaviour.md §1.2.
 #![forbid(unsafe_code)]
 
 use std::mem::{offset_of, size_of};
@@ -104,7 +104,7 @@ pub struct QuorumModelV1DataT {
     pub nodelist_notify_fn: QuorumV1NodelistNotificationFnT,
 }
 
-// SPEC §1.2, x86_64 (LP64) layouts.
+// corosync-behaviour §1.2, x86_64 (LP64) layouts.
 #[cfg(target_pointer_width = "64")]
 const _: () = {
     assert!(size_of::<QuorumRingId>() == 16);

@@ -7,6 +7,8 @@
 mod common;
 #[path = "../../client/tests/fake/mod.rs"]
 mod fake;
+#[path = "../../../tests/support/prereq.rs"]
+mod prereq;
 
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
@@ -83,19 +85,68 @@ fn run_against_fake(binary: &Path) {
     run(cmd, Duration::from_secs(60));
 }
 
-#[test]
+fn main() {
+    prereq::run(vec![
+        prereq::needs(
+            "c_conformance_with_our_headers_against_the_fake_daemon",
+            needs_cc,
+            c_conformance_with_our_headers_against_the_fake_daemon,
+        ),
+        prereq::needs(
+            "c_conformance_with_corosync_headers_against_the_fake_daemon",
+            needs_cc_and_corosync_headers,
+            c_conformance_with_corosync_headers_against_the_fake_daemon,
+        ),
+        prereq::needs(
+            "c_program_linked_to_corosyncs_libquorum_runs_on_ours",
+            needs_cc_and_corosync_headers,
+            c_program_linked_to_corosyncs_libquorum_runs_on_ours,
+        ),
+        prereq::needs(
+            "exports_exactly_the_ten_versioned_symbols",
+            needs_readelf,
+            exports_exactly_the_ten_versioned_symbols,
+        ),
+        prereq::needs(
+            "c_conformance_against_a_real_one_node_daemon",
+            needs_cc_and_daemon,
+            c_conformance_against_a_real_one_node_daemon,
+        ),
+    ]);
+}
+
+fn needs_cc() -> Option<String> {
+    prereq::missing(&[(prereq::has_command("cc"), "cc (apt-get install gcc libc6-dev)")])
+}
+
+fn needs_cc_and_corosync_headers() -> Option<String> {
+    prereq::missing(&[
+        (prereq::has_command("cc"), "cc (apt-get install gcc libc6-dev)"),
+        (
+            Path::new("/usr/include/corosync/quorum.h").exists(),
+            "Corosync's libquorum and /usr/include/corosync/quorum.h (apt-get install libquorum-dev)",
+        ),
+    ])
+}
+
+fn needs_readelf() -> Option<String> {
+    prereq::missing(&[(prereq::has_command("readelf"), "readelf (apt-get install binutils)")])
+}
+
+fn needs_cc_and_daemon() -> Option<String> {
+    prereq::missing(&[
+        (prereq::has_command("cc"), "cc (apt-get install gcc libc6-dev)"),
+        (daemon_binary().is_some(), "the quorumd binary (cargo build -p quorumd, or set QUORUMD_BIN)"),
+    ])
+}
+
 fn c_conformance_with_our_headers_against_the_fake_daemon() {
     let dir = scratch("ours");
     run_against_fake(&compile(&dir, true));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
 fn c_conformance_with_corosync_headers_against_the_fake_daemon() {
-    if !Path::new("/usr/include/corosync/quorum.h").exists() {
-        println!("SKIPPED: /usr/include/corosync/quorum.h not installed (apt-get install libquorum-dev)");
-        return;
-    }
     let dir = scratch("corosync");
     run_against_fake(&compile(&dir, false));
     let _ = std::fs::remove_dir_all(&dir);
@@ -103,12 +154,7 @@ fn c_conformance_with_corosync_headers_against_the_fake_daemon() {
 
 /// Drop-in: a program built and linked against Corosync's own libquorum (libquorum-dev) runs
 /// unchanged on ours, picked up through `LD_LIBRARY_PATH`.
-#[test]
 fn c_program_linked_to_corosyncs_libquorum_runs_on_ours() {
-    if !Path::new("/usr/include/corosync/quorum.h").exists() {
-        println!("SKIPPED: libquorum-dev not installed (apt-get install libquorum-dev)");
-        return;
-    }
     let dir = scratch("dropin");
     let out = dir.join("conformance-linked-to-corosync");
     let status = Command::new("cc")
@@ -134,14 +180,10 @@ fn c_program_linked_to_corosyncs_libquorum_runs_on_ours() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
 fn exports_exactly_the_ten_versioned_symbols() {
     ensure_built();
     let lib = profile_dir().join("libquorum.so");
-    let Ok(out) = Command::new("readelf").args(["--dyn-syms", "-W"]).arg(&lib).output() else {
-        println!("SKIPPED: readelf not available");
-        return;
-    };
+    let out = Command::new("readelf").args(["--dyn-syms", "-W"]).arg(&lib).output().expect("run readelf");
     let text = String::from_utf8_lossy(&out.stdout);
     let mut exported: Vec<&str> = text
         .lines()
@@ -232,12 +274,8 @@ fn wait_ready(socket: &Path) -> bool {
     false
 }
 
-#[test]
 fn c_conformance_against_a_real_one_node_daemon() {
-    let Some(binary) = daemon_binary() else {
-        println!("SKIPPED: the quorumd binary is not built yet (cargo build -p quorumd, or set QUORUMD_BIN)");
-        return;
-    };
+    let binary = daemon_binary().expect("checked by needs_cc_and_daemon");
     let daemon = start_daemon(&binary);
     assert!(wait_ready(&daemon.socket), "quorumd did not accept clients within 30 s");
     let dir = scratch("real");

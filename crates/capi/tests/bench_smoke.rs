@@ -3,32 +3,33 @@
 //! side-by-side table for quorumd alone (`bench/run 1 1`), both in network namespaces with this
 //! build's daemon and `libquorum.so`, and the probe compiled from `bench/probe.c`.
 //!
-//! Needs root, `ip` and `cc`; prints SKIPPED without them (CI runs as root).
+//! Needs root, `ip` and `cc`; reported ignored with the reason without them (CI runs as root
+//! with `QUORUMD_REQUIRE_ALL=1`, where a missing one fails).
 #![allow(clippy::disallowed_methods)]
 
 mod common;
+#[path = "../../../tests/support/prereq.rs"]
+mod prereq;
 
 use std::path::Path;
 use std::process::{Command, Output};
 
 use common::{ensure_built, profile_dir, repo_root};
 
-fn runnable() -> bool {
-    let root = std::fs::read_to_string("/proc/self/status")
-        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
-        .unwrap_or(false);
-    let has = |tool: &str| {
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!("command -v {tool}"))
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if !root || !has("ip") || !has("cc") {
-        println!("SKIPPED: needs root, ip and cc (network namespaces and the C probe)");
-        return false;
-    }
-    true
+fn main() {
+    prereq::run(vec![
+        prereq::needs("one_fault_cycle_on_three_nodes", runnable, one_fault_cycle_on_three_nodes),
+        prereq::needs("one_side_by_side_trial_of_quorumd", runnable, one_side_by_side_trial_of_quorumd),
+    ]);
+}
+
+/// Network namespaces and the C probe.
+fn runnable() -> Option<String> {
+    prereq::missing(&[
+        (prereq::is_root(), "root"),
+        (prereq::has_command("ip"), "ip (apt-get install iproute2)"),
+        (prereq::has_command("cc"), "cc (apt-get install gcc libc6-dev)"),
+    ])
 }
 
 fn bench(script: &str, args: &[&str], env: &[(&str, &Path)]) -> (Output, String) {
@@ -51,11 +52,7 @@ fn bench(script: &str, args: &[&str], env: &[(&str, &Path)]) -> (Output, String)
     (out, text)
 }
 
-#[test]
 fn one_fault_cycle_on_three_nodes() {
-    if !runnable() {
-        return;
-    }
     let dir = tempdir("faults");
     let (out, text) = bench(
         "faults",
@@ -69,11 +66,7 @@ fn one_fault_cycle_on_three_nodes() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
 fn one_side_by_side_trial_of_quorumd() {
-    if !runnable() {
-        return;
-    }
     let dir = tempdir("run");
     let raw = dir.join("raw");
     let (out, text) = bench(

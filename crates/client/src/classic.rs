@@ -1,4 +1,4 @@
-//! corosync's libquorum semantics one to one (SPEC §1.3–§1.5), over a process-wide table of
+//! corosync's libquorum semantics one to one (corosync-behaviour §1.3–§1.5), over a process-wide table of
 //! `u64` handles. `libquorum.so.5` and [`crate::compat::quorum`] are skins over this module.
 //!
 //! Handles are `(check << 32) | index`: `index` is a slot in the table (freed slots are
@@ -11,7 +11,7 @@
 //! - an entry removed by `finalize` stays alive (an `Arc`) until every call that looked it up
 //!   has returned; its connection closes when the last reference goes;
 //! - dispatch looks at the entry's `finalized` flag after every callback and then returns
-//!   `CS_ERR_BAD_HANDLE` (SPEC §1.4 quorum_finalize).
+//!   `CS_ERR_BAD_HANDLE` (corosync-behaviour §1.4 quorum_finalize).
 #![forbid(unsafe_code)]
 
 use std::collections::hash_map::RandomState;
@@ -140,7 +140,7 @@ fn lookup(handle: QuorumHandle) -> Result<Arc<Entry>, CsError> {
 }
 
 /// `quorum_model_initialize` against the daemon at `path`. Always returns a handle value
-/// (corosync writes `*handle` even when init fails, SPEC §7 quirk 6, kept): on failure it is
+/// (corosync writes `*handle` even when init fails, corosync-behaviour §7 quirk 6, kept): on failure it is
 /// a dead handle that every call refuses with `CS_ERR_BAD_HANDLE`. On success the result is
 /// the quorum type (`QUORUM_SET` 1 / `QUORUM_FREE` 0).
 pub fn model_initialize_at(
@@ -215,12 +215,12 @@ pub fn getquorate_round_trip(handle: QuorumHandle) -> Result<bool, CsError> {
     lookup(handle)?.conn.getquorate_round_trip()
 }
 
-/// `quorum_trackstart(flags)`: the flags go to the daemon as they are (SPEC §1.4).
+/// `quorum_trackstart(flags)`: the flags go to the daemon as they are (corosync-behaviour §1.4).
 pub fn trackstart(handle: QuorumHandle, flags: u32) -> Result<(), CsError> {
     lookup(handle)?.conn.request_result(Request::TrackStart { flags })
 }
 
-/// `quorum_trackstop`: `CS_OK` even when not tracking (SPEC §7 quirk 1, the daemon's answer).
+/// `quorum_trackstop`: `CS_OK` even when not tracking (corosync-behaviour §7 quirk 1, the daemon's answer).
 pub fn trackstop(handle: QuorumHandle) -> Result<(), CsError> {
     lookup(handle)?.conn.request_result(Request::TrackStop)
 }
@@ -241,7 +241,7 @@ pub fn model_get(handle: QuorumHandle) -> Result<Model, CsError> {
     Ok(lookup(handle)?.conn.model())
 }
 
-/// `quorum_dispatch(handle, dispatch_types)` (SPEC §1.4): an invalid mode is
+/// `quorum_dispatch(handle, dispatch_types)` (corosync-behaviour §1.4): an invalid mode is
 /// `CS_ERR_INVALID_PARAM` before the handle is looked up. Callbacks run with no lock held.
 pub fn dispatch(handle: QuorumHandle, dispatch_types: u32) -> Result<(), CsError> {
     let mode = DispatchFlags::from_raw(dispatch_types).ok_or(CsError::InvalidParam)?;

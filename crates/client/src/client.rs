@@ -1,6 +1,6 @@
 //! The idiomatic client: one value per connection, events as an enum, closures instead of
 //! registered callbacks, `AsFd` for the caller's poll loop. Same meaning as the C API
-//! (SPEC §1.4), without handles.
+//! (corosync-behaviour §1.4), without handles.
 #![forbid(unsafe_code)]
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};

@@ -1,4 +1,4 @@
-//! corosync's `cs_error_t` (SPEC §1.1) as a Rust error, and `cs_strerror`.
+//! corosync's `cs_error_t` (corosync-behaviour §1.1) as a Rust error, and `cs_strerror`.
 //!
 //! [`CsError`] holds every *error* value of `cs_error_t` with corosync's numbers; success
 //! (`CS_OK` = 1) is the `Ok` side of a `Result`, and [`raw`] turns a result back into the C
@@ -14,7 +14,7 @@ use std::path::PathBuf;
 /// `CS_OK`: the numeric value of success.
 pub const CS_OK: u32 = 1;
 
-/// An error value of corosync's `cs_error_t`, with its number (SPEC §1.1).
+/// An error value of corosync's `cs_error_t`, with its number (corosync-behaviour §1.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
 #[repr(u32)]
 pub enum CsError {
@@ -226,7 +226,7 @@ pub enum ConnectError {
         errno: i32,
     },
     /// The daemon refused these credentials: not root, and no `uidgid` entry allows them
-    /// (`CS_ERR_ACCESS`, SPEC §6.1).
+    /// (`CS_ERR_ACCESS`, corosync-behaviour §6.1).
     #[error("CS_ERR_ACCESS: the daemon refused uid {uid} gid {gid} (no uidgid entry allows them)")]
     UidGidRefused {
         /// The effective uid the daemon saw (this process's, at connect time).
@@ -270,7 +270,7 @@ pub fn raw<T>(result: &Result<T, CsError>) -> u32 {
 }
 
 /// corosync's `cs_strerror`: "success" for `CS_OK`, the enum name for an error, and
-/// "unknown error" for any other number (SPEC §1.1).
+/// "unknown error" for any other number (corosync-behaviour §1.1).
 pub fn cs_strerror(raw: u32) -> &'static str {
     if raw == CS_OK {
         return "success";
@@ -279,7 +279,7 @@ pub fn cs_strerror(raw: u32) -> &'static str {
 }
 
 /// Maps an OS error met while talking to the daemon, like corosync's `qb_to_cs_error`
-/// (SPEC §1.3): connection failures (ECONNREFUSED, ENOENT of the socket, EPIPE, ...) are
+/// (corosync-behaviour §1.3): connection failures (ECONNREFUSED, ENOENT of the socket, EPIPE, ...) are
 /// `CS_ERR_LIBRARY`.
 pub(crate) fn from_errno(e: rustix::io::Errno) -> CsError {
     use rustix::io::Errno;

@@ -1,7 +1,7 @@
 //! The client side of quorumd's quorum service: what `libquorum` is to corosync.
 //!
 //! Three layers over one connection type:
-//! - [`classic`]: corosync's C semantics one to one (SPEC §1): a process-wide handle table of
+//! - [`classic`]: corosync's C semantics one to one (corosync-behaviour §1): a process-wide handle table of
 //!   `u64` handles, models V0/V1, the four dispatch modes, callbacks that may call anything
 //!   (finalize included), `cs_error_t` results. `libquorum.so.5` (crate `quorumd-capi`) is a
 //!   thin `extern "C"` skin over it.
@@ -23,14 +23,18 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cfg;
+mod channel;
 pub mod classic;
 mod client;
+pub mod cmap;
 pub mod compat;
 mod conn;
 pub mod error;
 mod shm_map;
 #[cfg(feature = "tokio")]
 pub mod stream;
+pub mod votequorum;
 
 use std::path::PathBuf;
 
@@ -50,7 +54,7 @@ pub fn socket_path() -> PathBuf {
         .map_or_else(|| PathBuf::from(DEFAULT_SOCKET), PathBuf::from)
 }
 
-/// `quorum_model_t`: which notifications a connection gets (SPEC §1.2).
+/// `quorum_model_t`: which notifications a connection gets (corosync-behaviour §1.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u32)]
 pub enum Model {
@@ -73,7 +77,7 @@ impl Model {
 }
 
 bitflags::bitflags! {
-    /// `CS_TRACK_*` (SPEC §1.1, §1.4 trackstart).
+    /// `CS_TRACK_*` (corosync-behaviour §1.1, §1.4 trackstart).
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
     pub struct TrackFlags: u32 {
         /// A snapshot now (nodelist then quorum for V1).
@@ -85,7 +89,7 @@ bitflags::bitflags! {
     }
 }
 
-/// `cs_dispatch_flags_t` (SPEC §1.4 quorum_dispatch).
+/// `cs_dispatch_flags_t` (corosync-behaviour §1.4 quorum_dispatch).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u32)]
 pub enum DispatchFlags {

@@ -1,6 +1,6 @@
 //! The C-semantics layer (`quorumd_client::classic`) against a fake daemon: every return-code
-//! path of SPEC §1.4, the dispatch modes, events queued during a request, finalize inside a
-//! callback and the daemon-gone behaviour of SPEC §2.5.
+//! path of corosync-behaviour §1.4, the dispatch modes, events queued during a request, finalize inside a
+//! callback and the daemon-gone behaviour of corosync-behaviour §2.5.
 #![allow(clippy::disallowed_methods)]
 
 mod fake;
@@ -95,7 +95,7 @@ fn spec_1_4_init_failures_leave_a_dead_handle() {
         let path = fake.as_ref().map_or(gone.clone(), |f| f.path.clone());
         let (h, r) = classic::model_initialize_at(&path, ModelCallbacks::V0 { quorum: None }, 0);
         assert_eq!(r, Err(expected));
-        // SPEC §7 quirk 6, kept: the handle was written, and it is dead.
+        // corosync-behaviour §7 quirk 6, kept: the handle was written, and it is dead.
         assert_ne!(h, 0);
         assert_eq!(classic::getquorate(h), Err(CsError::BadHandle));
         assert_eq!(classic::finalize(h), Err(CsError::BadHandle));
@@ -162,7 +162,7 @@ fn spec_1_4_trackstart_snapshot_order_exist_and_trackstop() {
     assert_eq!(all, [snapshot.clone(), snapshot.clone(), snapshot.clone(), snapshot].concat());
     assert_eq!(classic::dispatch(h, 2), Ok(()), "ALL with nothing pending is OK");
     assert_eq!(classic::trackstop(h), Ok(()));
-    assert_eq!(classic::trackstop(h), Ok(()), "SPEC §7 quirk 1: OK when not tracking");
+    assert_eq!(classic::trackstop(h), Ok(()), "corosync-behaviour §7 quirk 1: OK when not tracking");
     classic::finalize(h).unwrap();
 }
 

@@ -67,7 +67,9 @@ fn rust_corosync_quorum_test_ports_by_one_use_line() {
     assert_eq!(seen[1], "quorum true 1/4 [NodeId { id: 1 }]");
     assert_eq!(seen.len(), 4);
     quorum::trackstop(&handle).unwrap();
-    assert_eq!(corosync::CsError::CsErrTryAgain.to_string(), "CS_ERR_TRY_AGAIN");
+    assert_eq!(corosync::CsError::CsErrTryAgain.to_string(), "ErrTryAgain");
+    assert_eq!(corosync::CsError::CsErrLibrary.to_string(), "ErrLibrary");
+    assert_eq!(corosync::CsError::CsOk.to_string(), "OK");
 
     // A clone does not finalize on drop; the original does.
     let copy = handle.clone();

@@ -1,4 +1,4 @@
-//! The `system { … }` and `resources { … }` sections (SPEC §5.2). Neither affects quorum:
+//! The `system { … }` and `resources { … }` sections (corosync-behaviour §5.2). Neither affects quorum:
 //! `system` is type-checked and kept for the daemon; `resources` (watchdog thresholds) is kept
 //! as written. Unknown keys here are warnings, not errors: these sections belong to the daemon
 //! shell and to other corosync services.

@@ -1,4 +1,4 @@
-//! Authkey checks (SPEC §5.3): the length of the key material and the permissions of the file
+//! Authkey checks (corosync-behaviour §5.3): the length of the key material and the permissions of the file
 //! that held it.
 //!
 //! The caller reads the file (or the inline `totem.key`) and its mode bits; this module only
@@ -81,7 +81,7 @@ pub fn authkey_mode_warning(mode: u32) -> Option<AuthkeyModeWarning> {
 mod tests {
     use super::*;
 
-    /// SPEC §5.3: corosync accepts 128..=4096 bytes.
+    /// corosync-behaviour §5.3: corosync accepts 128..=4096 bytes.
     #[test]
     fn key_length_limits_are_128_and_4096() {
         assert_eq!(validate_authkey(&[0u8; 127]), Err(CryptoError::AuthkeyTooShort { len: 127 }));

@@ -1,4 +1,4 @@
-//! `totem.crypto_cipher` and `totem.crypto_hash` (SPEC §5.3), accepted with corosync's
+//! `totem.crypto_cipher` and `totem.crypto_hash` (corosync-behaviour §5.3), accepted with corosync's
 //! spellings.
 //!
 //! Invariant: a [`CryptoConfig`] never holds a cipher without a hash (corosync refuses that
@@ -183,7 +183,7 @@ impl fmt::Display for CryptoConfig {
 mod tests {
     use super::*;
 
-    /// SPEC §5.3: the spellings corosync accepts.
+    /// corosync-behaviour §5.3: the spellings corosync accepts.
     #[test]
     fn corosync_spellings_parse_and_print_back() {
         for c in ["none", "aes256", "aes192", "aes128"] {
@@ -204,7 +204,7 @@ mod tests {
         }
     }
 
-    /// SPEC §5.3: a cipher needs a hash; a hash without a cipher is allowed.
+    /// corosync-behaviour §5.3: a cipher needs a hash; a hash without a cipher is allowed.
     #[test]
     fn every_combination_follows_corosync() {
         for c in CryptoCipher::ALL {

@@ -1,4 +1,4 @@
-//! quorumd's crypto (SPEC §5.3, USER-NEEDS §I): authkey checks, the `crypto_cipher` /
+//! quorumd's crypto (corosync-behaviour §5.3, corosync-behaviour §8.I): authkey checks, the `crypto_cipher` /
 //! `crypto_hash` settings, and the sealing of cluster datagrams with replay protection.
 //!
 //! Responsibility: judge key bytes and settings the caller read, and turn plaintext datagrams

@@ -98,6 +98,8 @@ pub struct Clients {
     pub evicted: Vec<ConnId>,
     /// Init deadlines in accept order (entries of connections gone or inited are skipped).
     init_deadlines: VecDeque<(Instant, ConnId)>,
+    /// The sessions' event sockets.
+    pub events: crate::events::EventChannels,
 }
 
 pub fn token_of(conn: ConnId) -> Token {
@@ -132,6 +134,7 @@ impl Clients {
             out_total: 0,
             evicted: Vec::new(),
             init_deadlines: VecDeque::new(),
+            events: Default::default(),
         }
     }
 
@@ -219,6 +222,7 @@ impl Clients {
                 }
             }
         }
+        self.events.remove(registry, conn);
     }
 
     /// Reads what is there and splits it into whole frames. `closed`: the readiness event
@@ -263,26 +267,22 @@ impl Clients {
         ReadOutcome::Frames(frames)
     }
 
-    /// Queues bytes; with `fd`, the first byte carries it as SCM_RIGHTS. Returns false when
-    /// the client must be dropped (too much pending, or the socket failed). Other clients
-    /// disconnected to keep the total bound are left in `evicted`.
-    pub fn send(
-        &mut self,
-        registry: &Registry,
-        conn: ConnId,
-        bytes: &[u8],
-        fd: Option<BorrowedFd<'_>>,
-    ) -> bool {
+    /// Queues bytes; with `fds` (at most two), the first byte carries them as SCM_RIGHTS.
+    /// Returns false when the client must be dropped (too much pending, the socket failed, or
+    /// descriptors could not go out at once). Other clients disconnected to keep the total
+    /// bound are left in `evicted`.
+    pub fn send(&mut self, registry: &Registry, conn: ConnId, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> bool {
         let Some(c) = self.map.get_mut(&conn) else { return true };
         let mut rest = bytes;
-        if let (Some(fd), true) = (fd, c.out.is_empty()) {
-            let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        if !fds.is_empty() {
+            if !c.out.is_empty() || fds.len() > 2 {
+                return false;
+            }
+            let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(2))];
             let mut control = SendAncillaryBuffer::new(&mut space);
-            let fds = [fd];
-            control.push(SendAncillaryMessage::ScmRights(&fds));
+            control.push(SendAncillaryMessage::ScmRights(fds));
             match sendmsg(&c.stream, &[io::IoSlice::new(bytes)], &mut control, SendFlags::NOSIGNAL) {
                 Ok(n) => rest = &bytes[n..],
-                Err(rustix::io::Errno::AGAIN) => {}
                 Err(_) => return false,
             }
         }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use quorumd_proto::ipc::{self, cs, Frame, Notification, Request, Response, WireRingId};
+use quorumd_proto::status::Status;
 
 struct Demo {
     dir: PathBuf,
@@ -167,13 +168,13 @@ fn step(title: &str) -> Instant {
     Instant::now()
 }
 
-/// `quorumtool status` when it was built beside us, else the daemon's status document.
+/// `quorumtool status` when it was built beside us, then node 1's status document: the very
+/// JSON `quorumtool status --json` prints (one type, `quorumd_proto::status::Status`).
 fn print_status(demo: &Demo, client: &mut Client) -> Result<()> {
     let tool = demo.exe.with_file_name("quorumtool");
     if tool.exists() {
         println!("\n$ quorumtool status   (on node 1)");
         let _ = Command::new(tool).arg("--socket").arg(demo.socket(1)).arg("status").status();
-        return Ok(());
     }
     client.send(Request::Status)?;
     let deadline = Instant::now() + Duration::from_secs(2);
@@ -181,11 +182,15 @@ fn print_status(demo: &Demo, client: &mut Client) -> Result<()> {
         if let Some(Frame::Response(Response::Status { json, .. })) =
             client.next(Duration::from_millis(200))?
         {
-            println!("\nstatus of node 1 (`quorumtool status` renders this document):\n{json}");
-            break;
+            let status = Status::from_json(&json).context("node 1's status document")?;
+            println!(
+                "\nstatus of node 1 (what `quorumtool status --json` prints):\n{}",
+                status.to_json_pretty()
+            );
+            return Ok(());
         }
     }
-    Ok(())
+    bail!("node 1 did not answer the status request within 2 s")
 }
 
 pub fn run() -> Result<()> {

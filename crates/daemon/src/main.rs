@@ -11,7 +11,9 @@ mod check;
 mod clients;
 mod demo;
 mod drops;
+mod events;
 mod logging;
+mod man;
 mod page;
 mod run;
 mod sched;
@@ -61,20 +63,11 @@ pub enum Command {
     },
 }
 
-fn write_man(dir: &std::path::Path) -> anyhow::Result<()> {
-    use clap::CommandFactory;
-    std::fs::create_dir_all(dir)?;
-    let mut page = Vec::new();
-    clap_mangen::Man::new(Cli::command()).section("8").render(&mut page)?;
-    std::fs::write(dir.join("quorumd.8"), page)?;
-    Ok(())
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match (&cli.command, &cli.check_config) {
         (Some(Command::Demo), _) => demo::run(),
-        (Some(Command::Man { dir }), _) => write_man(dir),
+        (Some(Command::Man { dir }), _) => man::write(dir),
         (None, Some(path)) => check::check_config(path, cli.nodeid, &run::socket_path(&cli), &cli.state_dir),
         (None, None) => run::run(&cli),
     };

@@ -14,8 +14,9 @@ use mio::net::{UdpSocket, UnixListener};
 use mio::{Events, Interest, Poll, Token};
 use quorumd_crypto::ClusterKey;
 use quorumd_node::{ClientInput, ClientOutput, CryptoParams, Node, NodeEvent, TotemEvent};
-use quorumd_proto::ipc::{self, cs, Frame, Response};
+use quorumd_proto::ipc::{self, Frame, Response};
 use quorumd_proto::shm::{StatePage, FLAG_ALIVE};
+use quorumd_proto::status::{ConfiguredNode, NodeState, Status};
 use quorumd_proto::{Instant, MemberList, NodeId};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
@@ -212,6 +213,7 @@ pub fn run(cli: &Cli) -> Result<()> {
     }
     crate::sched::apply(&config.system);
     let limits = connection_limits(&config.system);
+    params.cmap = quorumd_cmap::config_keys(&config);
     let roster = Roster::new(&config, &peers, &params.names);
     let state = StateDir::open(&cli.state_dir, my_id)?;
     params.start_seq = state.ring_seq()?.saturating_add(1);
@@ -353,6 +355,12 @@ impl Daemon {
                             } else {
                                 self.begin_stop();
                             }
+                        }
+                    }
+                    t if crate::events::is_token(t) => {
+                        let conn = crate::events::conn_of(t);
+                        if !self.clients.events.writable(&self.registry, conn) {
+                            self.drop_client(conn);
                         }
                     }
                     t if t.0 >= FIRST_TOKEN => self.client_ready(
@@ -556,10 +564,7 @@ impl Daemon {
         while let Some((conn, out)) = self.node.poll_client() {
             let keep = match out {
                 ClientOutput::Send(bytes) => {
-                    let decoded = ipc::decode(&bytes);
-                    let init_ok =
-                        matches!(decoded, Ok(Frame::Response(Response::Init { error: cs::OK, .. })));
-                    let bytes = match decoded {
+                    let bytes = match ipc::decode(&bytes) {
                         Ok(Frame::Response(Response::Status { error, json })) => {
                             let json = self.roster.add_to_status(json);
                             let json = self.add_limits_to_status(json);
@@ -567,11 +572,13 @@ impl Daemon {
                         }
                         _ => bytes,
                     };
-                    let fd = init_ok.then(|| self.page.client_fd());
-                    if init_ok {
-                        self.clients.mark_inited(conn);
-                    }
-                    self.clients.send(&self.registry, conn, &bytes, fd)
+                    crate::events::deliver(
+                        &mut self.clients,
+                        &self.registry,
+                        self.page.client_fd(),
+                        conn,
+                        &bytes,
+                    )
                 }
                 ClientOutput::Close => self.clients.close_after_flush(&self.registry, conn),
             };
@@ -692,6 +699,7 @@ impl Daemon {
                 let result = self.reload();
                 self.node.reload_answer(conn, result);
             }
+            NodeEvent::Notice { subsystem, text } => info!(target: "SERVICE", "{subsystem}: {text}"),
             NodeEvent::Left => {
                 info!(target: "MAIN", "left the cluster");
                 self.left = true;
@@ -757,45 +765,43 @@ impl Roster {
         }
     }
 
+    /// The node's status document completed with the nodelist the daemon runs with (only the
+    /// shell knows the addresses and the wall clock). Counters of the daemon go in
+    /// `status.counters`.
     fn add_to_status(&self, json: String) -> String {
-        let Some(head) = json.strip_suffix('}') else { return json };
-        let mut out = String::with_capacity(json.len() + 100 * self.nodes.len());
-        out.push_str(head);
-        out.push_str(if head.ends_with('{') { "\"nodelist\":[" } else { ",\"nodelist\":[" });
-        for (i, (id, n)) in self.nodes.iter().enumerate() {
-            let state = match (n.member, n.since_ms) {
-                (true, _) => "member",
-                (false, Some(_)) => "down",
-                (false, None) => "never_seen",
-            };
-            let since = n.since_ms.map_or_else(|| "null".to_string(), |t| t.to_string());
-            out.push_str(&format!(
-                "{}{{\"nodeid\":{id},\"name\":{},\"address\":\"{}\",\"votes\":{},\"state\":\"{state}\",\"since_unix_ms\":{since}}}",
-                if i > 0 { "," } else { "" },
-                json_string(&n.name),
-                n.address,
-                n.votes
-            ));
-        }
-        out.push_str("]}");
+        let Ok(mut status) = Status::from_json(&json) else { return json };
+        let nodelist =
+            self.nodes
+                .iter()
+                .map(|(id, n)| {
+                    let id = id.get();
+                    let votes = status.votequorum.as_ref().map(|vq| {
+                        vq.nodes.iter().find(|row| row.nodeid == id).map_or(n.votes, |row| row.votes)
+                    });
+                    let state = match (n.member, n.since_ms) {
+                        (true, _) => NodeState::Member,
+                        (false, Some(_)) => NodeState::Down,
+                        (false, None) => NodeState::NeverSeen,
+                    };
+                    ConfiguredNode {
+                        nodeid: id,
+                        votes,
+                        configured_votes: n.votes,
+                        name: n.name.clone(),
+                        address: Some(n.address.to_string()),
+                        state,
+                        since: n.since_ms.map(quorumd_proto::status::rfc3339),
+                        since_unix_ms: n.since_ms,
+                        local: id == status.node_id,
+                    }
+                })
+                .collect();
+        status.nodelist = Some(nodelist);
+        let out = status.to_json();
         // The IPC frame cuts longer status text (quorumd_proto::ipc::encode).
         if out.len() > ipc::FRAME_MAX - ipc::FRAME_HEADER_LEN - 8 {
             return json;
         }
         out
     }
-}
-
-fn json_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }

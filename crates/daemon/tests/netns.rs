@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use quorumd_client::{Model, QuorumClient};
 
+#[path = "../../../tests/support/prereq.rs"]
+mod prereq;
+
 const BIN: &str = env!("CARGO_BIN_EXE_quorumd");
 
 fn sh(args: &[&str]) -> bool {
@@ -139,18 +142,22 @@ impl NetCluster {
     }
 }
 
-fn can_run() -> bool {
-    let root = std::fs::read_to_string("/proc/self/status")
-        .is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")));
-    root && sh(&["ip", "netns", "list"])
+fn main() {
+    prereq::run(vec![prereq::needs(
+        "a_partition_leaves_the_majority_quorate_and_the_minority_not_then_heals",
+        can_run,
+        a_partition_leaves_the_majority_quorate_and_the_minority_not_then_heals,
+    )]);
 }
 
-#[test]
+fn can_run() -> Option<String> {
+    prereq::missing(&[
+        (prereq::is_root(), "root"),
+        (sh(&["ip", "netns", "list"]), "iproute2 with network namespaces (ip netns)"),
+    ])
+}
+
 fn a_partition_leaves_the_majority_quorate_and_the_minority_not_then_heals() {
-    if !can_run() {
-        println!("SKIPPED: needs root and iproute2 (ip netns)");
-        return;
-    }
     let mut c = NetCluster::new(3);
     for n in 1..=3 {
         c.start(n);

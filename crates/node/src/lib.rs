@@ -8,10 +8,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod cfg;
 mod crypto;
 pub mod params;
 pub mod reload;
 mod service;
+mod services;
 mod sessions;
 mod status;
 
@@ -63,6 +65,8 @@ pub struct NodeParams {
     /// Authenticated transport (`None`: datagrams go out and are taken in plaintext, the
     /// corosync default `crypto_cipher: none`).
     pub crypto: Option<CryptoParams>,
+    /// The configuration's cmap keys (`quorumd_cmap::config_keys`).
+    pub cmap: Vec<(String, quorumd_proto::svc_cmap::CmapValue)>,
 }
 
 impl NodeParams {
@@ -81,6 +85,7 @@ impl NodeParams {
             access: AccessPolicy::default(),
             names: BTreeMap::new(),
             crypto: None,
+            cmap: Vec::new(),
         }
     }
 }
@@ -163,7 +168,7 @@ pub enum NodeEvent {
     },
     /// The shell must store the tracked expected votes (`ev_tracking`).
     PersistExpectedVotes(u32),
-    /// A client was refused (log it: SPEC §6.1 "Denied connection attempt").
+    /// A client was refused (log it: corosync-behaviour §6.1 "Denied connection attempt").
     AccessDenied {
         /// Connection.
         conn: ConnId,
@@ -189,6 +194,13 @@ pub enum NodeEvent {
     },
     /// The clean leave is complete; the shell may exit.
     Left,
+    /// Something a service did that the log should say (cfg shutdown, kill_node, ...).
+    Notice {
+        /// The subsystem, as log target (`CFG`).
+        subsystem: &'static str,
+        /// What happened.
+        text: String,
+    },
 }
 
 /// One cluster node.
@@ -210,11 +222,15 @@ pub struct Node {
     crypto: Option<crypto::NodeCrypto>,
     /// Transmits refused by sealing (too large, counters exhausted).
     unsealable: u64,
+    cmap: services::CmapState,
+    svc: services::SvcSessions,
+    cfg: cfg::CfgState,
 }
 
 impl Node {
     /// Boots a node at `now`: it starts gathering at once.
-    pub fn new(params: NodeParams, now: Instant) -> Node {
+    pub fn new(mut params: NodeParams, now: Instant) -> Node {
+        let cmap_keys = std::mem::take(&mut params.cmap);
         let vq = params.quorum.clone().map(|s| Votequorum::from_settings(s, params.persisted_expected_votes));
         let crypto = params.crypto.map(|c| crypto::NodeCrypto::new(c, params.my_id, params.nodelist.clone()));
         let totem = Totem::new(
@@ -245,7 +261,11 @@ impl Node {
             dropped: 0,
             crypto,
             unsealable: 0,
+            cmap: services::CmapState::default(),
+            svc: services::SvcSessions::new(),
+            cfg: cfg::CfgState::default(),
         };
+        node.cmap_boot(cmap_keys);
         node.drain_vq(now);
         node.pump(now);
         node
@@ -294,6 +314,7 @@ impl Node {
         if self.leaving.is_some_and(|at| at <= now) {
             self.finish_leave(now);
         }
+        self.cfg_timeout(now);
         self.pump(now);
     }
 
@@ -305,7 +326,9 @@ impl Node {
             }
             ClientInput::Disconnected => {
                 self.sessions.table.remove(&conn);
+                self.service_disconnected(now, conn);
             }
+            ClientInput::Frame(bytes) if self.service_frame(now, conn, &bytes) => {}
             ClientInput::Frame(bytes) => match ipc::decode(&bytes) {
                 Ok(Frame::Request(req)) => self.handle_request(now, conn, req),
                 Ok(_) => self.client_error(conn, "a client may only send requests".into()),
@@ -320,7 +343,7 @@ impl Node {
         self.totem.submit(payload)
     }
 
-    /// Clean shutdown. With allow_downscale the LEAVING nodeinfo is ordered first (SPEC §3.9);
+    /// Clean shutdown. With allow_downscale the LEAVING nodeinfo is ordered first (corosync-behaviour §3.9);
     /// then a Totem leave so that peers re-form at once. [`NodeEvent::Left`] says when done.
     pub fn leave(&mut self, now: Instant) {
         if self.left || self.leaving.is_some() {
@@ -393,7 +416,10 @@ impl Node {
 
     /// When `handle_timeout` must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.totem.poll_timeout(), self.lms.map(|(at, _)| at), self.leaving].into_iter().flatten().min()
+        [self.totem.poll_timeout(), self.lms.map(|(at, _)| at), self.leaving, self.cfg.deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// This node's id.
@@ -469,7 +495,7 @@ impl Node {
 
     /// Connected client sessions.
     pub fn client_count(&self) -> usize {
-        self.sessions.table.len()
+        self.sessions.table.len() + self.svc.len()
     }
 
     // -----------------------------------------------------------------------------------------
@@ -503,7 +529,7 @@ impl Node {
     fn sync_start(&mut self, now: Instant, ring: RingId, members: &MemberList) {
         self.service.sync_start(ring, members);
         let Some(vq) = self.vq.as_mut() else {
-            // No provider: nothing to wait for (SPEC §2.3).
+            // No provider: nothing to wait for (corosync-behaviour §2.3).
             self.activate(now);
             return;
         };
@@ -516,6 +542,9 @@ impl Node {
     }
 
     fn delivered(&mut self, now: Instant, d: &Delivery) {
+        if d.payload.first() == Some(&cfg::SERVICE_CFG) {
+            return self.cfg_delivered(now, d);
+        }
         let Some((&SERVICE_VOTEQUORUM, body)) = d.payload.split_first() else { return };
         let Some(vq) = self.vq.as_mut() else { return };
         let Ok(msg) = VqMessage::decode(body) else { return };
@@ -534,7 +563,7 @@ impl Node {
         }
     }
 
-    /// The sync barrier passed: nodelist notification, then quorum notification (SPEC §2.2).
+    /// The sync barrier passed: nodelist notification, then quorum notification (corosync-behaviour §2.2).
     fn activate(&mut self, now: Instant) {
         self.service.complete_sync();
         let s = &self.service;
@@ -552,7 +581,10 @@ impl Node {
             if activation.notify {
                 self.notify_quorum();
             }
+            self.vq_notify_sync();
         }
+        let members = self.service.member_list.clone();
+        self.cmap_sync_completed(&members);
         self.events.push_back(NodeEvent::SyncCompleted {
             ring_id: self.service.last_sync_ring,
             members: self.service.member_list.clone(),
@@ -578,9 +610,9 @@ impl Node {
                 }
                 Action::CancelLmsTimer => self.lms = None,
                 Action::PersistExpectedVotes(v) => self.events.push_back(NodeEvent::PersistExpectedVotes(v)),
-                Action::ExpectedVotesChanged(_) => {}
+                Action::ExpectedVotesChanged(v) => self.vq_notify_expected(v),
                 Action::QuorateChanged { quorate } => {
-                    // Trigger 2 of SPEC §2.2: a flip outside a sync, reported with the current
+                    // Trigger 2 of corosync-behaviour §2.2: a flip outside a sync, reported with the current
                     // ring; flips during a sync are reported at activation instead.
                     if self.service.activated
                         && self.service.sync.is_none()
@@ -588,6 +620,7 @@ impl Node {
                     {
                         self.service.quorate = quorate;
                         self.notify_quorum();
+                        self.vq_notify_quorum();
                         let ring_id = self.service.quorum_ring;
                         self.events.push_back(NodeEvent::QuorateChanged { ring_id, quorate });
                     }
@@ -597,14 +630,14 @@ impl Node {
     }
 
     // -----------------------------------------------------------------------------------------
-    // Client requests (SPEC §1.4)
+    // Client requests (corosync-behaviour §1.4)
 
     fn reply(&mut self, conn: ConnId, response: Response) {
         self.client_out.push_back((conn, ClientOutput::Send(ipc::encode(&Frame::Response(response)))));
     }
 
     fn close(&mut self, conn: ConnId) {
-        if self.sessions.table.remove(&conn).is_some() {
+        if self.sessions.table.remove(&conn).is_some() || self.svc.remove(&conn).is_some() {
             self.client_out.push_back((conn, ClientOutput::Close));
         }
     }
@@ -634,7 +667,7 @@ impl Node {
                 if let Some(s) = self.sessions.table.get_mut(&conn) {
                     s.tracking = false;
                 }
-                // SPEC §7 quirk 1, kept for compatibility: CS_OK even when not tracking.
+                // corosync-behaviour §7 quirk 1, kept for compatibility: CS_OK even when not tracking.
                 self.reply(conn, Response::Result { error: cs::OK });
             }
             (Request::Status, Some(_)) => {
@@ -655,7 +688,7 @@ impl Node {
 
     fn init(&mut self, conn: ConnId, session: &Session, model: u32) {
         let quorum_type = u32::from(self.vq.is_some());
-        if !self.access.allows(session.uid, session.gid) {
+        if !self.allowed(session.uid, session.gid) {
             let (uid, gid, pid) = (session.uid, session.gid, session.pid);
             self.events.push_back(NodeEvent::AccessDenied { conn, uid, gid, pid });
             self.reply(conn, Response::Init { error: cs::ERR_ACCESS, quorum_type });
@@ -663,7 +696,7 @@ impl Node {
             return;
         }
         if !self.service.activated {
-            // SPEC §2.4: no client before the first membership sync.
+            // corosync-behaviour §2.4: no client before the first membership sync.
             self.reply(conn, Response::Init { error: cs::ERR_TRY_AGAIN, quorum_type });
             self.close(conn);
             return;
@@ -683,7 +716,7 @@ impl Node {
         self.reply(conn, Response::Init { error: cs::OK, quorum_type });
     }
 
-    /// SPEC §1.4 trackstart, in its exact order: snapshot, then EXIST / enable / plain OK.
+    /// corosync-behaviour §1.4 trackstart, in its exact order: snapshot, then EXIST / enable / plain OK.
     fn trackstart(&mut self, conn: ConnId, model: Model, flags: u32) {
         if flags & (track::CURRENT | track::CHANGES) != 0 {
             let s = &self.service;
@@ -692,13 +725,13 @@ impl Node {
                 let frame = nodelist_frame(s.last_sync_ring, &s.member_list, &empty, &empty);
                 self.client_out.push_back((conn, ClientOutput::Send(frame)));
             }
-            // Without a provider: quorate 1, ring 0.0, empty view (SPEC §2.3).
+            // Without a provider: quorate 1, ring 0.0, empty view (corosync-behaviour §2.3).
             let frame = quorum_frame(s.quorate, s.quorum_ring, &s.quorum_view);
             self.client_out.push_back((conn, ClientOutput::Send(frame)));
         }
         let Some(session) = self.sessions.table.get_mut(&conn) else { return };
         let error = if session.tracking {
-            // SPEC §7 quirk 2, kept: EXIST, though the snapshot above was sent.
+            // corosync-behaviour §7 quirk 2, kept: EXIST, though the snapshot above was sent.
             cs::ERR_EXIST
         } else {
             if flags & (track::CHANGES | track::CHANGES_ONLY) != 0 {
@@ -716,6 +749,10 @@ impl Node {
         let checked = match req {
             Request::SetExpected { expected } => vq.set_expected(expected),
             Request::SetVotes { nodeid, votes } => vq.set_votes(nodeid, votes),
+            // Deviation from corosync: nothing to cancel (this node is not waiting for all:
+            // wait_for_all off, or already cleared) is CS_ERR_EXIST and sends nothing, instead
+            // of a success that claims a change.
+            _ if !vq.state().wait_for_all_status => return cs::ERR_EXIST,
             _ => Ok(vq.cancel_wait_for_all()),
         };
         match checked {

@@ -1,5 +1,5 @@
 //! The quorum service (corosync's `exec/vsf_quorum.c` plus the sync barrier of
-//! `exec/sync.c`, SPEC §2): it turns Totem configuration changes and votequorum decisions into
+//! `exec/sync.c`, corosync-behaviour §2): it turns Totem configuration changes and votequorum decisions into
 //! the state clients see, and decides when each notification is due.
 //!
 //! Sync: at every regular configuration this node multicasts its votequorum nodeinfo in the
@@ -7,7 +7,7 @@
 //! the sync activates (only a nodeinfo votequorum accepts counts: one stated for an earlier
 //! ring, queued at an abandoned sync and carried into this one, is dropped and does not): first the nodelist notification (ring R), then the quorum notification
 //! (ring R). A new configuration before the barrier abandons the sync; the joined/left lists
-//! are always relative to the last *completed* sync (SPEC §2.1).
+//! are always relative to the last *completed* sync (corosync-behaviour §2.1).
 //!
 //! Invariants: `activated` implies `last_sync_ring` is a ring this node installed; the view
 //! list and the nodelist member list of one activation are the same list.
@@ -42,7 +42,7 @@ impl ServiceState {
     pub(crate) fn new(provider: bool) -> ServiceState {
         ServiceState {
             activated: false,
-            // SPEC §2.1: set to 1 at startup when there is no provider.
+            // corosync-behaviour §2.1: set to 1 at startup when there is no provider.
             quorate: !provider,
             quorum_ring: RingId::ZERO,
             quorum_view: MemberList::new(),
@@ -56,7 +56,7 @@ impl ServiceState {
         }
     }
 
-    /// Starts the sync of a regular configuration: computes joined/left (SPEC §2.1).
+    /// Starts the sync of a regular configuration: computes joined/left (corosync-behaviour §2.1).
     pub(crate) fn sync_start(&mut self, ring: RingId, members: &MemberList) {
         // left: old members that did not move here with us, or are not in the new ring.
         let stayed = self.trans.intersect(members);
@@ -100,7 +100,7 @@ mod tests {
     #[test]
     fn spec_2_1_fast_restart_is_in_joined_and_left() {
         // kill -9 of node 2 and restart before the others noticed: members [1 2 3] again,
-        // node 2 did not move with us from the old ring (SPEC §2.1 live example).
+        // node 2 did not move with us from the old ring (corosync-behaviour §2.1 live example).
         let mut s = ServiceState::new(true);
         s.old_member_list = l(&[1, 2, 3]);
         s.trans = l(&[1, 3]);

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use quorumd_proto::ipc::{self, Frame, Notification, WireRingId};
 use quorumd_proto::{MemberList, RingId};
 
-/// The `CS_TRACK_*` flags (SPEC §1.1).
+/// The `CS_TRACK_*` flags (corosync-behaviour §1.1).
 pub mod track {
     /// Snapshot now.
     pub const CURRENT: u32 = 0x01;
@@ -24,7 +24,7 @@ pub mod track {
 pub struct ConnId(pub u64);
 
 /// Who may use the IPC: root, and the uids and gids of corosync.conf `uidgid` entries
-/// (SPEC §6.1). Names are resolved to numbers by the shell.
+/// (corosync-behaviour §6.1). Names are resolved to numbers by the shell.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AccessPolicy {
     /// Allowed user ids (besides 0).

@@ -1,6 +1,6 @@
 //! The quorum service end to end on a tiny fixed-latency network of real `Node`s: client
-//! sessions (SPEC §1.4), notification order (SPEC §2.2), QUORUM_FREE (SPEC §2.3), access
-//! (SPEC §6.1) and votequorum answers (SPEC §3).
+//! sessions (corosync-behaviour §1.4), notification order (corosync-behaviour §2.2), QUORUM_FREE (corosync-behaviour §2.3), access
+//! (corosync-behaviour §6.1) and votequorum answers (corosync-behaviour §3).
 
 use std::collections::BTreeMap;
 
@@ -287,6 +287,38 @@ fn spec_3_5_cancel_wait_for_all_from_a_client() {
     net.client(2, 1, 0, Some(Request::CancelWaitForAll));
     net.run_ms(100);
     assert!(net.quorate(1) && net.quorate(2));
+}
+
+/// A cancel with nothing to cancel answers CS_ERR_EXIST and changes nothing, so the tool can
+/// say so instead of `done`; a cancel that lifts the wait answers CS_OK.
+#[test]
+fn cancel_wait_for_all_says_when_there_was_nothing_to_cancel() {
+    let mut net = Net::new(3, Some(&[("provider", "corosync_votequorum"), ("wait_for_all", "1")]));
+    net.start(1);
+    net.start(2);
+    net.run_ms(500);
+    net.client(2, 1, 0, None);
+    net.client(2, 1, 0, Some(Request::Init { model: 1 }));
+    net.client(2, 1, 0, Some(Request::CancelWaitForAll));
+    net.run_ms(100);
+    assert!(net.quorate(2));
+    let f = net.take(2, 1);
+    assert_eq!(f.last(), Some(&Frame::Response(Response::Result { error: cs::OK })), "{f:?}");
+    net.client(2, 1, 0, Some(Request::CancelWaitForAll));
+    net.run_ms(100);
+    assert_eq!(net.take(2, 1), vec![Frame::Response(Response::Result { error: cs::ERR_EXIST })]);
+    assert!(net.quorate(1) && net.quorate(2));
+
+    // wait_for_all not configured at all: nothing to cancel either.
+    let mut net = Net::new(1, Some(&[("provider", "corosync_votequorum")]));
+    net.start(1);
+    net.run_ms(500);
+    net.client(1, 1, 0, None);
+    net.client(1, 1, 0, Some(Request::Init { model: 1 }));
+    let _ = net.take(1, 1);
+    net.client(1, 1, 0, Some(Request::CancelWaitForAll));
+    net.run_ms(100);
+    assert_eq!(net.take(1, 1), vec![Frame::Response(Response::Result { error: cs::ERR_EXIST })]);
 }
 
 #[test]

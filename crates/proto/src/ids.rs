@@ -50,7 +50,7 @@ impl TryFrom<u32> for NodeId {
 ///
 /// `rep` is the lowest node id of the ring, the node that built its commit token; `seq` is
 /// larger than any ring seq that any member had seen before. `seq` alone is not unique: two
-/// partitions may pick the same seq (SPEC §4.4), the pair is.
+/// partitions may pick the same seq (corosync-behaviour §4.4), the pair is.
 ///
 /// Ordered by `(seq, rep)`, so "a later ring" compares greater.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -104,7 +104,7 @@ mod tests {
 
     #[test]
     fn ring_id_prints_like_corosync() {
-        // SPEC §1.1: CS_PRI_RING_ID is "%x.%llx".
+        // corosync-behaviour §1.1: CS_PRI_RING_ID is "%x.%llx".
         let r = RingId { rep: 1, seq: 0x1e };
         assert_eq!(r.to_string(), "1.1e");
         assert_eq!(RingId { rep: 0x1a, seq: 0x11 }.to_string(), "1a.11");

@@ -14,7 +14,7 @@
 //! `@quorum` abstract socket). Our library talks to our daemon only, so the transport is our
 //! own: one stream socket per connection, explicit big-endian frames, a version byte, and a
 //! frame bound checked before anything is allocated. The request and notification *meanings*
-//! are corosync's (SPEC §1.6).
+//! are corosync's (corosync-behaviour §1.6).
 
 use crate::limits::NODES_MAX;
 
@@ -25,7 +25,7 @@ pub const FRAME_MAX: usize = 64 * 1024;
 /// Bytes before the body.
 pub const FRAME_HEADER_LEN: usize = 8;
 
-/// corosync's `cs_error_t` values used on the wire (SPEC §1.1).
+/// corosync's `cs_error_t` values used on the wire (corosync-behaviour §1.1).
 pub mod cs {
     /// Success.
     pub const OK: u32 = 1;

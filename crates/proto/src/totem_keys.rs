@@ -1,4 +1,4 @@
-//! The names of the `totem { }` timing keys of corosync.conf (SPEC §4.1), shared by the
+//! The names of the `totem { }` timing keys of corosync.conf (corosync-behaviour §4.1), shared by the
 //! config parser (which validates them) and Totem (which derives the effective timing).
 
 /// Every timing key; each takes a `u32`.

@@ -88,7 +88,7 @@ pub enum DecodeError {
     TooBig(usize),
 }
 
-/// The message types (corosync's totemsrp numbering, SPEC §4.2).
+/// The message types (corosync's totemsrp numbering, corosync-behaviour §4.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
 pub enum MsgType {

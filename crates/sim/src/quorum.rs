@@ -34,7 +34,7 @@ impl Default for QuorumSetup {
 }
 
 impl QuorumSetup {
-    /// No quorum provider (`QUORUM_FREE`, SPEC §2.3).
+    /// No quorum provider (`QUORUM_FREE`, corosync-behaviour §2.3).
     pub fn none() -> QuorumSetup {
         QuorumSetup { provider: false, ..QuorumSetup::default() }
     }
@@ -85,7 +85,7 @@ impl QuorumSetup {
     }
 
     /// Whether last_man_standing is on (expected votes and quorum then go down when a window
-    /// expires, SPEC §3.6).
+    /// expires, corosync-behaviour §3.6).
     pub fn last_man_standing(&self) -> bool {
         self.provider && self.flag("last_man_standing")
     }
@@ -241,7 +241,7 @@ impl Preset {
                     }
                     _ => {}
                 }
-                // votequorum refuses ATB on an odd vote total without wait_for_all (SPEC §3.1).
+                // votequorum refuses ATB on an odd vote total without wait_for_all (corosync-behaviour §3.1).
                 if odd {
                     key("wait_for_all", "1".into());
                 }

@@ -1,4 +1,4 @@
-//! The architecture's dependency rule, checked on every crate's manifest (ARCHITECTURE.md):
+//! The architecture's dependency rule, checked on every crate's manifest (README.md):
 //! `proto ← {totem, votequorum} ← node ← {daemon, sim}` and `proto ← client ← {capi, tool}`;
 //! the core crates never depend on a shell, and the client side never links the daemon.
 #![allow(clippy::disallowed_methods)] // reads the manifests
@@ -12,11 +12,23 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("votequorum", &["quorumd-proto"]),
     ("crypto", &[]),
     ("config", &["quorumd-proto"]),
-    ("node", &["quorumd-proto", "quorumd-totem", "quorumd-votequorum", "quorumd-crypto", "quorumd-config"]),
+    ("cmap", &["quorumd-proto", "quorumd-config"]),
+    (
+        "node",
+        &[
+            "quorumd-proto",
+            "quorumd-totem",
+            "quorumd-votequorum",
+            "quorumd-crypto",
+            "quorumd-config",
+            "quorumd-cmap",
+        ],
+    ),
     (
         "daemon",
         &[
             "quorumd-node",
+            "quorumd-cmap",
             "quorumd-config",
             "quorumd-crypto",
             "quorumd-proto",
@@ -27,6 +39,12 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("sim", &["quorumd-node", "quorumd-config", "quorumd-proto", "quorumd-totem", "quorumd-votequorum"]),
     ("client", &["quorumd-proto"]),
     ("capi", &["quorumd-client", "quorumd-proto"]),
+    // The drop-in C libraries: thin packages over the shared C-ABI crate.
+    ("cabi", &["quorumd-client", "quorumd-proto"]),
+    ("libcmap", &["quorumd-cabi"]),
+    ("libvotequorum", &["quorumd-cabi"]),
+    ("libcfg", &["quorumd-cabi"]),
+    ("libcorosync_common", &["quorumd-cabi"]),
     // what-if runs the simulator (the protocol core, never the daemon shell) on the real config.
     (
         "tool",

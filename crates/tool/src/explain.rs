@@ -1,5 +1,5 @@
 //! `quorumtool explain`: in plain words why a node is or is not quorate, which policy holds it
-//! there, and what would change it (USER-NEEDS B, C, H). Also the short "blocked by" phrase of
+//! there, and what would change it (corosync-behaviour §8.B, C, H). Also the short "blocked by" phrase of
 //! `status` and the policy phrase of `what-if`.
 //!
 //! Everything here is a pure function of the status, whose `nodelist` (the nodes the daemon

@@ -1,5 +1,5 @@
 //! Exit codes and the errors that carry them, and connecting to the daemon with messages that
-//! say which of "not running", "not ready yet" and "permission denied" it is (USER-NEEDS F).
+//! say which of "not running", "not ready yet" and "permission denied" it is (corosync-behaviour §8.F).
 //! Permission denied comes in two kinds with different fixes, both exit 3: the socket file's
 //! permissions refused the connection (fix the socket's mode or group), or quorumd refused the
 //! uid/gid (add a uidgid entry).
@@ -25,6 +25,8 @@ pub enum Exit {
     Denied = 3,
     /// Usage or any other error (including a request the daemon rejected).
     Error = 4,
+    /// `what-if`: the failure leaves more than one partition quorate (split brain).
+    SplitBrain = 5,
 }
 
 impl Exit {
@@ -103,7 +105,7 @@ fn denied() -> anyhow::Error {
     uidgid_denied(&uid, &gid)
 }
 
-/// The daemon's uidgid rule refused `uid`/`gid` (SPEC §6.1): the fix is a uidgid entry.
+/// The daemon's uidgid rule refused `uid`/`gid` (corosync-behaviour §6.1): the fix is a uidgid entry.
 fn uidgid_denied(uid: &str, gid: &str) -> anyhow::Error {
     failure(
         Exit::Denied,

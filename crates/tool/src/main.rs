@@ -1,9 +1,9 @@
-//! `quorumtool`: the operator's view of quorumd, corosync-quorumtool's counterpart (SPEC §6.2).
+//! `quorumtool`: the operator's view of quorumd, corosync-quorumtool's counterpart (corosync-behaviour §6.2).
 //!
 //! Commands: `status`, `list`, `monitor`, `explain` (why this node is or is not quorate),
 //! `what-if` (a simulated failure on this cluster's real config, no daemon needed),
-//! `set-expected`, `set-votes`, `cancel-wait-for-all`, and `man` (man pages from this very
-//! definition). Exit codes are stable for scripts: see [`fail::Exit`] and the README.
+//! `set-expected`, `set-votes`, `cancel-wait-for-all`, and the hidden `man` (the man page from
+//! this very definition); corosync-quorumtool's flags too ([`compat`]). Exit codes are stable for scripts: see [`fail::Exit`] and the README.
 //!
 //! Modules: [`fail`] (exit codes, connecting with distinct errors), [`info`] (the daemon's
 //! status JSON, typed, and the stable `--json` schema), [`render`] (status/list text),
@@ -13,6 +13,7 @@
 #![allow(clippy::disallowed_methods)]
 
 mod cluster;
+mod compat;
 mod drops;
 mod explain;
 mod fail;
@@ -39,7 +40,11 @@ Exit status:
   1  status, explain: this node is not quorate (activity blocked)
   2  quorumd cannot be reached: not running, no socket, not ready yet (no membership), or gone
   3  permission denied: quorumd refuses this uid/gid (add a uidgid entry to corosync.conf)
-  4  usage error, or any other error (e.g. the daemon rejected a change)";
+  4  usage error, or any other error (e.g. the daemon rejected a change)
+  5  what-if: the failure leaves more than one partition quorate (split brain)
+
+corosync-quorumtool's flags (-s -l -m -e N -v N [-n ID] -p -o a|n|i -H -i -a) are accepted
+too, with its output layout and its exit codes (0 success/quorate, 2 not quorate, 1 failure).";
 
 /// Show and change the quorum state of a quorumd cluster node.
 #[derive(Parser, Debug)]
@@ -99,13 +104,16 @@ pub enum Command {
         /// The new expected votes.
         expected: u32,
     },
-    /// Set a node's votes (corosync-quorumtool -v -n).
+    /// Set a node's votes (corosync-quorumtool -v N [-n ID]): `set-votes VOTES` for this node,
+    /// `set-votes --node ID VOTES` or `set-votes ID VOTES` for another.
     #[command(name = "set-votes")]
     SetVotes {
-        /// The node id.
-        node: u32,
-        /// Its new votes.
-        votes: u32,
+        /// `VOTES` (this node, or the --node one), or `NODE VOTES`.
+        #[arg(value_name = "[NODE] VOTES", num_args = 1..=2, required = true)]
+        args: Vec<u32>,
+        /// The node id [default: this node].
+        #[arg(long, short = 'n', value_name = "ID")]
+        node: Option<u32>,
     },
     /// Let nodes waiting for all expected votes (wait_for_all) become quorate with a majority.
     #[command(name = "cancel-wait-for-all")]
@@ -113,7 +121,8 @@ pub enum Command {
     /// Make the daemon reload its corosync.conf (as corosync-cfgtool -R; root only): nodelist,
     /// votes, expected votes, uidgid and logging change without a restart.
     Reload,
-    /// Write man pages (quorumtool.1 and one per command) into DIR.
+    /// Write the quorumtool(1) man page into DIR (used by packaging/install.sh).
+    #[command(hide = true)]
     Man {
         /// The directory to write to (created if missing).
         dir: PathBuf,
@@ -132,6 +141,10 @@ fn parse_ids(s: &str) -> Result<Ids, String> {
 }
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if compat::wanted(&args) {
+        return ExitCode::from(compat::main(&args));
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -171,9 +184,29 @@ fn run(cli: &Cli) -> Result<Exit> {
             let failure = whatif::Failure { down, split, seed: *seed };
             what_if(config, &failure, cli.json)
         }
-        Command::SetExpected { expected } => change(&sock, "set-expected", |c| c.set_expected(*expected)),
-        Command::SetVotes { node, votes } => change(&sock, "set-votes", |c| c.set_votes(*node, *votes)),
-        Command::CancelWaitForAll => change(&sock, "cancel-wait-for-all", |c| c.cancel_wait_for_all()),
+        Command::SetExpected { expected } => {
+            change(&sock, "set-expected", |c| c.set_expected(*expected))?;
+            println!("set-expected: expected votes are now {expected}");
+            Ok(Exit::Quorate)
+        }
+        Command::SetVotes { args, node } => {
+            let (node, votes) = match (args.as_slice(), node) {
+                ([node, votes], None) => (*node, *votes),
+                ([_, _], Some(_)) => {
+                    return Err(failure(
+                        Exit::Error,
+                        "set-votes: give the node either as --node or as NODE, not both",
+                    ))
+                }
+                ([votes], Some(node)) => (*node, *votes),
+                ([votes], None) => (fetch(&sock)?.node_id, *votes),
+                _ => return Err(failure(Exit::Error, "set-votes: usage: set-votes [--node ID] VOTES")),
+            };
+            change(&sock, "set-votes", |c| c.set_votes(node, votes))?;
+            println!("set-votes: node {node} now has {votes} votes");
+            Ok(Exit::Quorate)
+        }
+        Command::CancelWaitForAll => cancel_wait_for_all(&sock),
         Command::Reload => {
             match connect(&sock, Model::V1)?.reload().map_err(|e| request_error("reload", e))? {
                 Ok(done) => {
@@ -208,11 +241,16 @@ fn status(sock: &Path, as_json: bool) -> Result<Exit> {
     let s = Status::parse(&raw).map_err(|e| failure(Exit::Error, format!("{e:#}")))?;
     let dropped = drops::from_status(&raw);
     if as_json {
-        let mut v = s.to_json();
-        if let (Some(d), Some(map)) = (dropped, v.as_object_mut()) {
-            map.insert("dropped_datagrams".into(), d);
+        let text = s.to_json();
+        match (dropped, serde_json::from_str::<serde_json::Value>(&text)) {
+            (Some(d), Ok(mut v)) => {
+                if let Some(map) = v.as_object_mut() {
+                    map.insert("dropped_datagrams".into(), d);
+                }
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            }
+            _ => println!("{text}"),
         }
-        print_json(&v)?;
     } else {
         print!("{}", render::status(&s));
         print!("{}", dropped.as_ref().map(drops::render).unwrap_or_default());
@@ -260,18 +298,35 @@ fn what_if(config: &Path, f: &whatif::Failure, as_json: bool) -> Result<Exit> {
     } else {
         print!("{}", report.text());
     }
-    Ok(Exit::Quorate)
+    Ok(if report.split_brain() { Exit::SplitBrain } else { Exit::Quorate })
 }
 
 fn change(
     sock: &Path,
     what: &str,
     f: impl FnOnce(&quorumd_client::QuorumClient) -> Result<(), quorumd_client::CsError>,
-) -> Result<Exit> {
+) -> Result<()> {
     let client = connect(sock, Model::V1)?;
-    f(&client).map_err(|e| change_error(what, e))?;
-    println!("{what}: done");
-    Ok(Exit::Quorate)
+    f(&client).map_err(|e| change_error(what, e))
+}
+
+/// The daemon answers CS_ERR_EXIST when this node was not waiting for all: nothing changed.
+fn cancel_wait_for_all(sock: &Path) -> Result<Exit> {
+    let client = connect(sock, Model::V1)?;
+    match client.cancel_wait_for_all() {
+        Ok(()) => {
+            println!("cancel-wait-for-all: cancelled: nodes waiting for all now count a majority of votes");
+            Ok(Exit::Quorate)
+        }
+        Err(quorumd_client::CsError::Exist) => {
+            println!(
+                "cancel-wait-for-all: nothing to cancel: this node is not waiting for all nodes \
+                 (wait_for_all is off, or already cleared); nothing was changed"
+            );
+            Ok(Exit::Quorate)
+        }
+        Err(e) => Err(change_error("cancel-wait-for-all", e)),
+    }
 }
 
 fn change_error(what: &str, e: quorumd_client::CsError) -> anyhow::Error {

@@ -1,9 +1,9 @@
-//! Text output of `status` and `list`, laid out like corosync-quorumtool (SPEC §6.2): labels
+//! Text output of `status` and `list`, laid out like corosync-quorumtool (corosync-behaviour §6.2): labels
 //! padded to 18 columns (at least one space after the colon), membership columns right-aligned to 10 characters plus a space.
 //!
 //! Differences from corosync-quorumtool: no `Date:` line (it made every output differ); one
-//! `Failure detection:` line (USER-NEEDS C); a `Blocked by:` line when the node is inquorate
-//! (USER-NEEDS B); the membership table lists every configured node (as the daemon was started
+//! `Failure detection:` line (corosync-behaviour §8.C); a `Blocked by:` line when the node is inquorate
+//! (corosync-behaviour §8.B); the membership table lists every configured node (as the daemon was started
 //! with them), with two more columns: `Address` and `State` (`member since <time>`, `down since
 //! <time>`, `never seen`).
 

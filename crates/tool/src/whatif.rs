@@ -200,7 +200,7 @@ pub fn simulate(cluster: &Cluster, f: &Failure) -> Result<Report> {
 }
 
 /// The last_man_standing window when one is running on some node (votequorum's default
-/// window is 10 s, SPEC §3.1).
+/// window is 10 s, corosync-behaviour §3.1).
 fn lms_window(w: &World, cluster: &Cluster) -> Option<u32> {
     let running = w.with_status(SimStatus::Running);
     let any = running
@@ -337,6 +337,11 @@ fn outcome(p: &Phase) -> (&'static str, String) {
 }
 
 impl Report {
+    /// Whether any phase ends with more than one partition quorate at once.
+    pub fn split_brain(&self) -> bool {
+        self.phases.iter().any(|p| outcome(p).0 == "split_brain")
+    }
+
     fn question(&self) -> String {
         let mut parts = Vec::new();
         if !self.failure.down.is_empty() {

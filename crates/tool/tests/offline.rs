@@ -1,4 +1,4 @@
-//! `quorumtool` without a daemon: `what-if` on real configs (golden text; SPEC §3.7 and §3.14
+//! `quorumtool` without a daemon: `what-if` on real configs (golden text; corosync-behaviour §3.7 and §3.14
 //! examples), usage errors and help (exit codes), and man page generation.
 #![allow(clippy::disallowed_methods)]
 
@@ -120,8 +120,13 @@ fn spec_3_4_what_if_two_node_split_is_a_split_brain() {
     let dir = Scratch::new("whatif2n");
     let conf = write_config(&dir, "two.conf", 2, &["two_node: 1"]);
     let out = common::tool(&["what-if", "--config", &conf, "--split", "1", "2", "--json"]);
+    // A predicted split brain is exit 5, so a script (or ExecStartPre) can act on it.
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["outcome"], "split_brain");
+    let text = common::tool(&["what-if", "--config", &conf, "--split", "1", "2"]);
+    assert_eq!(code(&text), 5, "{}", stderr(&text));
+    assert!(stdout(&text).contains("SPLIT BRAIN"), "{}", stdout(&text));
     assert!(v["phases"][0]["partitions"][0]["policy"].as_str().unwrap().starts_with("two_node"));
 }
 
@@ -152,20 +157,53 @@ fn usage_errors_are_exit_4_and_help_documents_the_exit_codes() {
         "2  quorumd cannot be reached",
         "3  permission denied",
         "4  usage error",
+        "5  what-if: the failure leaves more than one partition quorate",
     ] {
         assert!(stdout(&help).contains(line), "{line}");
     }
 }
 
 #[test]
-fn man_writes_a_page_per_command() {
+fn man_writes_one_page_with_quorumtool_sub_synopses_and_the_admin_sections() {
     let dir = Scratch::new("man");
     let out = common::tool(&["man", dir.0.to_str().unwrap()]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    for page in ["quorumtool.1", "quorumtool-status.1", "quorumtool-what-if.1", "quorumtool-explain.1"] {
-        let text = std::fs::read_to_string(dir.0.join(page)).unwrap();
-        assert!(text.starts_with(".ie") || text.contains(".TH"), "{page}");
+    let pages: Vec<String> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert_eq!(pages, vec!["quorumtool.1".to_string()], "one page, no internal quorumtool-man(1)");
+    let page = std::fs::read_to_string(dir.0.join("quorumtool.1")).unwrap();
+    assert!(page.contains(".TH quorumtool 1"), "{page}");
+    for sub in [
+        "status",
+        "list",
+        "monitor",
+        "explain",
+        "what\\-if",
+        "set\\-expected",
+        "set\\-votes",
+        "cancel\\-wait\\-for\\-all",
+    ] {
+        assert!(page.contains(&format!(".SS \"quorumtool {sub}\"")), "no synopsis for {sub}:\n{page}");
+        assert!(page.contains(&format!(".B quorumtool {sub}")), "no usage line for {sub}:\n{page}");
     }
-    let main = std::fs::read_to_string(dir.0.join("quorumtool.1")).unwrap();
-    assert!(main.contains("Exit status"), "the exit codes are in the man page");
+    assert!(!page.contains("quorumtool\\-"), "a synopsis reads quorumtool-<sub>:\n{page}");
+    assert!(!page.contains("quorumtool man"), "the internal man command is not documented");
+    for section in [".SH \"EXIT STATUS\"", ".SH ENVIRONMENT", ".SH FILES", ".SH SIGNALS", ".SH \"SEE ALSO\""]
+    {
+        assert!(page.contains(section), "no {section}");
+    }
+    for var in ["QUORUMD_SOCKET", "QUORUMD_LOG"] {
+        assert!(page.contains(&format!(".B {var}")), "{var} undocumented");
+    }
+    // Every page referenced is one install.sh installs.
+    let refs: Vec<&str> = page
+        .match_indices("\\fR(")
+        .map(|(i, _)| &page[page[..i].rfind("\\fB").unwrap() + 3..i + 5])
+        .collect();
+    assert!(!refs.is_empty());
+    for r in refs {
+        assert!(r == "quorumd\\fR(8" || r == "quorumtool\\fR(1", "reference to a page not installed: {r}");
+    }
 }

@@ -1,5 +1,5 @@
 //! Totem timing: the `totem { }` keys of corosync.conf and the rules that derive the effective
-//! values from them (SPEC §4.1), in one struct the protocol reads.
+//! values from them (corosync-behaviour §4.1), in one struct the protocol reads.
 //!
 //! Deviation from corosync (documented in docs/totem.md and docs/deviations.md):
 //! - `token` defaults to 1000 ms, not 3000, and `token_coefficient` defaults to 0: failure
@@ -108,7 +108,7 @@ impl TotemKeys {
         Ok(())
     }
 
-    /// Derives the effective timing for a nodelist of `node_count` nodes (SPEC §4.1 rules,
+    /// Derives the effective timing for a nodelist of `node_count` nodes (corosync-behaviour §4.1 rules,
     /// with this implementation's defaults) and checks it.
     pub fn derive(&self, node_count: usize) -> Result<TotemConfig, TimingError> {
         let token_base = self.token.unwrap_or(DEFAULT_TOKEN_MS);
@@ -264,7 +264,7 @@ mod tests {
 
     #[test]
     fn spec_4_1_live_check_token_1000_two_nodes() {
-        // SPEC §4.1: token 1000 on 2 nodes gives retransmit 238, hold 180.
+        // corosync-behaviour §4.1: token 1000 on 2 nodes gives retransmit 238, hold 180.
         let c = keys(&[("token", 1000)]).derive(2).unwrap();
         assert_eq!(c.token_retransmit.as_millis(), 238);
         assert_eq!(c.hold.as_millis(), 180);

@@ -180,7 +180,7 @@ pub struct Delivery {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     /// The shell must store this ring seq durably before it sends any transmit polled after
-    /// this event (SPEC §4.4: corosync writes the ring id before using it).
+    /// this event (corosync-behaviour §4.4: corosync writes the ring id before using it).
     PersistRingSeq(u64),
     /// An ordered message.
     Deliver(Delivery),

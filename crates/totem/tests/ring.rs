@@ -1,4 +1,4 @@
-//! End-to-end Totem behaviour on a tiny fixed-latency network (SPEC §4, §2.6).
+//! End-to-end Totem behaviour on a tiny fixed-latency network (corosync-behaviour §4, §2.6).
 
 #![allow(clippy::disallowed_methods)] // test harness: reads TOTEM_* knobs from the environment
 
@@ -27,7 +27,7 @@ fn three_nodes_form_one_ring() {
 
 #[test]
 fn first_singleton_ring_is_seq_5_then_steps_of_4() {
-    // SPEC §4.4: from a fresh state dir the first singleton ring is 1.5, then 1.9, 1.d ...
+    // corosync-behaviour §4.4: from a fresh state dir the first singleton ring is 1.5, then 1.9, 1.d ...
     let mut net = Net::new(3, cfg(1000));
     net.start(1);
     net.run_ms(500);

@@ -1,4 +1,4 @@
-//! The calculation of SPEC §3.3, as pure functions: the quorum formula, corosync's
+//! The calculation of corosync-behaviour §3.3, as pure functions: the quorum formula, corosync's
 //! `calculate_quorum` (never dropping unless allowed, two_node forcing 1) and the
 //! auto_tie_breaker check. The machine ([`crate::Votequorum`]) supplies the inputs and applies
 //! the steps in order; these functions neither read nor change any state.
@@ -39,7 +39,7 @@ pub struct QuorumInputs {
     pub ev_barrier: u32,
 }
 
-/// corosync's `calculate_quorum`: the new quorum from the MEMBER tally (SPEC §3.3).
+/// corosync's `calculate_quorum`: the new quorum from the MEMBER tally (corosync-behaviour §3.3).
 pub fn calculate_quorum(tally: &Tally, inputs: &QuorumInputs) -> u32 {
     let mut max_expected = inputs.max_expected;
     if inputs.allow_downscale && inputs.allow_decrease && max_expected > 0 {
@@ -56,7 +56,7 @@ pub fn calculate_quorum(tally: &Tally, inputs: &QuorumInputs) -> u32 {
     quorum
 }
 
-/// The outcome of the auto_tie_breaker step (SPEC §3.3 step 3), for the decision and for
+/// The outcome of the auto_tie_breaker step (corosync-behaviour §3.3 step 3), for the decision and for
 /// `quorumtool explain`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TieBreaker {
@@ -125,7 +125,7 @@ pub struct AtbInputs<'a> {
     pub previous_members: &'a MemberList,
 }
 
-/// SPEC §3.3 step 3: whether ATB forces quorate, and why (not). `is_member` says whether a node
+/// corosync-behaviour §3.3 step 3: whether ATB forces quorate, and why (not). `is_member` says whether a node
 /// is MEMBER in the node table (lowest/highest look at the table, lists at the Totem lists, as
 /// corosync does).
 pub fn tie_breaker(inputs: &AtbInputs<'_>, is_member: impl Fn(NodeId) -> bool) -> TieBreaker {
@@ -140,7 +140,7 @@ pub fn tie_breaker(inputs: &AtbInputs<'_>, is_member: impl Fn(NodeId) -> bool) -
     tie_holder(inputs, is_member)
 }
 
-/// SPEC §3.3 step 3 without the tie condition: whether this membership holds the tie-breaker
+/// corosync-behaviour §3.3 step 3 without the tie condition: whether this membership holds the tie-breaker
 /// (few enough nodes left, and the sticky node or the list rule points here).
 pub fn tie_holder(inputs: &AtbInputs<'_>, is_member: impl Fn(NodeId) -> bool) -> TieBreaker {
     let left = inputs.previous_members.len() as i64 - inputs.members.len() as i64;

@@ -1,4 +1,4 @@
-//! The `quorum { }` keys of corosync.conf (SPEC §3.1) and the votes of the nodelist, typed
+//! The `quorum { }` keys of corosync.conf (corosync-behaviour §3.1) and the votes of the nodelist, typed
 //! ([`VqConfig`]) and validated into the effective policy ([`Settings`]).
 //!
 //! [`VqConfig`] holds what was configured, as plain fields; [`VqConfig::from_keys`] fills it
@@ -35,7 +35,7 @@ pub enum AtbNode {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VqConfig {
     /// `quorum.provider: corosync_votequorum` was given. Without it the node runs without a
-    /// quorum provider (QUORUM_FREE, SPEC §2.3) and never builds a [`crate::Votequorum`].
+    /// quorum provider (QUORUM_FREE, corosync-behaviour §2.3) and never builds a [`crate::Votequorum`].
     pub provider: bool,
     /// The nodelist: node id → `quorum_votes` (default 1). Empty when there is no nodelist.
     pub nodelist: BTreeMap<NodeId, u32>,
@@ -174,7 +174,7 @@ impl VqConfig {
             "auto_tie_breaker_node" => self.auto_tie_breaker_node = parse_atb_node(value)?,
             "allow_downscale" => self.allow_downscale = parse_u8_bool(key, value)?,
             "expected_votes_tracking" => self.expected_votes_tracking = parse_u8_bool(key, value)?,
-            // Parsed and unused by corosync too (SPEC §7 quirk 10).
+            // Parsed and unused by corosync too (corosync-behaviour §7 quirk 10).
             "leaving_timeout" => {
                 parse_u32(key, value)?;
             }
@@ -185,7 +185,7 @@ impl VqConfig {
             // Refused by validate(), so that a config built field by field is refused too.
             "device.model" => self.device_model = Some(value.to_string()),
             k if k == "device" || k.starts_with("device.") => return Err(Error::QdeviceNotSupported),
-            // Deviation from corosync: unknown keys are refused, not ignored (SPEC §7 quirk 14).
+            // Deviation from corosync: unknown keys are refused, not ignored (corosync-behaviour §7 quirk 14).
             other => return Err(Error::UnknownKey(other.to_string())),
         }
         Ok(())

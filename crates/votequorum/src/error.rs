@@ -19,7 +19,7 @@ pub enum Error {
         /// The rule it breaks.
         why: &'static str,
     },
-    /// A combination of keys that is refused (SPEC §3.1 "Startup errors" and, as a deviation,
+    /// A combination of keys that is refused (corosync-behaviour §3.1 "Startup errors" and, as a deviation,
     /// the combinations corosync silently downgrades).
     #[error("quorum configuration refused, nothing was started: {0}")]
     Refused(&'static str),
@@ -90,7 +90,7 @@ pub enum Error {
     NameNotFound(u32),
 }
 
-/// The `cs_error_t` values this crate's errors map to (SPEC §1.1).
+/// The `cs_error_t` values this crate's errors map to (corosync-behaviour §1.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub enum CsError {

@@ -1,4 +1,4 @@
-//! votequorum: the quorum decision of a quorumd node (SPEC §3), as pure functions and a small
+//! votequorum: the quorum decision of a quorumd node (corosync-behaviour §3), as pure functions and a small
 //! sans-IO state machine. It is the Rust counterpart of corosync's `exec/votequorum.c`
 //! (corosync 3.1.7), without the quorum device.
 //!
@@ -10,7 +10,7 @@
 //! drains [`Action`]s (arm/cancel the LMS timer, persist expected votes, notify a quorate flip).
 //!
 //! Modules:
-//! - [`calc`]: the calculation of SPEC §3.3 and the tie-breaker check, pure functions;
+//! - [`calc`]: the calculation of corosync-behaviour §3.3 and the tie-breaker check, pure functions;
 //! - [`config`]: the `quorum { }` keys, typed and validated ([`VqConfig`], [`Settings`]);
 //! - [`nodes`]: the per-node table (state, votes, expected votes, flags);
 //! - [`machine`]: [`Votequorum`], the policy state machine driven like corosync's sync;

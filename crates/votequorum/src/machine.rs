@@ -1,5 +1,5 @@
 //! [`Votequorum`]: the policy state machine around the calculation, driven like corosync's
-//! sync (SPEC §2.2, §3.2–§3.11).
+//! sync (corosync-behaviour §2.2, §3.2–§3.11).
 //!
 //! How the caller (the `node` crate) drives it:
 //! 1. At each new ring: [`Votequorum::sync_start`] (marks the nodes that left DEAD and decides
@@ -87,7 +87,7 @@ pub struct Activation {
     /// The state after the recomputation.
     pub state: QuorumState,
     /// Send the quorum notification. Always true: corosync notifies at every activation,
-    /// whether or not quorate changed (SPEC §2.2 trigger 1, §7 quirk 3).
+    /// whether or not quorate changed (corosync-behaviour §2.2 trigger 1, §7 quirk 3).
     pub notify: bool,
 }
 
@@ -178,7 +178,7 @@ impl Votequorum {
             ev_barrier: expected_votes,
             ev_tracking_barrier,
             // No quorate flip is reported before the first activation: clients cannot connect
-            // before the first sync completes (SPEC §2.4), and that activation notifies anyway.
+            // before the first sync completes (corosync-behaviour §2.4), and that activation notifies anyway.
             in_sync: true,
             deferred: None,
             sync_quorate: BTreeSet::new(),
@@ -249,7 +249,7 @@ impl Votequorum {
     /// The start of a membership sync (corosync's `votequorum_sync_init`): the nodes of the
     /// previous ring missing from `members` become DEAD, and the LMS timer is (re)armed when
     /// `members` still holds a quorum of nodes and somebody left, or when ATB is on, the
-    /// members are at most a quorum and the (sticky) lowest node id is here (SPEC §3.6).
+    /// members are at most a quorum and the (sticky) lowest node id is here (corosync-behaviour §3.6).
     pub fn sync_start(&mut self, ring_id: RingId, members: &MemberList) {
         let my_id = self.settings.my_id;
         // RECONFIGUREs held by an abandoned sync take effect now, as corosync applies them at
@@ -310,7 +310,7 @@ impl Votequorum {
         }
     }
 
-    /// A NODEINFO from `from`, delivered in agreed order (SPEC §3.2): X becomes MEMBER (or
+    /// A NODEINFO from `from`, delivered in agreed order (corosync-behaviour §3.2): X becomes MEMBER (or
     /// LEAVING), its votes are stored, its expected votes are stored if it is quorate (or with
     /// tracking) and otherwise set to ours; if we are inquorate and X is quorate we take over
     /// its expected votes; a quorate X not waiting for all clears our WFA status.
@@ -329,7 +329,7 @@ impl Votequorum {
             // flags describe the sender's past state (a QUORATE that the sender's next
             // activation revoked, an ATB_GRANT for another membership), and applied after this
             // ring's activation it would clear wait_for_all on every member but its sender
-            // (which reads its own fresh flags, SPEC §3.2). The sender's nodeinfo for this
+            // (which reads its own fresh flags, corosync-behaviour §3.2). The sender's nodeinfo for this
             // ring is in the queue too; the stale one is dropped by every member alike.
             return Err(Error::StaleNodeInfo { from, stated_for: info.ring_id, current: self.ring_id });
         }
@@ -368,7 +368,7 @@ impl Votequorum {
         row.expected_votes = expected;
         let after = *row;
         if self.lms_enabled && after.votes > 1 {
-            // SPEC §3.1: LMS needs every node at 1 vote; corosync switches it off for good.
+            // corosync-behaviour §3.1: LMS needs every node at 1 vote; corosync switches it off for good.
             self.lms_enabled = false;
             self.cancel_lms_timer();
         }
@@ -407,7 +407,7 @@ impl Votequorum {
         Ok(())
     }
 
-    /// A RECONFIGURE from `from`, delivered in agreed order (SPEC §3.11): EXPECTED_VOTES sets
+    /// A RECONFIGURE from `from`, delivered in agreed order (corosync-behaviour §3.11): EXPECTED_VOTES sets
     /// every member's expected votes and `ev_barrier`, NODE_VOTES sets one node's votes (an
     /// unknown node is ignored, as corosync does), both recompute with decrease allowed;
     /// CANCEL_WFA clears the WFA status and recomputes.
@@ -454,7 +454,7 @@ impl Votequorum {
             }
             ReconfigParam::LmsExpired => {
                 // Applied only in the ring whose window expired, outside a sync, and only while
-                // quorate (SPEC §3.6): every member sees the same message at the same point.
+                // quorate (corosync-behaviour §3.6): every member sees the same message at the same point.
                 let same_ring = r.value == self.ring_id.seq as u32;
                 if same_ring && !self.in_sync && self.quorate && self.lms_enabled {
                     self.cancel_lms_timer();
@@ -482,7 +482,7 @@ impl Votequorum {
 
     /// Settles the expected votes of the sync's members from what they stated in it, the same
     /// way on every member; returns whether we took over the expected votes of quorate members
-    /// (an inquorate node meeting quorate ones, which allows the quorum to go down, SPEC §3.2).
+    /// (an inquorate node meeting quorate ones, which allows the quorum to go down, corosync-behaviour §3.2).
     ///
     /// Deviation from corosync: corosync records an inquorate member's row with *its own*
     /// expected votes of the moment the nodeinfo is delivered, an inquorate node takes over the
@@ -522,7 +522,7 @@ impl Votequorum {
     /// The LMS timer armed with `generation` fired. Only if it is the current timer and we are
     /// still quorate, returns the RECONFIGURE to multicast: when it is delivered (in agreed
     /// order, to every member) each member recomputes with decrease allowed and expected votes
-    /// = member count (SPEC §3.6). A stale or cancelled timer gives nothing.
+    /// = member count (corosync-behaviour §3.6). A stale or cancelled timer gives nothing.
     pub fn lms_timer_expired(&mut self, generation: u64) -> Option<Reconfigure> {
         if self.lms_armed != Some(generation) {
             return None;
@@ -535,7 +535,7 @@ impl Votequorum {
         })
     }
 
-    /// Checks `votequorum_setexpected(expected_votes)` (SPEC §3.11) and returns the RECONFIGURE
+    /// Checks `votequorum_setexpected(expected_votes)` (corosync-behaviour §3.11) and returns the RECONFIGURE
     /// to multicast. Refused (INVALID_PARAM) below the current total votes, or when a quorate
     /// cluster would become inquorate under the trial quorum.
     pub fn set_expected(&self, expected_votes: u32) -> Result<Reconfigure, Error> {
@@ -560,7 +560,7 @@ impl Votequorum {
         })
     }
 
-    /// Checks `votequorum_setvotes(nodeid, votes)` (SPEC §3.11) and returns the RECONFIGURE to
+    /// Checks `votequorum_setvotes(nodeid, votes)` (corosync-behaviour §3.11) and returns the RECONFIGURE to
     /// multicast: NAME_NOT_FOUND for a node never heard of; INVALID_PARAM when the trial quorum
     /// falls outside `[total/2, total]`.
     pub fn set_votes(&self, nodeid: u32, votes: u32) -> Result<Reconfigure, Error> {
@@ -581,13 +581,13 @@ impl Votequorum {
         Ok(Reconfigure { nodeid: id, value: votes, param: ReconfigParam::NodeVotes })
     }
 
-    /// `quorum.cancel_wait_for_all` was set: the RECONFIGURE to multicast (SPEC §3.5).
+    /// `quorum.cancel_wait_for_all` was set: the RECONFIGURE to multicast (corosync-behaviour §3.5).
     pub fn cancel_wait_for_all(&self) -> Reconfigure {
         Reconfigure { nodeid: self.settings.my_id, value: 0, param: ReconfigParam::CancelWfa }
     }
 
     /// A clean shutdown: with allow_downscale, marks us LEAVING and returns the nodeinfo to
-    /// multicast before exiting (SPEC §3.9); without it, nothing is sent.
+    /// multicast before exiting (corosync-behaviour §3.9); without it, nothing is sent.
     pub fn leaving_nodeinfo(&mut self) -> Option<NodeInfo> {
         if !self.settings.allow_downscale {
             return None;
@@ -653,7 +653,7 @@ impl Votequorum {
 
     /// corosync's `recalculate_quorum`: raise our expected votes to the total if below it
     /// (persisting it with tracking), compute the quorum, apply an LMS/leaving override to
-    /// every member's expected votes, then decide quorate (SPEC §3.3 steps in order).
+    /// every member's expected votes, then decide quorate (corosync-behaviour §3.3 steps in order).
     fn recalculate(&mut self, allow_decrease: bool, by_current_nodes: bool) {
         let before = self.nodes.tally();
         if before.total_votes > self.us().expected_votes {
@@ -687,7 +687,7 @@ impl Votequorum {
     }
 
     /// corosync's `are_we_quorate`: the WFA gate, votes, the tie-breaker, then the flags, the
-    /// WFA re-arm and the flip notification (SPEC §3.3 steps 1, 2, 3, 5, 6).
+    /// WFA re-arm and the flip notification (corosync-behaviour §3.3 steps 1, 2, 3, 5, 6).
     fn are_we_quorate(&mut self, tally: Tally) {
         assert!(!(self.wfa_status && self.quorate), "invariant: the WFA status implies inquorate");
         let total_votes = tally.total_votes;
@@ -719,7 +719,7 @@ impl Votequorum {
         self.quorate = quorate;
         self.us_mut().flags.set(NodeFlags::QUORATE, quorate);
         if self.settings.wait_for_all {
-            // WFA re-arms whenever we are inquorate (SPEC §3.5).
+            // WFA re-arms whenever we are inquorate (corosync-behaviour §3.5).
             self.set_wfa_status(!quorate);
         }
         self.decision = decision;
@@ -730,7 +730,7 @@ impl Votequorum {
 
     fn tie_breaker_verdict(&self, tally: Tally) -> Option<TieBreaker> {
         let mode = self.settings.auto_tie_breaker.as_ref()?;
-        // Deviation from corosync (SPEC §7 quirk 12): the sticky ids are node-local, so a node
+        // Deviation from corosync (corosync-behaviour §7 quirk 12): the sticky ids are node-local, so a node
         // that missed the last quorate membership holds a stale tie-breaker and can grant a
         // tie the quorate side also grants (split brain). We let ATB decide only when every
         // member said QUORATE in this sync: they all come from the last quorate membership and

@@ -1,4 +1,4 @@
-//! The per-node table of SPEC §3.2: `{nodeid, state, votes, expected_votes, flags}`, sorted by
+//! The per-node table of corosync-behaviour §3.2: `{nodeid, state, votes, expected_votes, flags}`, sorted by
 //! node id, with corosync's state values and flag bits.
 //!
 //! Invariants: at most [`NODES_MAX`] entries (a new node takes the place of the lowest DEAD one
@@ -92,7 +92,7 @@ pub struct NodeEntry {
     pub state: NodeState,
     /// Its votes.
     pub votes: u32,
-    /// Its expected votes, as this node records them (SPEC §3.2).
+    /// Its expected votes, as this node records them (corosync-behaviour §3.2).
     pub expected_votes: u32,
     /// Its last reported flags (ours: our own flags).
     pub flags: NodeFlags,

@@ -1,5 +1,5 @@
 //! The read-only view of votequorum: what `votequorum_getinfo` and `corosync-quorumtool -s`
-//! show (SPEC §3.10, §3.13, §6.2), plus a machine-readable [`Decision`] saying why the node is
+//! show (corosync-behaviour §3.10, §3.13, §6.2), plus a machine-readable [`Decision`] saying why the node is
 //! (not) quorate, for `quorumtool explain`.
 //!
 //! Snapshots are values: taking one never changes the machine.
@@ -11,7 +11,7 @@ use quorumd_proto::{MemberList, NodeId, RingId};
 use crate::calc::TieBreaker;
 use crate::nodes::NodeEntry;
 
-/// The `votequorum_info.flags` bits (SPEC §3.13); the qdevice bits are never set by quorumd.
+/// The `votequorum_info.flags` bits (corosync-behaviour §3.13); the qdevice bits are never set by quorumd.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct InfoFlags(u32);
 
@@ -70,7 +70,7 @@ impl fmt::Display for InfoFlags {
     }
 }
 
-/// Why the last computation came out as it did (SPEC §3.3 steps 1–3, §3.10).
+/// Why the last computation came out as it did (corosync-behaviour §3.3 steps 1–3, §3.10).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Decision {
     /// Enough votes: `total_votes >= quorum`.

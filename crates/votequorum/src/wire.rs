@@ -1,4 +1,4 @@
-//! The votequorum messages carried as Totem payloads (SPEC §3.2), in network byte order with a
+//! The votequorum messages carried as Totem payloads (corosync-behaviour §3.2), in network byte order with a
 //! leading message-type byte (corosync's exec message ids):
 //!
 //! ```text

@@ -1,4 +1,4 @@
-//! Runs the golden tables of `testdata/`: one test per SPEC section, each a script of
+//! Runs the golden tables of `testdata/`: one test per section of docs/corosync-behaviour.md, each a script of
 //! memberships, votes and the quorum, quorate and expected votes every node must compute.
 //! See `golden/mod.rs` for the format.
 

@@ -1,4 +1,4 @@
-//! The caller-facing contract of `Votequorum` (SPEC §2.2, §3.2, §3.6): what is dropped, what
+//! The caller-facing contract of `Votequorum` (corosync-behaviour §2.2, §3.2, §3.6): what is dropped, what
 //! is held back during a sync, how timers and actions behave.
 
 use quorumd_proto::{MemberList, NodeId, RingId};

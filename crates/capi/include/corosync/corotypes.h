@@ -1,7 +1,7 @@
 /*
  * corotypes.h: common types of the Corosync client libraries, as declared by Corosync 3.1.7,
  * written for quorumd's libquorum.so.5 (crates/capi). Same names, values and layouts;
- * see SPEC §1.1.
+ * see corosync-behaviour §1.1.
  */
 #ifndef COROTYPES_H_DEFINED
 #define COROTYPES_H_DEFINED

@@ -1,7 +1,7 @@
 /*
  * quorum.h: the Corosync quorum client API (libquorum.so.5), as declared by Corosync 3.1.7,
  * written for quorumd's implementation (crates/capi). Same names, values, layouts and
- * signatures; see SPEC §1.2 and the quorum_*(3) man pages.
+ * signatures; see corosync-behaviour §1.2 and the quorum_*(3) man pages.
  */
 #ifndef COROSYNC_QUORUM_H_DEFINED
 #define COROSYNC_QUORUM_H_DEFINED

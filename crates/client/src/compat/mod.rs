@@ -7,11 +7,14 @@
 //! use quorumd_client::compat as corosync;   // after
 //! ```
 //!
-//! Only what the `quorum` module needs is here: [`CsError`], [`Result`], [`DispatchFlags`],
-//! [`TrackFlags`], [`NodeId`] at the top (as in `rust-corosync`) and the module [`quorum`].
+//! Here: [`CsError`], [`Result`], [`DispatchFlags`], [`TrackFlags`], [`NodeId`] at the top (as
+//! in `rust-corosync`) and the modules [`quorum`], [`votequorum`], [`cmap`] and [`cfg`].
 #![forbid(unsafe_code)]
 
+pub mod cfg;
+pub mod cmap;
 pub mod quorum;
+pub mod votequorum;
 
 use std::fmt;
 
@@ -94,15 +97,15 @@ impl From<crate::CsError> for CsError {
 }
 
 impl fmt::Display for CsError {
+    /// As `rust-corosync` prints them: `OK`, else the variant's name without its `Cs` prefix
+    /// (`ErrLibrary`, `ErrTryAgain`, ...).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CsError::CsOk => f.write_str("OK"),
-            CsError::CsErrRustCompat => f.write_str("ErrRustCompat"),
-            CsError::CsErrRustString => f.write_str("ErrRustString"),
-            other => match crate::CsError::from_raw(*other as u32) {
-                Some(e) => f.write_str(e.as_str()),
-                None => f.write_str("unknown error"),
-            },
+            other => {
+                let name = format!("{other:?}");
+                f.write_str(name.strip_prefix("Cs").unwrap_or(&name))
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 //! a clone, is dropped, callbacks receive a `&Handle`).
 //!
 //! Differences, all in the direction of fewer surprises: `fd_get` returns the real fd, and
-//! dispatch errors are the daemon's (see SPEC §1.4), not libqb's.
+//! dispatch errors are the daemon's (see corosync-behaviour §1.4), not libqb's.
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;

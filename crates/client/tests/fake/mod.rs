@@ -1,5 +1,5 @@
 //! A fake `quorumd` for tests and benchmarks: a Unix listener speaking the IPC frames of
-//! `quorumd_proto::ipc` with the daemon's session rules (SPEC §1.4, mirrored from
+//! `quorumd_proto::ipc` with the daemon's session rules (corosync-behaviour §1.4, mirrored from
 //! `quorumd-node`), a state page memfd passed with the `Init` reply, and knobs for the error
 //! paths (init refusals, malformed frames, wrong responses, crash, clean exit).
 //!
@@ -69,6 +69,8 @@ struct View {
 
 struct Client {
     out: Mutex<UnixStream>,
+    /// The fake's end of the session's event socket (a SEQPACKET pair), once `Init` passed.
+    events: Mutex<Option<OwnedFd>>,
     model: Mutex<Option<u32>>,
     tracking: AtomicBool,
 }
@@ -237,11 +239,10 @@ impl Shared {
             if !c.tracking.load(Ordering::SeqCst) {
                 continue;
             }
-            let mut out = c.out.lock().unwrap();
             if *c.model.lock().unwrap() == Some(1) {
-                let _ = out.write_all(&nodelist);
+                c.event(&nodelist);
             }
-            let _ = out.write_all(&quorum);
+            c.event(&quorum);
         }
     }
 
@@ -258,6 +259,8 @@ impl Shared {
         self.stopped.store(true, Ordering::SeqCst);
         for c in self.clients.lock().unwrap().drain(..) {
             let _ = c.out.lock().unwrap().shutdown(std::net::Shutdown::Both);
+            // Closing our end of the event socket is the hang-up the client sees there.
+            c.events.lock().unwrap().take();
         }
     }
 }
@@ -270,6 +273,7 @@ fn accept_loop(listener: UnixListener, shared: Arc<Shared>) {
         }
         let client = Arc::new(Client {
             out: Mutex::new(stream.try_clone().unwrap()),
+            events: Mutex::new(None),
             model: Mutex::new(None),
             tracking: AtomicBool::new(false),
         });
@@ -318,6 +322,15 @@ fn read_frame(stream: &mut UnixStream, buf: &mut Vec<u8>) -> Option<Vec<u8>> {
     }
 }
 
+impl Client {
+    /// One event frame as one packet on the event socket.
+    fn event(&self, bytes: &[u8]) {
+        if let Some(fd) = self.events.lock().unwrap().as_ref() {
+            let _ = rustix::net::send(fd, bytes, SendFlags::NOSIGNAL);
+        }
+    }
+}
+
 fn send(client: &Client, frame: Frame) {
     let _ = client.out.lock().unwrap().write_all(&ipc::encode(&frame));
 }
@@ -328,12 +341,19 @@ fn send_init_ok(client: &Client, shared: &Shared) {
         quorum_type: shared.behaviour.quorum_type,
     }));
     let out = client.out.lock().unwrap();
-    if !shared.behaviour.send_page {
-        let _ = (&*out).write_all(&bytes);
-        return;
+    let (ours, theirs) = rustix::net::socketpair(
+        rustix::net::AddressFamily::UNIX,
+        rustix::net::SocketType::SEQPACKET,
+        rustix::net::SocketFlags::CLOEXEC,
+        None,
+    )
+    .unwrap();
+    *client.events.lock().unwrap() = Some(ours);
+    let mut fds = vec![theirs.as_fd()];
+    if shared.behaviour.send_page {
+        fds.push(shared.page.as_fd());
     }
-    let fds = [shared.page.as_fd()];
-    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(2))];
     let mut control = SendAncillaryBuffer::new(&mut space);
     assert!(control.push(SendAncillaryMessage::ScmRights(&fds)));
     let iov = [std::io::IoSlice::new(&bytes)];
@@ -366,6 +386,7 @@ fn serve(mut stream: UnixStream, client: Arc<Client>, shared: Arc<Shared>) {
         }
     }
     let _ = stream.shutdown(std::net::Shutdown::Both);
+    client.events.lock().unwrap().take();
     shared.clients.lock().unwrap().retain(|c| !Arc::ptr_eq(c, &client));
 }
 
@@ -379,7 +400,7 @@ fn answer(client: &Client, shared: &Shared, model: u32, req: Request) {
         Request::GetQuorate if b.wrong_reply => Response::Result { error: cs::OK },
         Request::GetQuorate => {
             if b.event_before_reply {
-                let _ = client.out.lock().unwrap().write_all(&shared.quorum_frame());
+                client.event(&shared.quorum_frame());
             }
             let quorate = u32::from(shared.view.lock().unwrap().quorate);
             Response::GetQuorate { error: cs::OK, quorate }
@@ -400,17 +421,16 @@ fn answer(client: &Client, shared: &Shared, model: u32, req: Request) {
     send(client, Frame::Response(response));
 }
 
-/// SPEC §1.4 trackstart, in its order: snapshot, then EXIST / enable / plain OK.
+/// corosync-behaviour §1.4 trackstart, in its order: snapshot, then EXIST / enable / plain OK.
 fn trackstart(client: &Client, shared: &Shared, model: u32, flags: u32) -> u32 {
     if flags & 0x03 != 0 {
         let v = shared.view.lock().unwrap().clone();
-        let mut out = client.out.lock().unwrap();
         if model == 1 {
             let nodelist =
                 Notification::Nodelist { ring_id: v.ring, members: v.members, joined: vec![], left: vec![] };
-            let _ = out.write_all(&ipc::encode(&Frame::Notification(nodelist)));
+            client.event(&ipc::encode(&Frame::Notification(nodelist)));
         }
-        let _ = out.write_all(&shared.quorum_frame());
+        client.event(&shared.quorum_frame());
     }
     if client.tracking.load(Ordering::SeqCst) {
         cs::ERR_EXIST

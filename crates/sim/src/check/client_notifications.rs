@@ -1,11 +1,11 @@
-//! Quorum checker (c): what a tracking client receives (SPEC §1.4, §2.2, §2.3).
+//! Quorum checker (c): what a tracking client receives (corosync-behaviour §1.4, §2.2, §2.3).
 //!
 //! Every running node gets one V1 and one V0 client after its first sync (`Init`, then
 //! `TrackStart CURRENT|CHANGES`). Each connection must see:
 //! - `Init` answered OK with the quorum type (1 with a provider, 0 without);
 //! - the snapshot: V1 a nodelist notification (no joined/left), then a quorum notification;
 //!   V0 a quorum notification; then the trackstart result OK. (The snapshot's two halves may
-//!   name different rings when taken during a sync, SPEC §2.4, so they are not paired.)
+//!   name different rings when taken during a sync, corosync-behaviour §2.4, so they are not paired.)
 //!   Without a provider the snapshot's quorum part is quorate=1, ring 0.0, empty view (§2.3);
 //! - then, with a provider: on a V1 connection every nodelist(R) is followed at once by
 //!   quorum(R) with the same view (§2.2 trigger 1), and a quorum notification without a
@@ -94,7 +94,7 @@ impl ClientNotifications {
                 {
                     return Err(format!(
                         "QUORUM_FREE snapshot is quorate={quorate} ring {}.{:x} view {members:?}; expected \
-                         quorate=1 ring 0.0 and an empty view (SPEC §2.3)",
+                         quorate=1 ring 0.0 and an empty view (corosync-behaviour §2.3)",
                         ring_id.nodeid, ring_id.seq
                     ));
                 }
@@ -127,7 +127,7 @@ impl ClientNotifications {
             }
             Notification::Quorum { ring_id, .. } if !self.provider => Err(format!(
                 "a quorum notification (ring {}.{:x}) without a quorum provider; expected none after the \
-                 snapshot (SPEC §2.3)",
+                 snapshot (corosync-behaviour §2.3)",
                 ring_id.nodeid, ring_id.seq
             )),
             Notification::Quorum { .. } if !v1 => Ok(()),

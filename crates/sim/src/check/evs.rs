@@ -1,4 +1,4 @@
-//! Checker (f): extended virtual synchrony (SPEC §4.5). Nodes that move together from ring R
+//! Checker (f): extended virtual synchrony (corosync-behaviour §4.5). Nodes that move together from ring R
 //! to ring R' — both emitted a transitional configuration with `old_ring_id` R and `ring_id`
 //! R', and each is in the other's transitional member list — delivered exactly the same
 //! sequence of messages of ring R.

@@ -1,6 +1,6 @@
 //! Checker (e): total order. Per node and ring, delivered seqs strictly increase (no
 //! duplicate, no step back), and a given `(ring_id, seq)` carries the same `(origin, payload)`
-//! on every node that delivers it (agreed order, SPEC §4.5). A node restarted with its state
+//! on every node that delivers it (agreed order, corosync-behaviour §4.5). A node restarted with its state
 //! lost starts a new history, and may reuse the id of a ring nobody holds any more.
 
 use std::collections::BTreeMap;

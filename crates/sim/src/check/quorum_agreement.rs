@@ -1,7 +1,7 @@
 //! Quorum checker (b): all members of one ring report the same `quorate`, `quorum` and
 //! `expected_votes` once the ring is installed (with a provider).
 //!
-//! Compared at each `NodeEvent::SyncCompleted` (the activation of SPEC §2.2 trigger 1), only
+//! Compared at each `NodeEvent::SyncCompleted` (the activation of corosync-behaviour §2.2 trigger 1), only
 //! among the nodes that completed the sync of that ring: the first one to activate ring R sets
 //! the reference, every later one must match it. Why this must hold: the members of R apply the
 //! same votequorum messages (their nodeinfos of R, in agreed order) and settle the sync once, at
@@ -21,7 +21,7 @@
 //!   only the messages of the members it moves on with).
 //!
 //! last_man_standing clusters are compared like any other. They used not to be: per-node
-//! history in the expected-vote rows (SPEC §3.2: an inquorate node records other inquorate
+//! history in the expected-vote rows (corosync-behaviour §3.2: an inquorate node records other inquorate
 //! members with its own expected votes, and takes over a quorate member's in the middle of the
 //! sync) gave members of one ring different expected votes, quorums and even verdicts (seeds
 //! 7309, 209, 937, 1082, 1717, 1732). votequorum now settles a sync's expected votes from the

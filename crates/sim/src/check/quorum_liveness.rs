@@ -3,7 +3,7 @@
 //! votequorum's rules give for the full membership
 //! ([`crate::quorum::QuorumSetup::full_membership`]): quorate, quorum = floor(E/2)+1 (1 with
 //! two_node on two nodes), expected votes and total votes = the nodelist's vote total. Without
-//! a provider getquorate is 1 (SPEC §2.3).
+//! a provider getquorate is 1 (corosync-behaviour §2.3).
 //!
 //! With every node up, no preset may leave a node blocked: wait_for_all sees all its expected
 //! votes at once, last_man_standing's lowered expected votes rise again with the total, and a

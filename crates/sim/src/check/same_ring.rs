@@ -1,7 +1,7 @@
 //! Checker (a): two nodes that install the same ring id install the same member list.
 //!
 //! Every regular configuration is recorded by ring id with the first node that installed it;
-//! a later installation of that ring id with other members is a violation (SPEC §4.4: the pair
+//! a later installation of that ring id with other members is a violation (corosync-behaviour §4.4: the pair
 //! (rep, seq) identifies a configuration). A node restarted with its state lost may reuse the
 //! id of a ring nobody holds any more (see [`RingHolders`]); the ids of rings some node still
 //! holds stay protected.

@@ -1,7 +1,7 @@
 //! Checker (b): the ring seqs a node installs strictly increase, across restarts.
 //!
 //! Tracked per node id, not per incarnation: a restarted node starts from its persisted seq
-//! plus one (SPEC §4.4), so it must never install a seq at or below one it installed before.
+//! plus one (corosync-behaviour §4.4), so it must never install a seq at or below one it installed before.
 //! A node restarted from a wiped state directory or from an older copy of it has lost that
 //! memory (corosync promises nothing then either): its history starts again.
 

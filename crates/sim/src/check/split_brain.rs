@@ -12,7 +12,7 @@
 //! member sets are disjoint are a split brain.
 //!
 //! Why "every running member": a node keeps reporting the state of its last activation until a
-//! new membership forms around it (SPEC §2.4: loss is reported only after failure detection,
+//! new membership forms around it (corosync-behaviour §2.4: loss is reported only after failure detection,
 //! issue #182), so after {1,2} | {3,4,5} splits a quorate {1..5} ring, nodes 1 and 2 still
 //! say "quorate, ring {1..5}" while {3,4,5} is quorate in a new ring. That is the inherent
 //! stale-view window, not a split brain: ring {1..5} has been abandoned by its running members
@@ -100,7 +100,7 @@ mod tests {
 
     #[test]
     fn a_stale_view_of_an_abandoned_ring_is_not_a_split_brain() {
-        // SPEC §2.4: 1 and 2 have not noticed yet that {3,4,5} left ring 1.4.
+        // corosync-behaviour §2.4: 1 and 2 have not noticed yet that {3,4,5} left ring 1.4.
         let (old, new) = (ring(1, 4), ring(3, 8));
         let views = [
             v(1, Status::Running, true, old, &[1, 2, 3, 4, 5]),

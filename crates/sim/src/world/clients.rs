@@ -1,10 +1,10 @@
-//! The simulated clients: after a node's first sync (SPEC §2.4: not before), one V1 and one V0
+//! The simulated clients: after a node's first sync (corosync-behaviour §2.4: not before), one V1 and one V0
 //! connection (uid 0) that call `Init` and `TrackStart CURRENT|CHANGES`; every frame they
 //! receive goes to the checkers. Requests the scenario runner makes (getquorate,
 //! cancel_wait_for_all) go over the V1 connection and their answer is returned.
 //!
 //! Invariants: a node incarnation gets its clients exactly once; a restarted node gets new ones
-//! (the old connections died with the daemon, SPEC §2.5).
+//! (the old connections died with the daemon, corosync-behaviour §2.5).
 
 use quorumd_node::{track, ClientInput, ClientOutput, ConnId, Model};
 use quorumd_proto::ipc::{self, Frame, Request, Response};

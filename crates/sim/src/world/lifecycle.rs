@@ -1,7 +1,7 @@
 //! Node lifecycles: start (and restart from the persisted ring seq), crash, graceful stop,
 //! pause and resume, and submitting messages.
 //!
-//! Invariants: a node boots with `start_seq = persisted seq + 1` (SPEC §4.4, corosync's ringid
+//! Invariants: a node boots with `start_seq = persisted seq + 1` (corosync-behaviour §4.4, corosync's ringid
 //! file, created holding 0: a fresh node starts from 1) — from a wiped state directory as a
 //! fresh node, from a restored older copy with that copy's seq; a crash drops the node object and
 //! everything in its inbox; a stop calls `leave` and drops the node once it reports
@@ -88,7 +88,7 @@ impl World {
             params.crypto = boot_nonce.map(|boot_nonce| CryptoParams { key: key.clone(), boot_nonce });
         }
         let Some(slot) = self.slots.get_mut(&id) else { return Err(SimError::UnknownNode(id)) };
-        // corosync's ringid file is created holding 0 and read back plus one (SPEC §4.4).
+        // corosync's ringid file is created holding 0 and read back plus one (corosync-behaviour §4.4).
         let start_seq = slot.persisted.unwrap_or(0).saturating_add(1);
         params.start_seq = start_seq;
         params.incarnation = self.rng.next_u64();

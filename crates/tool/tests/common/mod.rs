@@ -178,6 +178,9 @@ pub fn mask_since(v: &mut serde_json::Value) {
             if n["since"].is_string() {
                 n["since"] = "<time>".into();
             }
+            if n.get("since_unix_ms").is_some_and(serde_json::Value::is_u64) {
+                n["since_unix_ms"] = "<ms>".into();
+            }
         }
     }
 }
