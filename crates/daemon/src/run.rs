@@ -238,7 +238,7 @@ pub fn run(cli: &Cli) -> Result<()> {
     info!(target: "TOTEM", "token {} ms, consensus {} ms, join {} ms, merge {} ms: a failed node is noticed within about {} ms",
         t.token.as_millis(), t.consensus.as_millis(), t.join.as_millis(), t.merge.as_millis(), (t.token + t.consensus).as_millis());
     let quorum_type = u32::from(params.quorum.is_some());
-    let stale_after_ms = quorumd_proto::shm::stale_after_ms(t.token.as_millis() as u64) as u32;
+    let stale_after_ms = quorumd_proto::shm::stale_after_ms(t.token.as_millis()) as u32;
     let origin = StdInstant::now();
     let node = Node::new(params, Instant::from_micros(0));
     let by_ip = peers.iter().map(|(id, a)| (a.ip(), *id)).collect();
