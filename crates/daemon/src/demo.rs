@@ -4,7 +4,9 @@
 //! since the action that caused it. Ctrl-C stops the cluster and removes everything too.
 
 use std::io::{Read, Write};
+use std::mem::MaybeUninit;
 use std::net::UdpSocket;
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -15,6 +17,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use quorumd_proto::ipc::{self, cs, Frame, Notification, Request, Response, WireRingId};
 use quorumd_proto::status::Status;
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
+use rustix::io::Errno;
+use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
 
 struct Demo {
     dir: PathBuf,
@@ -73,28 +78,62 @@ impl Demo {
     }
 }
 
-/// A minimal V1 client speaking the IPC frames directly (the demo shows the wire, too).
+/// A minimal V1 client speaking the IPC frames directly (the demo shows the wire, too): the
+/// request stream it connected, and the event socket (`SOCK_SEQPACKET`, one frame per packet)
+/// the daemon passes with the `Init` reply (docs/services.md).
 struct Client {
     stream: UnixStream,
+    events: OwnedFd,
     buf: Vec<u8>,
+}
+
+/// Reads what `sock` has into `buf`, keeping the descriptors passed with it (`SCM_RIGHTS`).
+fn recv_with_fds(sock: &UnixStream, buf: &mut Vec<u8>, fds: &mut Vec<OwnedFd>) -> Result<()> {
+    let mut chunk = [0u8; 4096];
+    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(2))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut iov = [std::io::IoSliceMut::new(&mut chunk)];
+    let got = rustix::net::recvmsg(sock, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC)?;
+    for msg in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(passed) = msg {
+            fds.extend(passed);
+        }
+    }
+    if got.bytes == 0 {
+        bail!("the daemon closed the connection");
+    }
+    buf.extend_from_slice(&chunk[..got.bytes]);
+    Ok(())
 }
 
 impl Client {
     fn connect(path: &Path) -> Result<Client> {
-        let stream = UnixStream::connect(path)?;
-        let mut c = Client { stream, buf: Vec::new() };
-        c.send(Request::Init { model: 1 })?;
-        match c.next(Duration::from_secs(2))? {
-            Some(Frame::Response(Response::Init { error: cs::OK, .. })) => Ok(c),
-            Some(Frame::Response(Response::Init { error, .. })) => bail!("init refused: cs_error {error}"),
+        let mut stream = UnixStream::connect(path)?;
+        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+        stream.write_all(&ipc::encode(&Frame::Request(Request::Init { model: 1 })))?;
+        let (mut buf, mut fds) = (Vec::new(), Vec::new());
+        let len = loop {
+            if let Some(n) = ipc::frame_len(&buf)? {
+                break n;
+            }
+            recv_with_fds(&stream, &mut buf, &mut fds)?;
+        };
+        let frame: Vec<u8> = buf.drain(..len).collect();
+        match ipc::decode(&frame)? {
+            Frame::Response(Response::Init { error: cs::OK, .. }) => {}
+            Frame::Response(Response::Init { error, .. }) => bail!("init refused: cs_error {error}"),
             other => bail!("unexpected reply {other:?}"),
         }
+        // The first descriptor is the event socket (the second, the state page, is not used).
+        let Some(events) = fds.into_iter().next() else { bail!("no event socket with the Init reply") };
+        Ok(Client { stream, events, buf })
     }
 
     fn send(&mut self, r: Request) -> Result<()> {
         Ok(self.stream.write_all(&ipc::encode(&Frame::Request(r)))?)
     }
 
+    /// The next frame: a response from the request stream or an event from the event socket.
     fn next(&mut self, wait: Duration) -> Result<Option<Frame>> {
         let deadline = Instant::now() + wait;
         loop {
@@ -106,14 +145,40 @@ impl Client {
             if left.is_zero() {
                 return Ok(None);
             }
-            self.stream.set_read_timeout(Some(left.min(Duration::from_millis(100))))?;
-            let mut chunk = [0u8; 4096];
-            match self.stream.read(&mut chunk) {
-                Ok(0) => bail!("the daemon closed the connection"),
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(e)
-                    if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            let left = left.min(Duration::from_millis(100));
+            let timeout = Timespec { tv_sec: 0, tv_nsec: i64::from(left.subsec_nanos()) };
+            let mut fds =
+                [PollFd::new(&self.events, PollFlags::IN), PollFd::new(&self.stream, PollFlags::IN)];
+            match poll(&mut fds, Some(&timeout)) {
+                Ok(_) | Err(Errno::INTR) => {}
                 Err(e) => return Err(e.into()),
+            }
+            let (event_ready, stream_ready) = (fds[0].revents(), fds[1].revents());
+            if event_ready.contains(PollFlags::IN) {
+                let mut packet = vec![0u8; 64 * 1024 + 4];
+                let (n, _) = rustix::net::recv(&self.events, &mut packet, RecvFlags::DONTWAIT)?;
+                if n == 0 {
+                    bail!("the daemon closed the event socket");
+                }
+                return Ok(Some(ipc::decode(&packet[..n])?));
+            }
+            if event_ready.intersects(PollFlags::HUP | PollFlags::ERR) {
+                bail!("the daemon closed the event socket");
+            }
+            if !stream_ready.is_empty() {
+                let mut chunk = [0u8; 4096];
+                match self.stream.read(&mut chunk) {
+                    Ok(0) => bail!("the daemon closed the connection"),
+                    Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock
+                                | std::io::ErrorKind::TimedOut
+                                | std::io::ErrorKind::Interrupted
+                        ) => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
         }
     }
