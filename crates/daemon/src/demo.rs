@@ -247,11 +247,8 @@ fn print_status(demo: &Demo, client: &mut Client) -> Result<()> {
         if let Some(Frame::Response(Response::Status { json, .. })) =
             client.next(Duration::from_millis(200))?
         {
-            let status = Status::from_json(&json).context("node 1's status document")?;
-            println!(
-                "\nstatus of node 1 (what `quorumtool status --json` prints):\n{}",
-                status.to_json_pretty()
-            );
+            let doc = Status::from_json(&json).context("node 1's status document")?.printable(&json);
+            println!("\nstatus of node 1 (what `quorumtool status --json` prints):\n{doc}");
             return Ok(());
         }
     }

@@ -86,6 +86,8 @@ const ACCEPT_BACKOFF_MAX: StdDuration = StdDuration::from_secs(1);
 /// Descriptors kept for the daemon itself (sockets, epoll, signals, state page, state files,
 /// log, spare) below the open-file limit: client connections never take these.
 const RESERVED_FDS: u64 = 64;
+/// Descriptors one client session holds in the daemon (stream + event socket).
+const FDS_PER_CONNECTION: u64 = 2;
 
 /// Raises the open-file soft limit to the hard limit, then caps client connections so that
 /// the daemon's own descriptors stay reserved (`system.max_connections`, lowered if the limit
@@ -100,10 +102,13 @@ fn connection_limits(system: &quorumd_config::System) -> Limits {
         let _ = setrlimit(Resource::Nofile, Rlimit { current: Some(want), maximum: lim.maximum });
     }
     let soft = getrlimit(Resource::Nofile).current.unwrap_or(want);
-    let room = usize::try_from(soft.saturating_sub(RESERVED_FDS)).unwrap_or(usize::MAX).max(1);
+    // Each session holds two descriptors: its stream and the daemon's end of its event socket
+    // (the client's end is held only while the Init reply passes it, inside the reserve).
+    let room =
+        usize::try_from(soft.saturating_sub(RESERVED_FDS) / FDS_PER_CONNECTION).unwrap_or(usize::MAX).max(1);
     let wanted = system.max_connections() as usize;
     if wanted > room {
-        warn!(target: "IPC", "system.max_connections {wanted} lowered to {room}: the open-file limit is {soft} and {RESERVED_FDS} descriptors are kept for the daemon itself");
+        warn!(target: "IPC", "system.max_connections {wanted} lowered to {room}: the open-file limit is {soft}, {RESERVED_FDS} descriptors are kept for the daemon itself and each connection takes {FDS_PER_CONNECTION}");
     }
     let total = wanted.min(room);
     let per_uid = (system.max_connections_per_uid() as usize).min(total);

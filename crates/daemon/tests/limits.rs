@@ -103,8 +103,8 @@ fn connections_past_the_cap_are_refused_and_the_daemon_keeps_its_ring() {
             ),
         }
     }
-    assert_eq!(held.len(), 136, "200 - 64 reserved descriptors\n{}", c.log(1));
-    assert_eq!(refused, 300 - 136);
+    assert_eq!(held.len(), 68, "(200 - 64 reserved descriptors) / 2 per connection\n{}", c.log(1));
+    assert_eq!(refused, 300 - 68);
     let e = QuorumClient::connect_with(c.socket(1), Model::V1).unwrap_err();
     assert_eq!(e.code(), CsError::NoResources, "the library's caller is told why");
     assert!(c.log(1).contains("system.max_connections reached"), "{}", c.log(1));

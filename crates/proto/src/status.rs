@@ -246,6 +246,20 @@ impl Status {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
 
+    /// The document `quorumtool status --json` and `quorumd demo` print: this status, plus
+    /// the daemon's per-source `dropped_datagrams` rows when its raw status text `raw` carries
+    /// them.
+    pub fn printable(&self, raw: &str) -> String {
+        let mut doc = serde_json::to_value(self).unwrap_or_default();
+        let raw: serde_json::Value = serde_json::from_str(raw).unwrap_or_default();
+        if let (Some(drops), Some(map)) =
+            (raw.get("dropped_datagrams").filter(|d| d.is_array()), doc.as_object_mut())
+        {
+            map.insert("dropped_datagrams".into(), drops.clone());
+        }
+        serde_json::to_string_pretty(&doc).unwrap_or_default()
+    }
+
     /// Reads a document; a missing or mistyped field is an error naming it.
     pub fn from_json(text: &str) -> Result<Status, serde_json::Error> {
         let status: Status = serde_json::from_str(text)?;

@@ -436,9 +436,9 @@ impl Status {
     }
 
     /// The JSON of `status --json`: the daemon's document as it is (its nodelist filled in
-    /// when the daemon left it out).
-    pub fn to_json(&self) -> String {
-        self.doc.to_json_pretty()
+    /// when the daemon left it out), with the daemon's drop counters from its raw text.
+    pub fn to_json(&self, raw: &str) -> String {
+        self.doc.printable(raw)
     }
 
     /// Every configured node as JSON (`status`, `list` and `explain` print it).

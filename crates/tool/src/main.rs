@@ -241,16 +241,7 @@ fn status(sock: &Path, as_json: bool) -> Result<Exit> {
     let s = Status::parse(&raw).map_err(|e| failure(Exit::Error, format!("{e:#}")))?;
     let dropped = drops::from_status(&raw);
     if as_json {
-        let text = s.to_json();
-        match (dropped, serde_json::from_str::<serde_json::Value>(&text)) {
-            (Some(d), Ok(mut v)) => {
-                if let Some(map) = v.as_object_mut() {
-                    map.insert("dropped_datagrams".into(), d);
-                }
-                println!("{}", serde_json::to_string_pretty(&v)?);
-            }
-            _ => println!("{text}"),
-        }
+        println!("{}", s.to_json(&raw));
     } else {
         print!("{}", render::status(&s));
         print!("{}", dropped.as_ref().map(drops::render).unwrap_or_default());
