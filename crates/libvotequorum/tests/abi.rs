@@ -4,23 +4,38 @@
 //! three-node nodelist, alone): every call including the error paths (bad handle, unknown node,
 //! qdevice calls, no daemon, daemon killed) and the fd check Pacemaker makes.
 //!
-//! Tests that need readelf, cc or the Debian header report themselves ignored, with the
-//! reason, when those are missing (`harness = false`, see tests/support/prereq.rs).
+//! Tests that need readelf, cc, the Debian header or root report themselves ignored, with the
+//! reason, when those are missing (`harness = false`, see tests/support/prereq.rs); the harness
+//! shared with the other drop-in libraries is tests/support/cabi_abi.rs.
 #![allow(clippy::disallowed_methods)]
 
 #[path = "../../../tests/support/prereq.rs"]
 mod prereq;
 
-use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+#[path = "../../../tests/support/cabi_abi.rs"]
+mod cabi_abi;
+
+const LIB: cabi_abi::Lib = cabi_abi::Lib {
+    name: "votequorum",
+    package: "quorumd-libvotequorum",
+    built: "libvotequorum.so",
+    soname: "libvotequorum.so.8",
+    dev_package: "libvotequorum-dev",
+    map: "crates/libvotequorum/libvotequorum.map",
+    symbol_prefix: "votequorum_",
+    version: "COROSYNC_VOTEQUORUM_1.0",
+    functions: 16,
+    env_prefix: "VQ",
+    nodes: 3,
+    runs_as_nobody: false,
+    min_ok: 40,
+};
 
 fn main() {
     prereq::run(vec![
         prereq::needs(
             "soname_and_every_symbol_under_corosync_votequorum_1_0",
-            needs_readelf,
+            cabi_abi::needs_readelf,
             soname_and_every_symbol_under_corosync_votequorum_1_0,
         ),
         prereq::needs(
@@ -31,156 +46,14 @@ fn main() {
     ]);
 }
 
-fn needs_readelf() -> Option<String> {
-    prereq::missing(&[(prereq::has_command("readelf"), "readelf (apt-get install binutils)")])
-}
-
 fn needs_cc_and_header() -> Option<String> {
-    prereq::missing(&[
-        (prereq::has_command("cc"), "cc (apt-get install gcc libc6-dev)"),
-        (
-            Path::new("/usr/include/corosync/votequorum.h").exists(),
-            "/usr/include/corosync/votequorum.h (apt-get install libvotequorum-dev)",
-        ),
-        (prereq::is_root(), "root (the program checks the fd's peer is uid 0 as Pacemaker does)"),
-    ])
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
-
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
-}
-
-/// `cargo test` does not build a cdylib-only package's library or other packages' binaries:
-/// build both here (cargo makes it a no-op when they are fresh).
-fn ensure_built() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-p", "quorumd-libvotequorum", "-p", "quorumd"]).current_dir(repo_root());
-        if profile_dir().ends_with("release") {
-            cmd.arg("--release");
-        }
-        assert!(cmd.status().expect("cargo build").success(), "cargo build failed");
-    });
-}
-
-struct Scratch {
-    dir: PathBuf,
-    daemon: Option<Child>,
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if let Some(mut d) = self.daemon.take() {
-            let _ = d.kill();
-            let _ = d.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn scratch(name: &str) -> Scratch {
-    ensure_built();
-    let dir = std::env::temp_dir().join(format!("quorumd-libvotequorum-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let _ = Command::new("chmod").arg("755").arg(&dir).status();
-    std::fs::copy(profile_dir().join("libvotequorum.so"), dir.join("libvotequorum.so.8")).unwrap();
-    Scratch { dir, daemon: None }
+    cabi_abi::needs_cc_and_header(&LIB)
 }
 
 fn soname_and_every_symbol_under_corosync_votequorum_1_0() {
-    let s = scratch("symbols");
-    let lib = s.dir.join("libvotequorum.so.8");
-    let d = Command::new("readelf").arg("-d").arg(&lib).output().unwrap();
-    assert!(String::from_utf8_lossy(&d.stdout).contains("Library soname: [libvotequorum.so.8]"));
-    let syms = Command::new("readelf").args(["--dyn-syms", "-W"]).arg(&lib).output().unwrap();
-    let syms = String::from_utf8_lossy(&syms.stdout);
-    let exported: Vec<&str> = syms
-        .lines()
-        .filter(|l| l.contains(" FUNC ") && l.contains(" GLOBAL ") && !l.contains(" UND "))
-        .filter_map(|l| l.split_whitespace().last())
-        .collect();
-    let map = std::fs::read_to_string(repo_root().join("crates/libvotequorum/libvotequorum.map")).unwrap();
-    let want: Vec<String> = map
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with("votequorum_"))
-        .map(|l| format!("{}@@COROSYNC_VOTEQUORUM_1.0", l.trim_end_matches(';')))
-        .collect();
-    assert_eq!(want.len(), 16, "corosync 3.1.7's libvotequorum has 16 functions");
-    let mut got: Vec<String> = exported.iter().map(|s| s.to_string()).collect();
-    got.sort();
-    let mut want_sorted = want.clone();
-    want_sorted.sort();
-    assert_eq!(got, want_sorted);
+    cabi_abi::soname_and_every_symbol(&LIB);
 }
 
 fn c_program_built_against_debians_header_walks_every_call() {
-    let header = Path::new("/usr/include/corosync/votequorum.h");
-    assert!(
-        header.exists(),
-        "Debian's libvotequorum-dev is needed (.ci/run installs it): {} missing",
-        header.display()
-    );
-    let mut s = scratch("c");
-    let exe = s.dir.join("votequorum-conformance");
-    let status = Command::new("cc")
-        .args(["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O1", "-g"])
-        .arg(repo_root().join("tests/abi/votequorum.c"))
-        .arg("-o")
-        .arg(&exe)
-        .arg(s.dir.join("libvotequorum.so.8"))
-        .arg(format!("-Wl,-rpath,{}", s.dir.display()))
-        .status()
-        .expect("cc");
-    assert!(status.success(), "cc failed");
-    let ldd = Command::new("ldd").arg(&exe).output().unwrap();
-    let ldd = String::from_utf8_lossy(&ldd.stdout);
-    let line = ldd.lines().find(|l| l.contains("libvotequorum.so.8")).unwrap_or_default().to_string();
-    assert!(line.contains(&s.dir.display().to_string()), "loads the wrong libvotequorum: {line}");
-
-    let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let conf = format!(
-        "totem {{\n  version: 2\n  cluster_name: vqabi\n  crypto_cipher: none\n  crypto_hash: none\n  interface {{\n    linknumber: 0\n    mcastport: {port}\n  }}\n}}\nnodelist {{\n  node {{\n    nodeid: 1\n    ring0_addr: 127.0.0.1\n    name: n1\n  }}\n  node {{\n    nodeid: 2\n    ring0_addr: 127.0.0.2\n  }}\n  node {{\n    nodeid: 3\n    ring0_addr: 127.0.0.3\n  }}\n}}\nquorum {{\n  provider: corosync_votequorum\n  two_node: 0\n}}\n"
-    );
-    std::fs::write(s.dir.join("corosync.conf"), conf).unwrap();
-    let sock = s.dir.join("sock");
-    let log = std::fs::File::create(s.dir.join("log")).unwrap();
-    let daemon = Command::new(profile_dir().join("quorumd"))
-        .arg("--config")
-        .arg(s.dir.join("corosync.conf"))
-        .args(["--nodeid", "1", "--socket"])
-        .arg(&sock)
-        .arg("--state-dir")
-        .arg(s.dir.join("state"))
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let pid = daemon.id();
-    s.daemon = Some(daemon);
-    let start = Instant::now();
-    while quorumd_client::cmap::CmapClient::connect_map(&sock, quorumd_client::cmap::CmapMap::Default)
-        .is_err()
-    {
-        assert!(start.elapsed() < Duration::from_secs(10), "daemon never served");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = Command::new(&exe)
-        .env("QUORUMD_SOCKET", &sock)
-        .env("VQ_TEST_NO_DAEMON", s.dir.join("nothing-here"))
-        .env("VQ_TEST_DAEMON_PID", pid.to_string())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let log = std::fs::read_to_string(s.dir.join("log")).unwrap_or_default();
-    assert!(out.status.success() && text.contains("0 failures"), "{text}\n--- daemon log ---\n{log}");
-    assert!(text.lines().filter(|l| l.starts_with("ok: ")).count() > 40, "{text}");
+    cabi_abi::c_program_walks_every_call(&LIB);
 }
