@@ -47,7 +47,10 @@ pub(super) fn prepare(
         }
     }
     p.log.check()?;
-    Ok(Reloaded { config: p.config, params: p.params, peers: p.peers })
+    let mut params = p.params;
+    // The node rewrites its configuration keys in cmap from these (what a start would show).
+    params.cmap = quorumd_cmap::config_keys(&p.config);
+    Ok(Reloaded { config: p.config, params, peers: p.peers })
 }
 
 impl Roster {

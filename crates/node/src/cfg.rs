@@ -11,11 +11,16 @@
 //! kill_node: refused (`CS_ERR_NOT_EXIST`) unless `runtime.members.<id>.status` is `joined`;
 //! otherwise multicast in agreed order, and the named node leaves when it is delivered.
 //!
+//! reload_config: multicast in agreed order, as corosync's; every node that delivers it reloads
+//! its configuration file (the shell's reload, the same as SIGHUP and `quorumtool reload`), and
+//! the asking node answers its client with its own result: `CS_OK`, or `CS_ERR_INVALID_PARAM`
+//! when the file was refused (nothing changed; `config.reload_error_message` says why).
+//!
 //! Deviation from corosync: every shutdown here is a clean leave of the cluster (peers re-form
 //! at once), not Corosync's exit path; a timed-out request does not also send the trackers a
 //! `CS_ERR_TIMEOUT` test-shutdown; node addresses come from the nodelist's IP literals.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::IpAddr;
 
 use quorumd_proto::ipc::cs;
@@ -27,6 +32,10 @@ use crate::{ClientOutput, ConnId, Delivery, Node, NodeEvent};
 
 /// The service id that prefixes cfg payloads on Totem (corosync's CFG_SERVICE = 7).
 pub const SERVICE_CFG: u8 = 7;
+
+/// The cfg messages on Totem (after [`SERVICE_CFG`]): kill_node, reload_config.
+const MSG_KILL: u8 = 1;
+const MSG_RELOAD: u8 = 2;
 
 /// `COROSYNC_CFG_SHUTDOWN_FLAG_REGARDLESS`.
 const REGARDLESS: u32 = 1;
@@ -53,6 +62,9 @@ struct Pending {
 pub(crate) struct CfgState {
     trackers: BTreeSet<ConnId>,
     pending: Option<Pending>,
+    /// This node's `reload_config` requests multicast and not yet delivered, in submission
+    /// order (agreed order delivers them in that order).
+    reloads: VecDeque<ConnId>,
 }
 
 impl CfgState {
@@ -193,7 +205,7 @@ impl Node {
             CfgRequest::KillNode { nodeid, reason } => {
                 let status = self.cmap.map.get(&format!("runtime.members.{nodeid}.status"));
                 let error = if status == Some(&CmapValue::String("joined".into())) {
-                    let mut payload = vec![SERVICE_CFG, 1];
+                    let mut payload = vec![SERVICE_CFG, MSG_KILL];
                     payload.extend_from_slice(&nodeid.to_be_bytes());
                     payload.extend_from_slice(reason.as_bytes());
                     match self.totem.submit(payload) {
@@ -205,11 +217,11 @@ impl Node {
                 };
                 CfgResponse::Result { error }
             }
-            CfgRequest::ReloadConfig => {
-                // Deviation from corosync: no runtime reload of corosync.conf in this build.
-                self.notice("reload_config requested: configuration reload is not supported by this quorumd (restart the daemon to apply corosync.conf changes)".into());
-                CfgResponse::Result { error: cs::ERR_NOT_SUPPORTED }
-            }
+            CfgRequest::ReloadConfig => match self.totem.submit(vec![SERVICE_CFG, MSG_RELOAD]) {
+                // Answered when delivered (`cfg_delivered`) and reloaded (`reload_answer`).
+                Ok(()) => return self.cfg.reloads.push_back(conn),
+                Err(_) => CfgResponse::Result { error: cs::ERR_TRY_AGAIN },
+            },
             // quorumd logs to stderr / the journal: no log file to reopen.
             CfgRequest::ReopenLogFiles => CfgResponse::Result { error: cs::OK },
         };
@@ -298,10 +310,21 @@ impl Node {
         self.leave(now);
     }
 
-    /// A cfg message delivered in agreed order (kill_node).
+    /// The result of this node's reload for the cfg session that asked.
+    pub(crate) fn cfg_reload_answer(&mut self, conn: ConnId, error: u32) {
+        self.cfg_reply(conn, CfgResponse::Result { error });
+    }
+
+    /// A cfg message delivered in agreed order (kill_node, reload_config).
     pub(crate) fn cfg_delivered(&mut self, now: Instant, d: &Delivery) {
         let p = &d.payload;
-        if p.len() < 6 || p[1] != 1 {
+        if p.get(1) == Some(&MSG_RELOAD) {
+            self.notice(format!("Config reload requested by node {}", d.origin));
+            let conn = if d.origin == self.my_id { self.cfg.reloads.pop_front() } else { None };
+            // The asker may have gone meanwhile; `reload_answer` then tells no one.
+            return self.reload_starting(conn);
+        }
+        if p.len() < 6 || p[1] != MSG_KILL {
             return;
         }
         let nodeid = u32::from_be_bytes([p[2], p[3], p[4], p[5]]);

@@ -186,11 +186,12 @@ pub enum NodeEvent {
         /// What was wrong.
         reason: String,
     },
-    /// A client (root) asked for a configuration reload: the shell reloads and answers with
-    /// [`Node::reload_answer`].
+    /// A configuration reload is due: a client (root) asked for one (`quorumtool reload`), or
+    /// a cfg `reload_config` of any node was delivered (it reloads every node, as corosync's).
+    /// The shell reloads and answers with [`Node::reload_answer`].
     ReloadRequested {
-        /// Connection to answer.
-        conn: ConnId,
+        /// Connection to answer (none when another node asked).
+        conn: Option<ConnId>,
     },
     /// The clean leave is complete; the shell may exit.
     Left,

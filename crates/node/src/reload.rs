@@ -9,7 +9,11 @@
 //! switches (those need a restart), and removing a node that is a member of the current ring
 //! (it must be stopped first).
 
+use std::collections::BTreeSet;
+
 use quorumd_proto::ipc::{cs, Response};
+use quorumd_proto::svc::Service;
+use quorumd_proto::svc_cmap::CmapValue;
 use quorumd_proto::{Instant, MemberList};
 
 use crate::sessions::Session;
@@ -30,16 +34,48 @@ impl Node {
             self.reply(conn, Response::Reloaded { error: cs::ERR_ACCESS, text });
             return;
         }
+        self.reload_starting(Some(conn));
+    }
+
+    /// A reload is due (asked by `conn`, or by another node's cfg `reload_config`): corosync's
+    /// `config.reload_in_progress` goes to 1 until [`Node::reload_answer`].
+    pub(crate) fn reload_starting(&mut self, conn: Option<ConnId>) {
+        let m = &mut self.cmap.map;
+        let _ = m.delete("config.reload_error_message");
+        let _ = m.set("config.totemconfig_reload_in_progress", CmapValue::U8(1));
+        let _ = m.set("config.reload_in_progress", CmapValue::U8(1));
+        self.flush_cmap();
         self.events.push_back(NodeEvent::ReloadRequested { conn });
     }
 
     /// Answers a [`NodeEvent::ReloadRequested`]: `Ok(what changed)` or `Err(why nothing did)`.
-    pub fn reload_answer(&mut self, conn: ConnId, result: Result<String, String>) {
+    /// As corosync, the outcome is left in cmap (`config.reload_status`, the `cs_error_t`;
+    /// `config.reload_error_message` when refused, which `corosync-cfgtool -R` prints), and the
+    /// client that asked gets it: a cfg session `reload_config`'s result (`CS_ERR_INVALID_PARAM`
+    /// for a refused file, as corosync), a quorum session the text too.
+    pub fn reload_answer(&mut self, conn: Option<ConnId>, result: Result<String, String>) {
         let (error, text) = match result {
             Ok(text) => (cs::OK, text),
             Err(text) => (cs::ERR_INVALID_PARAM, text),
         };
-        self.reply(conn, Response::Reloaded { error, text });
+        let m = &mut self.cmap.map;
+        if error != cs::OK {
+            let _ = m.set("config.reload_error_message", CmapValue::String(text.clone()));
+        }
+        let _ = m.set("config.reload_status", CmapValue::I32(i32::try_from(error).unwrap_or(i32::MAX)));
+        let _ = m.set("config.totemconfig_reload_in_progress", CmapValue::U8(0));
+        let _ = m.set("config.reload_in_progress", CmapValue::U8(0));
+        self.flush_cmap();
+        let Some(conn) = conn else { return };
+        match self.svc.get(&conn).map(|s| s.service) {
+            Some(Service::Cfg) => self.cfg_reload_answer(conn, error),
+            // The asker went away meanwhile: nobody to tell.
+            Some(_) => {}
+            None if self.sessions.table.contains_key(&conn) => {
+                self.reply(conn, Response::Reloaded { error, text });
+            }
+            None => {}
+        }
     }
 
     /// The configured nodes.
@@ -109,9 +145,47 @@ impl Node {
             changes.push("node names".into());
         }
         self.names = params.names;
+        self.cmap_reloaded(params.cmap);
         self.drain_vq(now);
         self.pump(now);
         Ok(changes)
+    }
+}
+
+/// The cmap sections a reload rewrites from the new file (corosync's `remove_deleted_entries`
+/// prefixes, and `resources.`): keys under them not in the new file are deleted, the others
+/// set. Keys elsewhere (`system.*`, applied only at start; `runtime.*`; what clients wrote
+/// under their own names) keep their values.
+const RELOADED_SECTIONS: [&str; 6] =
+    ["logging.", "totem.", "nodelist.", "quorum.", "uidgid.config.", "resources."];
+
+impl Node {
+    /// After an accepted reload: the configuration keys become what a fresh start with the
+    /// new file shows (`config_keys` and the resolved `uidgid` entries), and every tracker of
+    /// a key that was added, changed or deleted is notified, as corosync's reload does.
+    fn cmap_reloaded(&mut self, config_keys: Vec<(String, CmapValue)>) {
+        let in_section = |k: &str| RELOADED_SECTIONS.iter().any(|p| k.starts_with(p));
+        let mut want: Vec<(String, CmapValue)> = config_keys
+            .into_iter()
+            .filter(|(k, _)| in_section(k) && !k.starts_with("uidgid.config."))
+            .collect();
+        want.extend(self.access.uids.iter().map(|u| (format!("uidgid.config.uid.{u}"), CmapValue::U8(1))));
+        want.extend(self.access.gids.iter().map(|g| (format!("uidgid.config.gid.{g}"), CmapValue::U8(1))));
+        let keep: BTreeSet<&str> = want.iter().map(|(k, _)| k.as_str()).collect();
+        let m = &mut self.cmap.map;
+        let gone: Vec<String> = RELOADED_SECTIONS
+            .iter()
+            .flat_map(|p| m.prefix(p).map(|(k, _)| k.clone()).collect::<Vec<_>>())
+            .filter(|k| !keep.contains(k.as_str()))
+            .collect();
+        for k in gone {
+            let _ = m.delete(&k);
+        }
+        for (k, v) in want {
+            // A key the map refuses (a name corosync could not have) is left out, as at boot.
+            let _ = m.set(&k, v);
+        }
+        self.flush_cmap();
     }
 }
 
@@ -162,6 +236,135 @@ mod tests {
         let e = node.reload(now, slow).unwrap_err();
         assert!(e.contains("totem timing"), "{e}");
         assert_eq!(node.nodelist().len(), 1);
+    }
+
+    /// A node that ran its startup rounds alone.
+    fn settled(p: NodeParams) -> (Node, Instant) {
+        let mut node = Node::new(p, Instant::from_micros(0));
+        let mut now = Instant::from_micros(0);
+        for _ in 0..200 {
+            now = node.poll_timeout().unwrap_or(now);
+            node.handle_timeout(now);
+            while node.poll_event().is_some() {}
+            while node.poll_transmit().is_some() {}
+        }
+        (node, now)
+    }
+
+    fn with_keys(c: &quorumd_config::Config) -> NodeParams {
+        let mut p = params(c);
+        p.cmap = quorumd_cmap::config_keys(c);
+        p
+    }
+
+    /// The configuration sections of the default map.
+    fn config_section(node: &Node) -> Vec<(String, CmapValue)> {
+        RELOADED_SECTIONS
+            .iter()
+            .flat_map(|p| node.cmap.map.prefix(p).map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>())
+            .collect()
+    }
+
+    #[test]
+    fn a_reload_rewrites_the_config_keys_as_a_fresh_start_and_notifies_trackers() {
+        use quorumd_proto::svc_cmap::{track, CmapNotify};
+        let two = config(2, "  quorum_votes: 1\n");
+        let (mut node, now) = settled(with_keys(&two));
+        let tracker = ConnId(77);
+        let flags = track::ADD | track::MODIFY | track::DELETE | track::PREFIX;
+        node.cmap.map.track_add(tracker.0, "nodelist.", flags).unwrap();
+        node.cmap.map.track_add(tracker.0, "uidgid.config.", flags).unwrap();
+        node.cmap.map.track_add(tracker.0, "quorum.", flags).unwrap();
+        // A key a client wrote under quorum. goes, as in corosync (not in the file).
+        node.cmap.map.set("quorum.scratch", CmapValue::U8(1)).unwrap();
+        while node.poll_client().is_some() {}
+
+        // Three nodes, node 2 with 2 votes, a uidgid entry, expected votes: every key a
+        // fresh start with this file would show, and nothing of the old file's.
+        let text = "totem {\n version: 2\n cluster_name: r\n}\nnodelist {\n node {\n  nodeid: 1\n  ring0_addr: 10.0.0.1\n }\n node {\n  nodeid: 3\n  ring0_addr: 10.0.0.3\n  quorum_votes: 2\n }\n}\nquorum {\n provider: corosync_votequorum\n expected_votes: 3\n}\nuidgid {\n uid: 1000\n}\n";
+        let three = quorumd_config::parse_str(text, "c").unwrap();
+        let mut p = with_keys(&three);
+        p.access.uids.insert(1000);
+        let fresh = {
+            let mut q = with_keys(&three);
+            q.access.uids.insert(1000);
+            settled(q).0
+        };
+        node.reload(now, p).unwrap();
+        assert_eq!(config_section(&node), config_section(&fresh));
+        assert_eq!(node.cmap.map.get("nodelist.node.1.nodeid"), Some(&CmapValue::U32(3)));
+        assert_eq!(node.cmap.map.get("nodelist.node.1.quorum_votes"), Some(&CmapValue::U32(2)));
+        assert_eq!(node.cmap.map.get("quorum.expected_votes"), Some(&CmapValue::U32(3)));
+        assert_eq!(node.cmap.map.get("uidgid.config.uid.1000"), Some(&CmapValue::U8(1)));
+        assert_eq!(node.cmap.map.get("quorum.scratch"), None);
+        assert_eq!(node.cmap.map.get("nodelist.node.0.quorum_votes"), None);
+
+        let mut seen = Vec::new();
+        while let Some((conn, out)) = node.poll_client() {
+            if let (true, crate::ClientOutput::Send(bytes)) = (conn == tracker, out) {
+                let n = CmapNotify::decode(&bytes).unwrap();
+                seen.push((n.event, n.key));
+            }
+        }
+        for want in [
+            (track::MODIFY, "nodelist.node.1.nodeid"),
+            (track::MODIFY, "nodelist.node.1.ring0_addr"),
+            (track::DELETE, "nodelist.node.0.quorum_votes"),
+            (track::ADD, "quorum.expected_votes"),
+            (track::DELETE, "quorum.scratch"),
+            (track::ADD, "uidgid.config.uid.1000"),
+        ] {
+            assert!(seen.iter().any(|(e, k)| (*e, k.as_str()) == want), "{want:?} not in {seen:?}");
+        }
+        // Unchanged keys are not notified.
+        assert!(!seen.iter().any(|(_, k)| k == "nodelist.node.0.nodeid"), "{seen:?}");
+
+        // A refused reload changes no key.
+        let before = config_section(&node);
+        let mut slow = with_keys(&config(1, ""));
+        slow.totem.token = quorumd_proto::Duration::from_millis(5000);
+        node.reload(now, slow).unwrap_err();
+        assert_eq!(config_section(&node), before);
+    }
+
+    #[test]
+    fn a_cfg_reload_is_multicast_and_answered_to_the_cfg_session_that_asked() {
+        use crate::{ClientInput, ClientOutput};
+        use quorumd_proto::svc_cfg::{CfgRequest, CfgResponse};
+        let (mut node, mut now) = settled(with_keys(&config(1, "")));
+        let conn = ConnId(5);
+        node.handle_client(now, conn, ClientInput::Connected { uid: 0, gid: 0, pid: 9 });
+        for req in [CfgRequest::Init, CfgRequest::ReloadConfig] {
+            node.handle_client(now, conn, ClientInput::Frame(req.encode().unwrap()));
+        }
+        let mut asked = None;
+        let mut answers = Vec::new();
+        for _ in 0..200 {
+            while let Some(e) = node.poll_event() {
+                if let NodeEvent::ReloadRequested { conn } = e {
+                    asked = Some(conn);
+                    assert_eq!(node.cmap.map.get("config.reload_in_progress"), Some(&CmapValue::U8(1)));
+                    node.reload_answer(conn, Err("line 3: no".into()));
+                }
+            }
+            while let Some((c, out)) = node.poll_client() {
+                if let (true, ClientOutput::Send(bytes)) = (c == conn, out) {
+                    answers.push(CfgResponse::decode(&bytes).unwrap());
+                }
+            }
+            while node.poll_transmit().is_some() {}
+            now = node.poll_timeout().unwrap_or(now);
+            node.handle_timeout(now);
+        }
+        assert_eq!(asked, Some(Some(conn)), "delivered in agreed order, then reloaded");
+        assert_eq!(
+            answers,
+            [CfgResponse::Init { error: cs::OK }, CfgResponse::Result { error: cs::ERR_INVALID_PARAM }]
+        );
+        let m = &node.cmap.map;
+        assert_eq!(m.get("config.reload_in_progress"), Some(&CmapValue::U8(0)));
+        assert_eq!(m.get("config.reload_status"), Some(&CmapValue::I32(7)));
+        assert_eq!(m.get("config.reload_error_message"), Some(&CmapValue::String("line 3: no".into())));
     }
 
     #[test]
