@@ -4,7 +4,7 @@
  * Walks every call and the shutdown protocol with two trackers in child processes; exits 1
  * if any check failed.
  *
- * Environment: QUORUMD_SOCKET, CFG_TEST_DAEMON_PID, CFG_TEST_NO_DAEMON.
+ * Environment: QUORUMD_SOCKET, CFG_TEST_DAEMON_PID, CFG_TEST_NO_DAEMON, CFG_TEST_CONFIG.
  */
 #define _GNU_SOURCE
 #include <corosync/cfg.h>
@@ -107,6 +107,79 @@ static double now_s(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = calloc(1, 65536);
+	if (f && buf && fread(buf, 1, 65535, f) == 0)
+		buf[0] = '\0';
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+static int spit(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fputs(text, f);
+	return fclose(f);
+}
+
+static int node_addr_count(corosync_cfg_handle_t h, unsigned int nodeid, cs_error_t *rc)
+{
+	corosync_cfg_node_address_t addrs[4];
+	int n = -1;
+	*rc = corosync_cfg_get_node_addrs(h, nodeid, 4, &n, addrs);
+	return n;
+}
+
+/*
+ * reload_config: the file as started (OK); node 3 added to the file (OK, and cfg serves its
+ * address at once); a file with a syntax error (INVALID_PARAM, nothing changed); the file as
+ * started again (OK, node 3 gone). CFG_TEST_CONFIG is the daemon's corosync.conf.
+ */
+static void reload_checks(corosync_cfg_handle_t h)
+{
+	const char *conf = getenv("CFG_TEST_CONFIG");
+	cs_error_t rc;
+	int n;
+
+	CHECK_RC(corosync_cfg_reload_config(h), CS_OK);
+	CHECK(conf != NULL, "CFG_TEST_CONFIG names the daemon's configuration file");
+	if (!conf)
+		return;
+	char *orig = slurp(conf);
+	char *grown = calloc(1, 70000);
+	char *cut = orig ? strstr(orig, "}\nquorum") : NULL;
+	CHECK(cut != NULL && grown != NULL, "the nodelist's end found in %s", conf);
+	if (!cut || !grown)
+		return;
+	memcpy(grown, orig, (size_t)(cut - orig));
+	strcat(grown, "  node {\n    nodeid: 3\n    ring0_addr: 127.0.0.3\n  }\n");
+	strcat(grown, cut);
+
+	n = node_addr_count(h, 3, &rc);
+	CHECK(rc == CS_ERR_NOT_EXIST, "node 3 not configured yet (%d)", (int)rc);
+	CHECK(spit(conf, grown) == 0, "node 3 written into the file");
+	CHECK_RC(corosync_cfg_reload_config(h), CS_OK);
+	n = node_addr_count(h, 3, &rc);
+	CHECK(rc == CS_OK && n == 1, "after the reload node 3 has its address (%d, %d)", (int)rc, n);
+
+	CHECK(spit(conf, "totem {\n  version: 2\n") == 0, "a broken file written");
+	CHECK_RC(corosync_cfg_reload_config(h), CS_ERR_INVALID_PARAM);
+	n = node_addr_count(h, 3, &rc);
+	CHECK(rc == CS_OK && n == 1, "a refused reload changed nothing (%d, %d)", (int)rc, n);
+
+	CHECK(spit(conf, orig) == 0, "the file as started written back");
+	CHECK_RC(corosync_cfg_reload_config(h), CS_OK);
+	n = node_addr_count(h, 3, &rc);
+	CHECK(rc == CS_ERR_NOT_EXIST, "node 3 gone again (%d)", (int)rc);
+	free(orig);
+	free(grown);
+}
+
 int main(void)
 {
 	corosync_cfg_handle_t h;
@@ -172,7 +245,7 @@ int main(void)
 	}
 	CHECK_RC(corosync_cfg_kill_node(h, 2, "test"), CS_ERR_NOT_EXIST);
 	CHECK_RC(corosync_cfg_kill_node(h, 9, "test"), CS_ERR_NOT_EXIST);
-	CHECK_RC(corosync_cfg_reload_config(h), CS_ERR_NOT_SUPPORTED);
+	reload_checks(h);
 	CHECK_RC(corosync_cfg_reopen_log_files(h), CS_OK);
 	CHECK_RC(corosync_cfg_replyto_shutdown(h, COROSYNC_CFG_SHUTDOWN_FLAG_YES), CS_ERR_ACCESS);
 	CHECK_RC(corosync_cfg_dispatch(h, CS_DISPATCH_ONE_NONBLOCKING), CS_ERR_TRY_AGAIN);

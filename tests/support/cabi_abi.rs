@@ -203,6 +203,7 @@ pub fn c_program_walks_every_call(lib: &Lib) {
         .env("QUORUMD_SOCKET", &sock)
         .env(format!("{}_TEST_NO_DAEMON", lib.env_prefix), s.dir.join("nothing-here"))
         .env(format!("{}_TEST_DAEMON_PID", lib.env_prefix), pid.to_string())
+        .env(format!("{}_TEST_CONFIG", lib.env_prefix), s.dir.join("corosync.conf"))
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
