@@ -2,7 +2,8 @@
 # Installs quorumd: the daemon (PREFIX/sbin) and quorumtool (PREFIX/bin), stripped;
 # libquorum.so.5 with its headers and pkg-config file (crates/capi/install.sh); the other
 # drop-in libraries libcmap.so.4, libvotequorum.so.8, libcfg.so.7 and libcorosync_common.so.4
-# (Corosync's file names and symlinks) with cmap.h, votequorum.h and cfg.h; the systemd
+# (Corosync's file names and symlinks) with cmap.h, votequorum.h and cfg.h and their
+# pkg-config files (libcmap.pc, libvotequorum.pc, libcfg.pc, libcorosync_common.pc); the systemd
 # unit with this PREFIX's paths (PREFIX/lib/systemd/system); the man pages quorumd(8) and
 # quorumtool(1); the example configuration (PREFIX/share/doc/quorumd).
 #
@@ -60,6 +61,8 @@ for lib in cmap:4 votequorum:8 cfg:7 corosync_common:4; do
 	if [ -f "$root/crates/lib$name/include/corosync/$name.h" ]; then
 		install -m 0644 "$root/crates/lib$name/include/corosync/$name.h" "$DESTDIR$PREFIX/include/corosync/"
 	fi
+	sed -e "s|@PREFIX@|$PREFIX|g" -e "s|@LIBDIR@|$libdir|g" "$root/crates/lib$name/lib$name.pc.in" \
+		> "$DESTDIR$libdir/pkgconfig/lib$name.pc"
 done
 install -d "$DESTDIR$sbindir" "$DESTDIR$bindir" "$DESTDIR$mandir/man8" "$DESTDIR$mandir/man1" \
 	"$DESTDIR$unitdir" "$DESTDIR$docdir"

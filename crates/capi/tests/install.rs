@@ -1,7 +1,9 @@
 //! `packaging/install.sh`: into a temporary PREFIX (and a DESTDIR staging of another PREFIX) from
 //! this build's binaries: every file where it belongs, binaries and library stripped with their
 //! debug info kept aside, a unit whose paths are the PREFIX's, man pages that name only installed
-//! pages; and `systemd-analyze verify` on the installed unit where systemd is present.
+//! pages; every library's pkg-config file resolving, in a DESTDIR staging, to flags that
+//! compile and link a program; and `systemd-analyze verify` on the installed unit where
+//! systemd is present.
 #![allow(clippy::disallowed_methods)]
 
 mod common;
@@ -21,6 +23,11 @@ fn main() {
             install_sh_installs_stripped_files_whose_paths_match_the_prefix,
         ),
         prereq::needs(
+            "pkg_config_resolves_every_library_installed_into_a_destdir",
+            needs_pkg_config_and_cc,
+            pkg_config_resolves_every_library_installed_into_a_destdir,
+        ),
+        prereq::needs(
             "the_installed_unit_passes_systemd_analyze_verify",
             needs_systemd_analyze,
             the_installed_unit_passes_systemd_analyze_verify,
@@ -33,6 +40,15 @@ fn needs_binutils() -> Option<String> {
         ["objcopy", "strip", "readelf"].iter().all(|t| prereq::has_command(t)),
         "objcopy, strip and readelf (apt-get install binutils)",
     )])
+}
+
+fn needs_pkg_config_and_cc() -> Option<String> {
+    needs_binutils().or_else(|| {
+        prereq::missing(&[
+            (prereq::has_command("pkg-config"), "pkg-config (apt-get install pkg-config)"),
+            (prereq::has_command("cc"), "cc (apt-get install gcc libc6-dev)"),
+        ])
+    })
 }
 
 fn needs_systemd_analyze() -> Option<String> {
@@ -229,4 +245,74 @@ fn the_installed_unit_passes_systemd_analyze_verify() {
     // Only what it says about our unit counts (a container's own units may draw remarks).
     let ours: Vec<&str> = text.lines().filter(|l| l.contains("quorumd")).collect();
     assert!(out.status.success() && ours.is_empty(), "systemd-analyze verify {}:\n{text}", unit.display());
+}
+
+/// Staged into a DESTDIR, each library's `.pc` resolves (with the staging as pkg-config's
+/// sysroot and only the staged files on its path) to the staged headers and library, and a C
+/// program calling each library compiles and links with exactly those flags.
+fn pkg_config_resolves_every_library_installed_into_a_destdir() {
+    let tmp = Temp::new("pkgconfig");
+    let stage = tmp.0.join("stage");
+    install(Path::new("/opt/quorumd-pc"), stage.to_str().unwrap(), &tmp.0.join("debug"));
+    let staged = stage.join("opt/quorumd-pc");
+    let pkg_config = |args: &[&str]| {
+        let out = Command::new("pkg-config")
+            .args(args)
+            // Only the staged files: Debian's own libcmap.pc and friends must not answer.
+            .env("PKG_CONFIG_LIBDIR", staged.join("lib/pkgconfig"))
+            .env_remove("PKG_CONFIG_PATH")
+            .env("PKG_CONFIG_SYSROOT_DIR", &stage)
+            .output()
+            .expect("run pkg-config");
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(out.status.success(), "pkg-config {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        text
+    };
+    let program = tmp.0.join("uses.c");
+    let calls = [
+        ("libquorum", "quorum", "quorum_handle_t h; return (int)quorum_initialize(&h, NULL, NULL);"),
+        ("libcmap", "cmap", "cmap_handle_t h; return (int)cmap_initialize(&h);"),
+        (
+            "libvotequorum",
+            "votequorum",
+            "votequorum_handle_t h; return (int)votequorum_initialize(&h, NULL);",
+        ),
+        ("libcfg", "cfg", "corosync_cfg_handle_t h; return (int)corosync_cfg_initialize(&h, NULL);"),
+        ("libcorosync_common", "corotypes", "return cs_strerror(CS_OK) == NULL;"),
+    ];
+    for (pc, header, body) in calls {
+        let libs = pkg_config(&["--libs", pc]);
+        let flag = pc.strip_prefix("lib").unwrap();
+        assert_eq!(libs, format!("-L{}/lib -l{flag}", staged.display()), "{pc}");
+        let cflags = pkg_config(&["--cflags", pc]);
+        assert_eq!(cflags, format!("-I{}/include", staged.display()), "{pc}");
+        assert_eq!(pkg_config(&["--modversion", pc]), "3.1.7", "{pc}");
+        let pc_text = std::fs::read_to_string(staged.join(format!("lib/pkgconfig/{pc}.pc"))).unwrap();
+        assert!(!pc_text.contains(stage.to_str().unwrap()), "DESTDIR leaked into {pc}.pc:\n{pc_text}");
+
+        std::fs::write(&program, format!("#include <corosync/{header}.h>\nint main(void) {{ {body} }}\n"))
+            .unwrap();
+        let exe = tmp.0.join(format!("uses-{pc}"));
+        let out = Command::new("cc")
+            .args(["-Wall", "-Werror", "-H"])
+            .args(cflags.split_whitespace())
+            .arg(&program)
+            .arg("-o")
+            .arg(&exe)
+            .args(libs.split_whitespace())
+            // The linker names every file it used.
+            .arg("-Wl,-t")
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{pc}: cc failed:\n{stderr}");
+        // The staged header and library were used, not Debian's (-H lists headers on stderr).
+        let header_used = format!(". {}/include/corosync/{header}.h", staged.display());
+        assert!(stderr.lines().any(|l| l == header_used), "{pc}: not the staged header:\n{stderr}");
+        let lib_used = format!("{}/lib/{pc}.so", staged.display());
+        assert!(
+            stdout.contains(&lib_used) || stderr.contains(&lib_used),
+            "{pc}: not {lib_used}:\n{stdout}{stderr}"
+        );
+    }
 }
