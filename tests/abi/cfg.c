@@ -227,7 +227,7 @@ int main(void)
 		      st.link_status[0].connected == 1 && strcmp(st.link_status[0].src_ipaddr, "127.0.0.1") == 0 &&
 		      st.link_status[1].enabled == 0, "node 1: reachable, link 0 up");
 		CHECK_RC(corosync_cfg_node_status_get(h, 2, CFG_NODE_STATUS_V1, &st), CS_OK);
-		CHECK(st.nodeid == 2 && st.reachable == 0 && st.remote == 1 && st.link_status[0].connected == 0 &&
+		CHECK(st.nodeid == 2 && st.reachable == 0 && st.remote == 0 && st.link_status[0].connected == 0 &&
 		      strcmp(st.link_status[0].dst_ipaddr, "127.0.0.2") == 0, "node 2: configured, not reachable");
 		CHECK_RC(corosync_cfg_node_status_get(h, 9, CFG_NODE_STATUS_V1, &st), CS_ERR_FAILED_OPERATION);
 	}

@@ -160,7 +160,9 @@ impl Node {
                     let status = CfgNodeStatus {
                         nodeid,
                         reachable: u8::from(member),
-                        remote: u8::from(nodeid != me),
+                        // As corosync 3.1.7 with knet 1.x reports every node (knet leaves its
+                        // `remote` at 0), so `corosync-cfgtool -n` prints no "remote".
+                        remote: 0,
                         external: 0,
                         onwire: [1, 1, 1],
                         links,

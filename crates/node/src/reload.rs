@@ -171,6 +171,10 @@ impl Node {
             .collect();
         want.extend(self.access.uids.iter().map(|u| (format!("uidgid.config.uid.{u}"), CmapValue::U8(1))));
         want.extend(self.access.gids.iter().map(|g| (format!("uidgid.config.gid.{g}"), CmapValue::U8(1))));
+        let pos = crate::services::local_node_pos(want.iter().map(|(k, v)| (k, v)), self.my_id.get());
+        if let Some(pos) = pos {
+            want.push(("nodelist.local_node_pos".into(), CmapValue::U32(pos)));
+        }
         let keep: BTreeSet<&str> = want.iter().map(|(k, _)| k.as_str()).collect();
         let m = &mut self.cmap.map;
         let gone: Vec<String> = RELOADED_SECTIONS
@@ -185,6 +189,7 @@ impl Node {
             // A key the map refuses (a name corosync could not have) is left out, as at boot.
             let _ = m.set(&k, v);
         }
+        self.cmap_runtime_quorum();
         self.flush_cmap();
     }
 }

@@ -53,6 +53,15 @@ pub(crate) struct CmapState {
     pub(crate) members: BTreeMap<NodeId, MemberRecord>,
 }
 
+/// corosync's `nodelist.local_node_pos`: the `N` of this node's `nodelist.node.<N>.nodeid`.
+pub(crate) fn local_node_pos<'a>(
+    keys: impl Iterator<Item = (&'a String, &'a CmapValue)>,
+    my_id: u32,
+) -> Option<u32> {
+    keys.filter(|(_, v)| **v == CmapValue::U32(my_id))
+        .find_map(|(k, _)| k.strip_prefix("nodelist.node.")?.strip_suffix(".nodeid")?.parse().ok())
+}
+
 fn ms(d: quorumd_proto::Duration) -> CmapValue {
     CmapValue::U32(u32::try_from(d.as_millis()).unwrap_or(u32::MAX))
 }
@@ -76,6 +85,9 @@ impl Node {
         for (k, v) in config_keys {
             // A key the map refuses (a name corosync could not have) is left out.
             let _ = m.set(&k, v);
+        }
+        if let Some(pos) = local_node_pos(m.prefix("nodelist.node."), self.my_id.get()) {
+            let _ = m.set("nodelist.local_node_pos", CmapValue::U32(pos));
         }
         for uid in &self.access.uids {
             let _ = m.set(&format!("uidgid.config.uid.{uid}"), CmapValue::U8(1));
@@ -106,13 +118,19 @@ impl Node {
     }
 
     /// `runtime.votequorum.*` from votequorum's state.
-    fn cmap_runtime_quorum(&mut self) {
-        let Some(q) = self.vq.as_ref().map(quorumd_votequorum::Votequorum::state) else { return };
+    pub(crate) fn cmap_runtime_quorum(&mut self) {
+        let Some(vq) = self.vq.as_ref() else { return };
+        let (q, ev_barrier) = (vq.state(), vq.ev_barrier());
         let m = &mut self.cmap.map;
         let two_node = q.flags.contains(quorumd_votequorum::InfoFlags::TWONODE);
         let _ = m.set("runtime.votequorum.two_node", CmapValue::U8(u8::from(two_node)));
-        let _ =
-            m.set("runtime.votequorum.wait_for_all_status", CmapValue::U8(u8::from(q.wait_for_all_status)));
+        let _ = m.set("runtime.votequorum.ev_barrier", CmapValue::U32(ev_barrier));
+        // As corosync: the status key exists once wait_for_all is configured (it then follows
+        // the status); without wait_for_all there is no such key.
+        let wfa_key = "runtime.votequorum.wait_for_all_status";
+        if q.flags.contains(quorumd_votequorum::InfoFlags::WAIT_FOR_ALL) || m.get(wfa_key).is_some() {
+            let _ = m.set(wfa_key, CmapValue::U8(u8::from(q.wait_for_all_status)));
+        }
         if let (Some(lo), Some(hi)) = (q.members.lowest(), q.members.iter().last()) {
             let _ = m.set("runtime.votequorum.lowest_node_id", CmapValue::U32(lo.get()));
             let _ = m.set("runtime.votequorum.highest_node_id", CmapValue::U32(hi.get()));
@@ -435,6 +453,8 @@ impl Node {
 
     /// Expected votes changed.
     pub(crate) fn vq_notify_expected(&mut self, expected_votes: u32) {
+        self.cmap_runtime_quorum();
+        self.flush_cmap();
         for (conn, context) in self.vq_trackers() {
             self.vq_event(conn, &VqEvent::ExpectedVotes { context, expected_votes });
         }

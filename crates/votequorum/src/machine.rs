@@ -611,6 +611,12 @@ impl Votequorum {
         self.us().expected_votes
     }
 
+    /// The expected-votes barrier (corosync's `ev_barrier`, cmap `runtime.votequorum.ev_barrier`):
+    /// the configured expected votes, or the last value set at run time.
+    pub fn ev_barrier(&self) -> u32 {
+        self.ev_barrier
+    }
+
     /// The effective settings.
     pub fn settings(&self) -> &Settings {
         &self.settings
