@@ -188,6 +188,19 @@ impl Node {
         self.flush_cmap();
     }
 
+    /// The default map's keys under `prefix`, in key order, with their values (for observers:
+    /// the simulator's cmap checker).
+    pub fn cmap_keys(&self, prefix: &str) -> Vec<(String, CmapValue)> {
+        self.cmap.map.prefix(prefix).map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    /// The members of the last completed sync, which `runtime.members.*` follow (with or
+    /// without a quorum provider), and its ring when no newer sync is in progress.
+    pub fn last_sync(&self) -> (Option<quorumd_proto::RingId>, &MemberList) {
+        let s = &self.service;
+        (s.sync.is_none().then_some(s.last_sync_ring), &s.old_member_list)
+    }
+
     /// Sends the queued track notifications to their owners' event sockets.
     pub(crate) fn flush_cmap(&mut self) {
         while let Some(n) = self.cmap.map.poll_notification() {

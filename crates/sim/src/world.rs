@@ -195,6 +195,8 @@ pub struct World {
     configured: BTreeMap<NodeId, quorumd_node::NodeParams>,
     /// A node's quorum view changed since the views were last checked.
     quorum_dirty: bool,
+    /// [`SimMutant::CmapLag`]: the first node's runtime keys as the last check saw them.
+    cmap_lagged: Vec<(String, quorumd_proto::svc_cmap::CmapValue)>,
     /// A runtime setexpected or setvotes was sent.
     quorum_overridden: bool,
     slots: BTreeMap<NodeId, Slot>,
@@ -259,6 +261,7 @@ impl World {
             crypto: params.crypto.map(|k| (k, Rng::stream(params.seed, 0x626f_6f74))),
             configured: BTreeMap::new(),
             quorum_dirty: false,
+            cmap_lagged: Vec::new(),
             quorum_overridden: false,
             slots,
             queue: BTreeMap::new(),
@@ -467,6 +470,35 @@ impl World {
         let views = self.quorum_views();
         let now = self.now;
         self.feed(|c| c.on_quorum_views(now, &views));
+        self.check_cmap(now, views);
+    }
+
+    /// Every node's `runtime.` cmap keys agree with its view and its ring's other members.
+    fn check_cmap(&mut self, now: Instant, views: Vec<QuorumView>) {
+        let lag =
+            (self.sim_mutant == Some(SimMutant::CmapLag)).then(|| self.nodelist.iter().next()).flatten();
+        let mut snapshots = Vec::with_capacity(views.len());
+        for mut view in views {
+            let (mut keys, mut settled) = (Vec::new(), false);
+            if let Some(node) = self.node(view.id) {
+                keys = node.cmap_keys("runtime.members.");
+                keys.extend(node.cmap_keys("runtime.votequorum."));
+                // The keys follow the last completed sync (the quorum view does only with a
+                // provider); its ring is known when no newer sync is in progress.
+                let (ring_id, members) = node.last_sync();
+                settled = ring_id.is_some();
+                view.ring_id = ring_id.unwrap_or(view.ring_id);
+                view.members = members.clone();
+            }
+            if lag == Some(view.id) {
+                // The mutant: this node's keys are those of the previous check.
+                keys = std::mem::replace(&mut self.cmap_lagged, keys);
+            }
+            snapshots.push(check::cmap::Snapshot { view, settled, keys });
+        }
+        if let Err(v) = check::cmap::CmapAgreement.check(now, &snapshots) {
+            self.record_violation(v);
+        }
     }
 
     fn feed(&mut self, f: impl Fn(&mut dyn Checker) -> Result<(), Violation>) {

@@ -21,6 +21,7 @@ use quorumd_totem::{Footprint, State};
 use crate::quorum::QuorumSetup;
 
 pub mod client_notifications;
+pub mod cmap;
 pub mod configured;
 pub mod evs;
 pub mod frozen_getquorate;

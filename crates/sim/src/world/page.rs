@@ -33,16 +33,19 @@ pub enum GetQuorate {
 pub enum SimMutant {
     /// The client reads the page whatever the age of its heartbeat.
     StalePage,
+    /// The first node's cmap `runtime.` keys lag one check behind (the cmap checker's mutant).
+    CmapLag,
 }
 
 impl SimMutant {
     /// Every sim mutant.
-    pub const ALL: [SimMutant; 1] = [SimMutant::StalePage];
+    pub const ALL: [SimMutant; 2] = [SimMutant::StalePage, SimMutant::CmapLag];
 
     /// The command-line name.
     pub fn name(self) -> &'static str {
         match self {
             SimMutant::StalePage => "stale-page",
+            SimMutant::CmapLag => "cmap-lag",
         }
     }
 
