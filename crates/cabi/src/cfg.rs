@@ -190,28 +190,19 @@ pub extern "C" fn corosync_cfg_dispatch(handle: CfgHandleT, dispatch_flags: u32)
             Ok(e) => e,
             Err(e) => return e.raw(),
         };
-        loop {
-            let got = match mode {
-                DispatchFlags::One | DispatchFlags::Blocking => entry.client.next_event().map(Some),
-                DispatchFlags::All | DispatchFlags::OneNonblocking => entry.client.try_next_event(),
-            };
-            let ev = match got {
-                Ok(Some(ev)) => ev,
-                Ok(None) if mode == DispatchFlags::OneNonblocking => return CsError::TryAgain.raw(),
-                Ok(None) => return CS_OK,
-                Err(e) => return e.raw(),
-            };
+        let next = |wait: bool| {
+            if wait {
+                entry.client.next_event().map(Some)
+            } else {
+                entry.client.try_next_event()
+            }
+        };
+        crate::dispatch(mode, &entry.finalized, next, |ev| {
             if let Some(f) = entry.callbacks.shutdown {
                 // SAFETY: `f` has this C signature (from corosync_cfg_callbacks_t).
                 unsafe { f(handle, ev.flags) };
             }
-            if entry.finalized.load(Ordering::Acquire) {
-                return CsError::BadHandle.raw();
-            }
-            if matches!(mode, DispatchFlags::One | DispatchFlags::OneNonblocking) {
-                return CS_OK;
-            }
-        }
+        })
     })
 }
 

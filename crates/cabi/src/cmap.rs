@@ -631,24 +631,15 @@ pub extern "C" fn cmap_dispatch(handle: CmapHandleT, dispatch_types: u32) -> CsE
             Ok(e) => e,
             Err(e) => return e.raw(),
         };
-        loop {
-            let got = match mode {
-                DispatchFlags::One | DispatchFlags::Blocking => entry.client.next_event().map(Some),
-                DispatchFlags::All | DispatchFlags::OneNonblocking => entry.client.try_next_event(),
-            };
-            let n = match got {
-                Ok(Some(n)) => n,
-                Ok(None) if mode == DispatchFlags::OneNonblocking => return CsError::TryAgain.raw(),
-                Ok(None) => return CS_OK,
-                Err(e) => return e.raw(),
-            };
+        let next = |wait: bool| {
+            if wait {
+                entry.client.next_event().map(Some)
+            } else {
+                entry.client.try_next_event()
+            }
+        };
+        crate::dispatch(mode, &entry.finalized, next, |n| {
             deliver(handle, &entry, &n);
-            if entry.finalized.load(Ordering::Acquire) {
-                return CsError::BadHandle.raw();
-            }
-            if matches!(mode, DispatchFlags::One | DispatchFlags::OneNonblocking) {
-                return CS_OK;
-            }
-        }
+        })
     })
 }

@@ -390,24 +390,15 @@ pub extern "C" fn votequorum_dispatch(handle: VqHandleT, dispatch_types: u32) ->
             Ok(e) => e,
             Err(e) => return e.raw(),
         };
-        loop {
-            let got = match mode {
-                DispatchFlags::One | DispatchFlags::Blocking => entry.client.next_event().map(Some),
-                DispatchFlags::All | DispatchFlags::OneNonblocking => entry.client.try_next_event(),
-            };
-            let ev = match got {
-                Ok(Some(ev)) => ev,
-                Ok(None) if mode == DispatchFlags::OneNonblocking => return CsError::TryAgain.raw(),
-                Ok(None) => return CS_OK,
-                Err(e) => return e.raw(),
-            };
+        let next = |wait: bool| {
+            if wait {
+                entry.client.next_event().map(Some)
+            } else {
+                entry.client.try_next_event()
+            }
+        };
+        crate::dispatch(mode, &entry.finalized, next, |ev| {
             deliver(handle, &entry.callbacks, &ev);
-            if entry.finalized.load(Ordering::Acquire) {
-                return CsError::BadHandle.raw();
-            }
-            if matches!(mode, DispatchFlags::One | DispatchFlags::OneNonblocking) {
-                return CS_OK;
-            }
-        }
+        })
     })
 }
