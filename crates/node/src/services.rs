@@ -270,7 +270,7 @@ impl Node {
                     self.client_out.push_back((conn, ClientOutput::Close));
                 }
             }
-            Service::Quorum => {
+            Service::Quorum | Service::Cpg => {
                 self.client_error(conn, format!("{} is not served", service.name()));
             }
         }
