@@ -483,3 +483,168 @@ impl AsFd for CpgClient {
         self.chan.event_fd()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustix::net::{socketpair, AddressFamily, SocketFlags, SocketType};
+    use std::os::fd::OwnedFd;
+
+    /// A client wired to socket pairs instead of a daemon: (client, daemon's stream end,
+    /// daemon's event end).
+    fn wired() -> (CpgClient, OwnedFd, OwnedFd) {
+        let (c, d) = socketpair(AddressFamily::UNIX, SocketType::STREAM, SocketFlags::CLOEXEC, None).unwrap();
+        let (ce, de) =
+            socketpair(AddressFamily::UNIX, SocketType::SEQPACKET, SocketFlags::CLOEXEC, None).unwrap();
+        let client = CpgClient { chan: Channel::new(c, &mut vec![ce]).unwrap(), asm: Mutex::new(None) };
+        (client, d, de)
+    }
+
+    /// Reads request frames from the daemon's end until one completes a multicast.
+    fn read_frames(d: &OwnedFd) -> Vec<CpgRequest> {
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        let mut need = None;
+        loop {
+            while let Ok(Some(n)) = quorumd_proto::ipc::frame_len(&buf) {
+                if buf.len() < n {
+                    break;
+                }
+                let f: Vec<u8> = buf.drain(..n).collect();
+                let req = CpgRequest::decode(&f).unwrap();
+                let mut left = need.unwrap_or(0usize);
+                match &req {
+                    CpgRequest::Mcast { total_len, chunk, .. } => left = *total_len as usize - chunk.len(),
+                    CpgRequest::McastMore { chunk } => left -= chunk.len(),
+                    _ => {}
+                }
+                need = Some(left);
+                out.push(req);
+                if left == 0 {
+                    return out;
+                }
+            }
+            let mut tmp = [0u8; 65536];
+            let n = rustix::net::recv(d, &mut tmp, rustix::net::RecvFlags::empty()).unwrap().0;
+            assert!(n > 0, "client closed");
+            buf.extend_from_slice(&tmp[..n]);
+        }
+    }
+
+    #[test]
+    fn mcast_gathers_the_parts_into_chunks_of_chunk_max() {
+        let (client, d, _de) = wired();
+        let a: Vec<u8> = (0..1000u32).map(|i| i as u8).collect();
+        let b: Vec<u8> = (0..(2 * CHUNK_MAX + 17) as u32).map(|i| (i * 7) as u8).collect();
+        let daemon = std::thread::spawn(move || {
+            let frames = read_frames(&d);
+            let reply = CpgResponse::Mcast { error: wire::cs::ERR_TRY_AGAIN }.encode().unwrap();
+            rustix::net::send(&d, &reply, rustix::net::SendFlags::empty()).unwrap();
+            frames
+        });
+        let r = client.mcast(Guarantee::Safe, &[IoSlice::new(&a), IoSlice::new(&[]), IoSlice::new(&b)]);
+        assert_eq!(r, Err(CsError::TryAgain), "the daemon's answer to the whole message");
+        let frames = daemon.join().unwrap();
+        let whole: Vec<u8> = a.iter().chain(b.iter()).copied().collect();
+        assert_eq!(frames.len(), whole.len().div_ceil(CHUNK_MAX));
+        let mut got = Vec::new();
+        for (i, f) in frames.into_iter().enumerate() {
+            match f {
+                CpgRequest::Mcast { guarantee, total_len, chunk } => {
+                    assert_eq!(
+                        (i, guarantee, total_len as usize, chunk.len()),
+                        (0, 3, whole.len(), CHUNK_MAX)
+                    );
+                    got.extend(chunk);
+                }
+                CpgRequest::McastMore { chunk } => {
+                    assert!(i > 0 && chunk.len() <= CHUNK_MAX);
+                    got.extend(chunk);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(got, whole);
+        // Above the bound nothing is sent at all.
+        let big = vec![0u8; MSG_MAX + 1];
+        assert_eq!(client.mcast(Guarantee::Agreed, &[IoSlice::new(&big)]), Err(CsError::TooBig));
+    }
+
+    #[test]
+    fn an_empty_message_is_one_frame() {
+        let (client, d, _de) = wired();
+        let daemon = std::thread::spawn(move || {
+            let frames = read_frames(&d);
+            let reply = CpgResponse::Mcast { error: wire::cs::OK }.encode().unwrap();
+            rustix::net::send(&d, &reply, rustix::net::SendFlags::empty()).unwrap();
+            frames
+        });
+        assert_eq!(client.mcast(Guarantee::Agreed, &[]), Ok(()));
+        let frames = daemon.join().unwrap();
+        assert_eq!(frames, vec![CpgRequest::Mcast { guarantee: 2, total_len: 0, chunk: vec![] }]);
+    }
+
+    #[test]
+    fn chunked_deliveries_come_out_whole_and_in_order() {
+        let (client, _d, de) = wired();
+        let big: Vec<u8> = (0..(CHUNK_MAX * 2 + 5) as u32).map(|i| (i % 253) as u8).collect();
+        let send = |f: &[u8]| rustix::net::send(&de, f, rustix::net::SendFlags::empty()).unwrap();
+        let frames = wire::deliver_frames(b"grp", 2, 77, &big).unwrap();
+        send(&frames[0]);
+        // Only the first chunk is there: nothing complete yet.
+        assert_eq!(client.try_next_event(), Ok(None));
+        for f in &frames[1..] {
+            send(f);
+        }
+        let conf = wire::CpgEvent::ConfChg {
+            group: b"grp".to_vec(),
+            members: vec![wire::CpgAddress { nodeid: 1, pid: 5, reason: 0 }],
+            left: vec![],
+            joined: vec![wire::CpgAddress { nodeid: 1, pid: 5, reason: wire::reason::JOIN }],
+        };
+        send(&conf.encode().unwrap());
+        match client.next_event().unwrap() {
+            CpgEvent::Deliver { group, nodeid, pid, data } => {
+                assert_eq!((group.as_bytes(), nodeid, pid), (&b"grp"[..], 2, 77));
+                assert_eq!(data, big);
+            }
+            other => panic!("{other:?}"),
+        }
+        match client.next_event().unwrap() {
+            CpgEvent::Confchg { members, joined, left, .. } => {
+                assert_eq!(members, vec![Member { nodeid: 1, pid: 5, reason: Reason::Undefined }]);
+                assert_eq!(joined, vec![Member { nodeid: 1, pid: 5, reason: Reason::Join }]);
+                assert!(left.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(client.try_next_event(), Ok(None));
+    }
+
+    #[test]
+    fn an_event_inside_a_delivery_breaks_the_session() {
+        let (client, _d, de) = wired();
+        let frames = wire::deliver_frames(b"g", 1, 1, &vec![9u8; CHUNK_MAX + 1]).unwrap();
+        rustix::net::send(&de, &frames[0], rustix::net::SendFlags::empty()).unwrap();
+        let totem = wire::CpgEvent::TotemConfChg { ring_id: RingId { nodeid: 1, seq: 4 }, members: vec![1] };
+        rustix::net::send(&de, &totem.encode().unwrap(), rustix::net::SendFlags::empty()).unwrap();
+        assert_eq!(client.try_next_event(), Err(CsError::MessageError));
+        // A continuation with nothing open is refused the same way.
+        let (client, _d, de) = wired();
+        let more = wire::CpgEvent::DeliverMore { chunk: vec![1] };
+        rustix::net::send(&de, &more.encode().unwrap(), rustix::net::SendFlags::empty()).unwrap();
+        assert_eq!(client.next_event(), Err(CsError::MessageError));
+    }
+
+    #[test]
+    fn names_and_reasons() {
+        assert!(GroupName::new([b'x'; GROUP_NAME_MAX]).is_ok());
+        assert_eq!(GroupName::new([b'x'; GROUP_NAME_MAX + 1]), Err(CsError::NameTooLong));
+        for r in 0..=6 {
+            let reason = Reason::from_raw(r);
+            assert_eq!(reason.raw(), if r == 6 { 0 } else { r });
+        }
+        assert_eq!(Guarantee::from_raw(4), None);
+        assert_eq!(IterationType::from_raw(0), None);
+    }
+}
