@@ -308,6 +308,10 @@ impl CpgClient {
     /// `cpg_mcast_joined`: one message, the concatenation of `parts`, to the joined group
     /// (self included). Not joined → `NotExist`; queue full → `TryAgain` (send it again
     /// later); above [`MSG_MAX`] → `TooBig` (nothing sent).
+    ///
+    /// Deviation from corosync: `TryAgain` is about the whole message, however many chunks it
+    /// took; corosync's library retries each fragment itself and can fail half-way with
+    /// `CS_ERR_INTERRUPT` (docs/deviations.md, "The CPG library").
     pub fn mcast(&self, guarantee: Guarantee, parts: &[IoSlice<'_>]) -> Result<(), CsError> {
         let total: usize = parts.iter().map(|p| p.len()).sum();
         if total > MSG_MAX {
@@ -395,7 +399,8 @@ impl CpgClient {
     }
 
     /// `cpg_max_atomic_msgsize_get`: the largest message that travels as one IPC frame.
-    /// Larger ones are chunked and still delivered whole.
+    /// Larger ones are chunked and still delivered whole. Deviation from corosync: corosync
+    /// answers its IPC buffer size minus 1024.
     pub fn max_atomic_msgsize(&self) -> u32 {
         CHUNK_MAX as u32
     }

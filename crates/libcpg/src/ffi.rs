@@ -6,7 +6,8 @@
 //!
 //! Deviation from corosync: NULL out-pointers corosync would write through (`handle`, `fd`,
 //! `context`, `size`, `local_nodeid`, `flow_control_state`, `buffer`) and a NULL group name
-//! give `CS_ERR_INVALID_PARAM` instead of a crash.
+//! give `CS_ERR_INVALID_PARAM` instead of a crash; so does an unknown dispatch type (corosync
+//! treats it as blocking). See docs/deviations.md, "The CPG library".
 #![allow(unsafe_code)]
 
 use std::ffi::{c_int, c_uint, c_void};
@@ -629,6 +630,8 @@ pub unsafe extern "C" fn cpg_zcb_mcast_joined(
 
 /// `cpg_iteration_initialize(handle, iteration_type, group, iteration_handle)`: the rows are
 /// taken from the daemon now (as Corosync's daemon builds its list at initialize).
+/// Deviation from corosync: they come in one answer and `cpg_iteration_next` hands them out
+/// without asking the daemon again.
 ///
 /// # Safety
 /// `group` NULL or readable; `iteration_handle` NULL or writable.
