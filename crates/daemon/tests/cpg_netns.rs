@@ -371,6 +371,9 @@ fn three_groups_keep_virtual_synchrony_through_a_kill_a_restart_and_a_partition(
     }
 }
 
+/// Changes one member's log.
+type Mutation = dyn Fn(MemberId, &mut Vec<Seen>);
+
 /// The checker is not vacuous: a correct set of logs passes, and each broken promise is found.
 fn the_checker_catches_each_broken_promise() {
     let v3 = vec![(1, 9), (2, 9), (3, 9)];
@@ -384,7 +387,7 @@ fn the_checker_catches_each_broken_promise() {
         s.push(Seen::Msg((me.0.min(2), 0), 134));
         s
     };
-    let build = |f: &dyn Fn(MemberId, &mut Vec<Seen>)| {
+    let build = |f: &Mutation| {
         let mut logs = BTreeMap::new();
         for g in GROUPS {
             for n in 1..=3 {
@@ -413,7 +416,7 @@ fn the_checker_catches_each_broken_promise() {
     };
     let base = build(&fix);
     assert_eq!(check(&base).map(|_| ()), Ok(()), "a correct history passes");
-    let broken: [(&str, &dyn Fn(MemberId, &mut Vec<Seen>)); 5] = [
+    let broken: [(&str, &Mutation); 5] = [
         ("twice", &|me, s| {
             fix(me, s);
             if me.0 == 1 {
