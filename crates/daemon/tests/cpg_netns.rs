@@ -372,7 +372,7 @@ fn three_groups_keep_virtual_synchrony_through_a_kill_a_restart_and_a_partition(
 }
 
 /// Changes one member's log.
-type Mutation = dyn Fn(MemberId, &mut Vec<Seen>);
+type Mutation<'a> = dyn Fn(MemberId, &mut Vec<Seen>) + 'a;
 
 /// The checker is not vacuous: a correct set of logs passes, and each broken promise is found.
 fn the_checker_catches_each_broken_promise() {
@@ -387,7 +387,7 @@ fn the_checker_catches_each_broken_promise() {
         s.push(Seen::Msg((me.0.min(2), 0), 134));
         s
     };
-    let build = |f: &Mutation| {
+    let build = |f: &Mutation<'_>| {
         let mut logs = BTreeMap::new();
         for g in GROUPS {
             for n in 1..=3 {
@@ -416,7 +416,7 @@ fn the_checker_catches_each_broken_promise() {
     };
     let base = build(&fix);
     assert_eq!(check(&base).map(|_| ()), Ok(()), "a correct history passes");
-    let broken: [(&str, &Mutation); 5] = [
+    let broken: [(&str, &Mutation<'_>); 5] = [
         ("twice", &|me, s| {
             fix(me, s);
             if me.0 == 1 {
