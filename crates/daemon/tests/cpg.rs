@@ -366,3 +366,47 @@ fn three_daemons_cpg_virtual_synchrony_procdown_and_nodedown() {
         sess.until(Duration::from_secs(10), |e| matches!(e, Ev::Msg(1, 101, m) if m == b"after"));
     }
 }
+
+/// A short sanity measurement of Totem carrying CPG traffic (not a benchmark: the side-by-side
+/// with Corosync lives in bench/): one sender on a 3-node loopback ring, 1 KiB and 1 MiB
+/// messages; every message must reach the other node, in order. Prints the rates.
+#[test]
+fn cpg_traffic_rates_on_loopback() {
+    let c = Cluster::new("rate", 3);
+    let mut tx = c.session(1);
+    let mut rx = c.session(2);
+    tx.join("rate", 1);
+    rx.join("rate", 2);
+    rx.until(Duration::from_secs(20), |e| matches!(e, Ev::Conf { members, .. } if members.len() == 2));
+    for (size, count) in [(1024usize, 2000u32), (1 << 20, 16)] {
+        let start = Instant::now();
+        let rx_thread = std::thread::spawn(move || {
+            let mut n = 0u32;
+            rx.until(Duration::from_secs(60), |e| {
+                if let Ev::Msg(1, 1, m) = e {
+                    assert_eq!(
+                        u32::from_be_bytes([m[0], m[1], m[2], m[3]]),
+                        n,
+                        "lost, duplicated or reordered"
+                    );
+                    assert_eq!(m.len(), size);
+                    n += 1;
+                }
+                n == count
+            });
+            rx
+        });
+        for i in 0..count {
+            let mut m = vec![7u8; size];
+            m[..4].copy_from_slice(&i.to_be_bytes());
+            tx.mcast(&m);
+        }
+        rx = rx_thread.join().unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        eprintln!(
+            "cpg loopback, 3 nodes, 1 sender: {count} x {size} B in {secs:.2} s = {:.0} msg/s, {:.1} MB/s",
+            f64::from(count) / secs,
+            f64::from(count) * size as f64 / secs / 1e6
+        );
+    }
+}
