@@ -33,6 +33,8 @@
 //! delivers it to itself; after the sync of a new ring it hands every message still kept to
 //! Totem again, in the original order. So a sender that survives loses nothing, its order is
 //! kept, and a message is applied once (only its copy tagged with the delivering ring is).
+//! Deviation from corosync: corosync answers `CS_ERR_INTERRUPT` to a fragmented send cut by a
+//! configuration change and its receivers drop the partial message; we send it again.
 //!
 //! # Fragmentation
 //! A message longer than [`wire::FRAG_DATA_MAX`] is split into fragments handed to Totem in a
@@ -291,6 +293,8 @@ impl Cpg {
             }
             CpgRequest::Iterate { kind, group } => self.iterate(kind, &group),
             CpgRequest::FlowControlStateGet => {
+                // Deviation from corosync: its library always says DISABLED; we say ENABLED
+                // while this node's backlog is past half its bound.
                 let state = if self.inflight >= INFLIGHT_MAX / 2 {
                     flow_control::ENABLED
                 } else {

@@ -31,6 +31,7 @@ use rustix::net::{AddressFamily, SendFlags, SocketFlags, SocketType};
 use crate::clients::{Clients, OUT_MAX};
 
 /// Most event bytes queued for one CPG session before it is disconnected (4 × `MSG_MAX`).
+/// Deviation from corosync: corosync queues a slow client's events without a bound.
 pub const CPG_EVENT_OUT_MAX: usize = 4 * quorumd_proto::svc_cpg::MSG_MAX;
 
 /// Event-socket tokens start here (far above the request sockets' tokens).
