@@ -59,6 +59,7 @@ pub const MSG_MAX: usize = 16 * 1024 * 1024;
 /// left of [`FRAME_MAX`] after the largest header (frame header, group name, ids, lengths).
 pub const CHUNK_MAX: usize = FRAME_MAX - 512;
 /// Most entries of one iteration answer (they fit one frame with the longest names).
+/// Deviation from corosync: corosync pages an iteration without a bound.
 pub const ITERATION_MAX: usize = 400;
 
 /// `CPG_MODEL_V1`, the only model.
