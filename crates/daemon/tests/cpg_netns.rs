@@ -273,6 +273,7 @@ fn main() {
             three_groups_keep_virtual_synchrony_through_a_kill_a_restart_and_a_partition,
         ),
         prereq::test("the_checker_catches_each_broken_promise", the_checker_catches_each_broken_promise),
+        prereq::test("rust_client_and_compat_cpg_on_one_daemon", rust_client_and_compat_cpg_on_one_daemon),
     ]);
 }
 
@@ -588,4 +589,132 @@ fn check(logs: &BTreeMap<(&'static str, MemberId), Log>) -> Result<usize, String
         }
     }
     Ok(total)
+}
+
+/// One daemon on 127.0.0.1 (no root needed): the idiomatic client and `compat::cpg` through
+/// every call, a chunked message included.
+fn rust_client_and_compat_cpg_on_one_daemon() {
+    use quorumd_client::compat::cpg as ccpg;
+    use quorumd_client::compat::{CsError as CompatError, DispatchFlags};
+
+    let dir = std::env::temp_dir().join(format!("quorumd-cpg-rust-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    struct Cleanup(PathBuf, Option<Child>);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            if let Some(mut c) = self.1.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let conf = format!(
+        "totem {{\n  version: 2\n  cluster_name: cpgrust\n  crypto_cipher: none\n  crypto_hash: none\n  interface {{\n    linknumber: 0\n    mcastport: {port}\n  }}\n}}\nnodelist {{\n  node {{\n    nodeid: 1\n    ring0_addr: 127.0.0.1\n  }}\n  node {{\n    nodeid: 2\n    ring0_addr: 127.0.0.2\n  }}\n}}\nquorum {{\n  provider: corosync_votequorum\n}}\n"
+    );
+    std::fs::write(dir.join("corosync.conf"), conf).unwrap();
+    let sock = dir.join("sock");
+    let child = Command::new(BIN)
+        .arg("--config")
+        .arg(dir.join("corosync.conf"))
+        .args(["--nodeid", "1", "--socket"])
+        .arg(&sock)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _cleanup = Cleanup(dir.clone(), Some(child));
+    let start = Instant::now();
+    let cpg = loop {
+        match CpgClient::connect_with(&sock, ModelFlags::DELIVER_INITIAL_TOTEM_CONF) {
+            Ok(c) => break c,
+            Err(e) if start.elapsed() > Duration::from_secs(10) => panic!("connect: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    let g = GroupName::new("rust").unwrap();
+    assert_eq!(cpg.local_nodeid(), Ok(1));
+    assert_eq!(cpg.leave(&g), Err(CsError::NotExist));
+    assert_eq!(cpg.mcast(Guarantee::Agreed, &[IoSlice::new(b"x")]), Err(CsError::NotExist));
+    cpg.join(&g).unwrap();
+    assert_eq!(cpg.join(&g), Err(CsError::Exist));
+    let pid = std::process::id();
+    match cpg.next_event().unwrap() {
+        CpgEvent::Confchg { group, members, joined, left } => {
+            assert_eq!(group, g);
+            assert_eq!(members.iter().map(|m| (m.nodeid, m.pid)).collect::<Vec<_>>(), vec![(1, pid)]);
+            assert_eq!(joined.len(), 1);
+            assert!(left.is_empty());
+        }
+        other => panic!("{other:?}"),
+    }
+    match cpg.next_event().unwrap() {
+        CpgEvent::TotemConfchg { ring_id, members } => assert!(ring_id.seq > 0 && members == vec![1]),
+        other => panic!("{other:?}"),
+    }
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 241) as u8).collect();
+    cpg.mcast(Guarantee::Safe, &[IoSlice::new(&big[..10]), IoSlice::new(&big[10..])]).unwrap();
+    match cpg.next_event().unwrap() {
+        CpgEvent::Deliver { nodeid, pid: p, data, .. } => assert!(nodeid == 1 && p == pid && data == big),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(cpg.membership(&g).unwrap().len(), 1);
+    let rows = cpg.iterate(quorumd_client::cpg::IterationType::All, None).unwrap();
+    assert!(rows.iter().any(|r| r.group == g && r.nodeid == 1 && r.pid == pid));
+    assert_eq!(cpg.flow_control_enabled(), Ok(false));
+
+    // compat::cpg, as a rust-corosync program would use it, in the same group.
+    static GOT: Mutex<Vec<(String, u32, Vec<u8>)>> = Mutex::new(Vec::new());
+    fn deliver(
+        _h: &ccpg::Handle,
+        group: String,
+        nodeid: quorumd_client::compat::NodeId,
+        _pid: u32,
+        msg: &[u8],
+        len: usize,
+    ) {
+        assert_eq!(msg.len(), len);
+        GOT.lock().unwrap().push((group, u32::from(nodeid), msg.to_vec()));
+    }
+    let model = ccpg::ModelData::ModelV1(ccpg::Model1Data {
+        flags: ccpg::Model1Flags::None,
+        deliver_fn: Some(deliver),
+        confchg_fn: None,
+        totem_confchg_fn: None,
+    });
+    // rust-corosync's initialize takes no path: the socket comes from $QUORUMD_SOCKET (the
+    // other tests of this file give their paths explicitly).
+    std::env::set_var("QUORUMD_SOCKET", &sock);
+    assert_eq!(ccpg::initialize(&ccpg::ModelData::ModelNone, 0).unwrap_err(), CompatError::CsErrInvalidParam);
+    let h = ccpg::initialize(&model, 42).unwrap();
+    assert_eq!(ccpg::context_get(&h), Ok(42));
+    assert_eq!(ccpg::join(&h, &"x".repeat(128)).unwrap_err(), CompatError::CsErrInvalidParam);
+    // The same process cannot join the same group twice (the daemon's rule, as Corosync's).
+    assert_eq!(ccpg::join(&h, "rust").unwrap_err(), CompatError::CsErrExist);
+    ccpg::join(&h, "rust2").unwrap();
+    ccpg::mcast_joined(&h, ccpg::Guarantee::TypeAgreed, b"compat").unwrap();
+    let start = Instant::now();
+    while GOT.lock().unwrap().is_empty() && start.elapsed() < Duration::from_secs(5) {
+        ccpg::dispatch(&h, DispatchFlags::All).unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(GOT.lock().unwrap().as_slice(), &[("rust2".to_string(), 1, b"compat".to_vec())]);
+    assert_eq!(ccpg::local_get(&h).map(u32::from), Ok(1));
+    assert_eq!(ccpg::membership_get(&h, "rust2").unwrap().len(), 1);
+    let groups: Vec<String> = ccpg::CpgIterStart::new(&h, "", ccpg::CpgIterType::NameOnly)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.group)
+        .collect();
+    assert!(groups.contains(&"rust".to_string()) && groups.contains(&"rust2".to_string()), "{groups:?}");
+    assert_eq!(format!("{}", CompatError::CsErrTryAgain), "ErrTryAgain");
+    ccpg::leave(&h, "rust2").unwrap();
+    ccpg::finalize(&h).unwrap();
+    assert_eq!(ccpg::finalize(&h).unwrap_err(), CompatError::CsErrBadHandle);
+    cpg.leave(&g).unwrap();
+    cpg.finalize().unwrap();
 }
