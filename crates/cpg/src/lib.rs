@@ -71,6 +71,18 @@ pub const INFLIGHT_MAX: usize = 2 * wire::FRAGS_MAX;
 /// CPG hands Totem more only while Totem's queue holds fewer messages than this.
 pub const TOTEM_SHARE: usize = 1024;
 
+/// Test-only broken behaviours, one per promise, that the checkers must catch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mutant {
+    /// Holds back a delivery to this node's members until after the next configuration
+    /// change (a message delivered across a view change).
+    DeliverAcrossViewChange,
+    /// A sender's own session does not get its messages.
+    DropSelfDelivery,
+    /// Swaps two consecutive deliveries from different senders on this node.
+    ReorderSenders,
+}
+
 /// A process of a group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Proc {
@@ -187,6 +199,10 @@ pub struct Cpg {
     out: VecDeque<(u64, Vec<u8>)>,
     prefix: u8,
     stats: Stats,
+    mutant: Option<Mutant>,
+    /// Deliveries a mutant holds back.
+    held: Vec<(u64, Vec<u8>)>,
+    held_origin: Option<u32>,
 }
 
 fn wr(r: RingId) -> WireRingId {
@@ -218,6 +234,9 @@ impl Cpg {
             out: VecDeque::new(),
             prefix,
             stats: Stats::default(),
+            mutant: None,
+            held: Vec::new(),
+            held_origin: None,
         }
     }
 
@@ -647,11 +666,41 @@ impl Cpg {
         };
         self.stats.delivered += 1;
         let Ok(frames) = deliver_frames(&group, sender.nodeid, sender.pid, payload) else { return };
+        let mut out = Vec::new();
         for local in self.local_members(&group) {
+            if self.mutant == Some(Mutant::DropSelfDelivery) && origin == self.my_id && local == conn {
+                continue;
+            }
             for f in &frames {
-                self.out.push_back((local, f.clone()));
+                out.push((local, f.clone()));
             }
         }
+        match self.mutant {
+            Some(Mutant::DeliverAcrossViewChange) if origin != self.my_id => self.held.extend(out),
+            Some(Mutant::ReorderSenders) => match self.held_origin {
+                None => {
+                    self.held = out;
+                    self.held_origin = Some(origin);
+                }
+                Some(o) => {
+                    let held = std::mem::take(&mut self.held);
+                    self.held_origin = None;
+                    if o == origin {
+                        self.out.extend(held);
+                        self.out.extend(out);
+                    } else {
+                        self.out.extend(out);
+                        self.out.extend(held);
+                    }
+                }
+            },
+            _ => self.out.extend(out),
+        }
+    }
+
+    /// Test-only: breaks one promise on purpose (see [`Mutant`]).
+    pub fn set_mutant(&mut self, mutant: Option<Mutant>) {
+        self.mutant = mutant;
     }
 
     fn local_members(&self, group: &[u8]) -> Vec<u64> {
@@ -789,6 +838,21 @@ impl Cpg {
             joined: joined.to_vec(),
         };
         let Ok(frame) = ev.encode() else { return };
+        if self.mutant.is_some() {
+            // Held deliveries go out after this change (DeliverAcrossViewChange) or before it.
+            let held = std::mem::take(&mut self.held);
+            self.held_origin = None;
+            if self.mutant == Some(Mutant::DeliverAcrossViewChange) {
+                let mut to = self.local_members(group);
+                to.extend(extra);
+                for c in to {
+                    self.out.push_back((c, frame.clone()));
+                }
+                self.out.extend(held);
+                return;
+            }
+            self.out.extend(held);
+        }
         let mut to = self.local_members(group);
         to.extend(extra);
         for c in to {
@@ -835,3 +899,5 @@ impl Cpg {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vs_fuzz;
