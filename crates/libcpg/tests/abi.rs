@@ -54,12 +54,38 @@ fn main() {
             cabi_abi::needs_readelf,
             soname_and_symbol_versions_as_debians_libcpg,
         ),
+        prereq::needs("our_header_compiles_the_c_programs", needs_cc, our_header_compiles_the_c_programs),
         prereq::needs(
             "c_program_built_against_debians_header_walks_every_call",
             needs_cc_and_header,
             c_program_built_against_debians_header_walks_every_call,
         ),
     ]);
+}
+
+fn needs_cc() -> Option<String> {
+    prereq::missing(&[(prereq::has_command("cc"), "cc (apt-get install gcc libc6-dev)")])
+}
+
+/// `crates/libcpg/include/corosync/cpg.h` (with libquorum's `corotypes.h`) declares the same
+/// API: the conformance program and the bench probe compile against it, warnings as errors.
+fn our_header_compiles_the_c_programs() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for program in ["tests/abi/cpg.c", "bench/cpgprobe.c"] {
+        let out = Command::new("cc")
+            .args(["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", "-H"])
+            .arg(format!("-I{}", root.join("crates/libcpg/include").display()))
+            .arg(format!("-I{}", root.join("crates/capi/include").display()))
+            .arg(root.join(program))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{program}: {err}");
+        assert!(
+            err.contains("crates/libcpg/include/corosync/cpg.h"),
+            "{program} did not use our header: {err}"
+        );
+    }
 }
 
 fn needs_cc_and_header() -> Option<String> {
