@@ -435,6 +435,17 @@ impl AnyMutant {
         }
     }
 
+    /// Seeds `(seed, nodes)` known to catch this mutant although a short seed range may not:
+    /// the runs that found the bug the mutant brings back. Only for bugs that need a rare
+    /// coincidence of faults (a wiped node cut off from everyone while a member of its old ring
+    /// is frozen).
+    pub fn regression_seeds(self) -> &'static [(u64, usize)] {
+        match self {
+            AnyMutant::Totem(Mutant::PredictableRingSeq) => &[(2085, 3), (13498, 3)],
+            _ => &[],
+        }
+    }
+
     /// `opts` with this mutant (and no other).
     pub fn apply(self, opts: &FuzzOptions) -> FuzzOptions {
         let (mutant, sim_mutant) = match self {
@@ -459,6 +470,23 @@ pub struct Catch {
     pub message: String,
     /// Seeds run with the mutant until then.
     pub tried: u64,
+}
+
+/// [`catch_mutant`] over `seeds`, then over the mutant's [`AnyMutant::regression_seeds`] (each
+/// on its own node count); `tried` counts every seed run with the mutant.
+pub fn catch_mutant_or_regression(
+    mutant: AnyMutant,
+    opts: &FuzzOptions,
+    seeds: std::ops::RangeInclusive<u64>,
+) -> Option<Catch> {
+    let mut tried = seeds.end().saturating_sub(*seeds.start()).saturating_add(1);
+    catch_mutant(mutant, opts, seeds).or_else(|| {
+        mutant.regression_seeds().iter().find_map(|&(seed, nodes)| {
+            let fixed = FuzzOptions { nodes: (nodes, nodes), ..opts.clone() };
+            tried += 1;
+            catch_mutant(mutant, &fixed, seed..=seed).map(|c| Catch { tried, ..c })
+        })
+    })
 }
 
 /// Runs `seeds` with `mutant` until one reports a violation (or does not converge) while the

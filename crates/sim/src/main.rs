@@ -33,8 +33,8 @@ enum Cmd {
     /// (with --mutant: exit 1 when the checkers catch nothing).
     Fuzz(FuzzArgs),
     /// Every mutant (Totem's and the simulator's): the first seed of the range that catches
-    /// it (a violation the same seed without the mutant does not report); exit 1 if one is
-    /// not caught.
+    /// it (a violation the same seed without the mutant does not report), else the first of
+    /// its regression seeds that does; exit 1 if one is not caught.
     Mutants {
         /// Seeds to try per mutant: `A..B`, `A..=B` or one seed.
         #[arg(long, default_value = "1..=60")]
@@ -292,7 +292,7 @@ fn run_mutants(seeds: &str, nodes: &str) -> Result<bool> {
     println!("{:<28} {:<26} {:>6} {:>6}  reproduce", "mutant", "caught by", "seed", "tried");
     let mut all = true;
     for m in fuzz::AnyMutant::all() {
-        match fuzz::catch_mutant(m, &opts, first..=last) {
+        match fuzz::catch_mutant_or_regression(m, &opts, first..=last) {
             Some(c) => println!(
                 "{:<28} {:<26} {:>6} {:>6}  {}",
                 m.name(),

@@ -48,6 +48,17 @@ fn seeds_that_once_caught_totem_bugs_stay_fixed() {
 }
 
 #[test]
+fn seeds_where_a_wiped_node_reused_a_frozen_members_ring_id_stay_fixed() {
+    // A node restarted with its state directory wiped, cut off from a frozen member of the last
+    // ring of its previous life, minted that ring's id again with other members: 2085 (alone,
+    // from seq 1: ring 1.5), 13498 (with a node that was one ring behind the frozen one: the
+    // same `max + 4` as before). Every fault of the menu on, as when they were found.
+    for seed in [2085, 13498] {
+        check_with(std::iter::once(seed), FuzzOptions { nodes: (3, 3), ..FuzzOptions::default() });
+    }
+}
+
+#[test]
 fn every_quorum_preset_is_safe_and_converges() {
     // Ten seeds of each votequorum configuration (the quorum checkers and the quorum liveness
     // check run in all of them); two_node on 2-node clusters.

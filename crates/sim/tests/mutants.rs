@@ -3,7 +3,9 @@
 //! Totem's, those reverting each hardening fix, and the simulator's own (a client reading a
 //! stale page) — must be caught by the fuzz within a small range of seeds.
 
-use quorumd_sim::fuzz::{catch_mutant, repro_command, run_seed, AnyMutant, FuzzOptions};
+use quorumd_sim::fuzz::{
+    catch_mutant, catch_mutant_or_regression, repro_command, run_seed, AnyMutant, FuzzOptions,
+};
 use quorumd_sim::world::SimMutant;
 use quorumd_totem::Mutant;
 
@@ -71,11 +73,12 @@ fn the_unbroken_protocol_passes_the_seeds_that_catch_mutants() {
 fn every_mutant_is_caught_by_the_full_fuzz_within_sixty_seeds() {
     // With every fault of the menu (state loss, the adversary, runtime requests, freezes): a
     // mutant is caught when a seed reports a violation (or does not converge) that the same
-    // seed without the mutant does not.
+    // seed without the mutant does not. A mutant whose bug needs a rare coincidence of faults
+    // is tried on its regression seeds too (`AnyMutant::regression_seeds`).
     let opts = FuzzOptions { nodes: (3, 5), ..FuzzOptions::default() };
     let mut missed = Vec::new();
     for m in AnyMutant::all() {
-        match catch_mutant(m, &opts, 1..=60) {
+        match catch_mutant_or_regression(m, &opts, 1..=60) {
             Some(c) => eprintln!(
                 "{} caught by {} at seed {}: {}\n  reproduce: {}",
                 m.name(),
@@ -96,4 +99,18 @@ fn a_client_reading_a_stale_page_is_caught_by_the_frozen_getquorate_checker() {
     let c =
         catch_mutant(AnyMutant::Sim(SimMutant::StalePage), &opts, 1..=60).expect("stale-page was not caught");
     assert_eq!(c.checker, "frozen-getquorate", "{}", c.message);
+}
+
+#[test]
+fn a_predictable_ring_seq_is_caught_at_each_seed_that_found_the_reuse() {
+    // 2085, 13498: a node restarted with its state wiped, cut off from a frozen member of its
+    // previous life's last ring, minted that ring's id again (1.5 alone; 1.d with a node that
+    // was one ring behind). Each seed must catch the mutant on its own.
+    let m = AnyMutant::Totem(Mutant::PredictableRingSeq);
+    for &(seed, nodes) in m.regression_seeds() {
+        let opts = FuzzOptions { nodes: (nodes, nodes), ..FuzzOptions::default() };
+        let c = catch_mutant(m, &opts, seed..=seed)
+            .unwrap_or_else(|| panic!("seed {seed} did not catch {}", m.name()));
+        assert_eq!(c.checker, "same-ring-same-members", "{}", c.message);
+    }
 }

@@ -73,11 +73,16 @@ pub enum Mutant {
     /// Reverts the receive window: every ordered message is stored whatever its seq, so a
     /// flood of far-ahead messages grows memory without bound.
     UnboundedStore,
+    /// Reverts the fresh ring seqs: a representative always mints `max_seq_seen + 4`, as
+    /// corosync does. A node whose state was wiped or restored mints, cut off from a frozen
+    /// member, a ring id of its previous life that the frozen member still holds with other
+    /// members.
+    PredictableRingSeq,
 }
 
 impl Mutant {
     /// Every mutant, for tests.
-    pub const ALL: [Mutant; 7] = [
+    pub const ALL: [Mutant; 8] = [
         Mutant::SkipConsensus,
         Mutant::ReuseRingSeq,
         Mutant::DeliverOutOfOrder,
@@ -85,6 +90,7 @@ impl Mutant {
         Mutant::OrderJoinsByBoot,
         Mutant::UnboundedRingSeq,
         Mutant::UnboundedStore,
+        Mutant::PredictableRingSeq,
     ];
 
     /// Parses the name used on the command line.
@@ -97,6 +103,7 @@ impl Mutant {
             "order-joins-by-boot" => Mutant::OrderJoinsByBoot,
             "unbounded-ring-seq" => Mutant::UnboundedRingSeq,
             "unbounded-store" => Mutant::UnboundedStore,
+            "predictable-ring-seq" => Mutant::PredictableRingSeq,
             _ => return None,
         })
     }
@@ -111,6 +118,7 @@ impl Mutant {
             Mutant::OrderJoinsByBoot => "order-joins-by-boot",
             Mutant::UnboundedRingSeq => "unbounded-ring-seq",
             Mutant::UnboundedStore => "unbounded-store",
+            Mutant::PredictableRingSeq => "predictable-ring-seq",
         }
     }
 }

@@ -137,6 +137,8 @@ pub struct Totem {
     incarnation: u64,
     /// Joins this node has sent (its `join_seq`).
     joins_sent: u64,
+    /// Whether this boot has installed a ring of every configured node (see `mint_seq`).
+    history_sure: bool,
     /// Consensus periods spent in the current gather.
     consensus_rounds: u32,
     /// When the current consensus period ends (the consensus timer may fire sooner, when a
@@ -184,6 +186,24 @@ pub struct Totem {
     stats: Stats,
 }
 
+/// The offsets `Totem::mint_seq` adds stay below this. Small on purpose: every offset raises the
+/// cluster's seqs for good, and a node that lost its state climbs to them at most
+/// `RING_SEQ_JUMP_MAX` per join it hears (each step can cost a failed commit, about a second).
+/// With 2^20, 300 cycles of `bench/faults` (kills, restarts and wipes on 5 nodes, rarely all
+/// up) took the seqs past 2^26 and a wiped node needed 4-6 s to rejoin; at 2^12 it takes
+/// thousands of rings minted without every node to get there.
+const FRESH_SEQ_SPAN: u64 = 1 << 12;
+const _: () = assert!(FRESH_SEQ_SPAN * 4 < RING_SEQ_JUMP_MAX);
+
+/// A well-mixed offset in `0..FRESH_SEQ_SPAN` from this boot's incarnation and the seq it is
+/// added to (splitmix64's finaliser).
+fn fresh_seq_offset(incarnation: u64, seq: u64) -> u64 {
+    let mut z = incarnation ^ seq.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) % FRESH_SEQ_SPAN
+}
+
 impl Totem {
     /// Boots a node at `now`. It starts in GATHER; its first join is due at once (`poll_timeout`
     /// returns `now`).
@@ -209,6 +229,7 @@ impl Totem {
             joins: BTreeMap::new(),
             join_seen: BTreeMap::new(),
             joins_sent: 0,
+            history_sure: false,
             consensus_rounds: 0,
             consensus_round_at: Instant::ZERO,
             sets_changed_at: Instant::ZERO,
@@ -1000,11 +1021,37 @@ impl Totem {
         }
     }
 
+    /// The seq of a ring this node mints as its representative: corosync's `max_seq_seen + 4`,
+    /// plus a fresh offset while the id could be one this node minted in a previous life.
+    ///
+    /// Deviation from corosync: corosync always mints `max + 4`. A node whose state directory
+    /// was wiped or restored from an older copy has forgotten the ids it minted; after hearing
+    /// a peer that was one ring behind (a frozen or partitioned member), or alone from seq 1, it
+    /// computes `max + 4` exactly as its previous life did and mints `{own id, seq}` again,
+    /// while a member left out of the new ring may still have that ring installed with other
+    /// members (the two rings' tokens and messages would be taken for one another). A node
+    /// cannot tell a lost or restored state from a fresh one, so until this boot has installed
+    /// a ring of every configured node, a ring that leaves some configured node out gets an
+    /// offset on top of `max + 4`, below 2^12 and drawn from the random per-boot incarnation
+    /// and the seq: a reuse then needs a 2^-12 coincidence on top of the rare faults that
+    /// make it possible. Exempt, with corosync's numbering: a ring of
+    /// every configured node (no member is left out to hold an old id, and a member holding
+    /// `{own id, s}` has seen `s` and refuses the commit unless the seq is above it), and every
+    /// ring after this boot installed one (each node then accepted a commit token above every
+    /// id it held, and seqs only grow).
+    fn mint_seq(&self, members: &MemberList) -> u64 {
+        let next = self.max_seq_seen.saturating_add(4);
+        if self.history_sure || *members == self.nodelist || self.mutant == Some(Mutant::PredictableRingSeq) {
+            return next;
+        }
+        next.saturating_add(fresh_seq_offset(self.incarnation, next))
+    }
+
     fn create_commit(&mut self, now: Instant, members: MemberList) {
         let seq = if self.mutant == Some(Mutant::ReuseRingSeq) {
             self.ring_id.seq.max(1)
         } else {
-            self.max_seq_seen.saturating_add(4)
+            self.mint_seq(&members)
         };
         let ring_id = RingId::new(self.my_id, seq);
         self.persist_seq(seq);
@@ -1251,6 +1298,7 @@ impl Totem {
         assert!(f.members.is_subset(&self.nodelist), "rings hold only configured nodes");
         self.ring_id = f.ring_id;
         self.members = f.members;
+        self.history_sure |= self.members == self.nodelist;
         self.ring_failed = f.failed;
         self.ring = self.recovery.take().map(|r| r.new_ring).unwrap_or_default();
         self.stats.rings_installed += 1;

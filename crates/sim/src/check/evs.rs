@@ -9,8 +9,8 @@
 //! sent in, or in the transitional configuration that follows").
 //!
 //! A crash or restart forgets the node's unfinished rings: a new incarnation starts afresh. A
-//! restart with the state lost also forgets the rings nobody holds any more (their ids may be
-//! reused, see [`super::RingHolders`]).
+//! restart with the state lost also forgets the rings it minted that nobody holds any more
+//! (their ids may be reused, see [`super::RingHolders`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -113,11 +113,13 @@ impl Checker for Evs {
             self.delivered.retain(|(n, _), _| *n != node);
         }
         if step == Lifecycle::StartedWithLostState {
-            // Rings nobody holds may be reused by a node that lost its state (RingHolders).
+            // Its own rings nobody holds may be reused by a node that lost its state (RingHolders).
             let holders = &self.holders;
-            self.delivered.retain(|(_, r), _| holders.held(*r));
-            self.left.retain(|(_, r)| holders.held(*r));
-            self.passages.retain(|(r, r2), _| holders.held(*r) || holders.held(*r2));
+            self.delivered.retain(|(_, r), _| !holders.may_reuse(node, *r));
+            self.left.retain(|(_, r)| !holders.may_reuse(node, *r));
+            self.passages.retain(|(r, r2), _| {
+                holders.held(*r) || holders.held(*r2) || (r.rep != node.get() && r2.rep != node.get())
+            });
         }
     }
 }

@@ -233,8 +233,10 @@ pub trait Checker: fmt::Debug {
 
 /// Which ring each node has installed now (its last regular configuration, until it crashes,
 /// stops or restarts), for checkers that key their memory by ring id: a node restarted with
-/// its state lost may reuse the id of a ring nobody holds any more (it cannot know that ring,
-/// and nobody alive remembers it), while the id of a ring someone still holds stays protected.
+/// its state lost may reuse the id of a ring *it* minted (it is the id's `rep`) that nobody
+/// holds any more (it cannot know that ring, and nobody alive remembers it), while the id of a
+/// ring someone still holds stays protected, and so does every id minted by another node (a
+/// node that kept its state never mints an id twice).
 #[derive(Debug, Default)]
 pub struct RingHolders {
     current: BTreeMap<NodeId, RingId>,
@@ -258,6 +260,12 @@ impl RingHolders {
     /// Whether some node has ring `r` installed now.
     pub fn held(&self, r: RingId) -> bool {
         self.current.values().any(|c| *c == r)
+    }
+
+    /// Whether `node`, restarted with its state lost, may mint ring id `r` again: `r` is one
+    /// of its own ids and nobody holds it. What checkers forget at such a restart.
+    pub fn may_reuse(&self, node: NodeId, r: RingId) -> bool {
+        r.rep == node.get() && !self.held(r)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Checker (e): total order. Per node and ring, delivered seqs strictly increase (no
 //! duplicate, no step back), and a given `(ring_id, seq)` carries the same `(origin, payload)`
 //! on every node that delivers it (agreed order, corosync-behaviour §4.5). A node restarted with its state
-//! lost starts a new history, and may reuse the id of a ring nobody holds any more.
+//! lost starts a new history, and may reuse the id of a ring it minted that nobody holds any more.
 
 use std::collections::BTreeMap;
 
@@ -47,10 +47,10 @@ impl Checker for Ordering {
     fn on_lifecycle(&mut self, _now: Instant, node: NodeId, step: Lifecycle) {
         self.holders.on_lifecycle(node);
         if step == Lifecycle::StartedWithLostState {
-            // Its history starts again, and rings nobody holds may be reused (RingHolders).
+            // Its history starts again, and its own rings nobody holds may be reused (RingHolders).
             let holders = &self.holders;
-            self.last.retain(|(n, r), _| *n != node && holders.held(*r));
-            self.content.retain(|(r, _), _| holders.held(*r));
+            self.last.retain(|(n, r), _| *n != node && !holders.may_reuse(node, *r));
+            self.content.retain(|(r, _), _| !holders.may_reuse(node, *r));
         }
     }
 
@@ -100,6 +100,31 @@ mod tests {
         assert!(err.message.contains("node 1 delivered it as origin 1"), "{err}");
         let mut c = Ordering::default();
         assert!(feed(&mut c, &[(1, deliver(r, 1, 1, b"a")), (2, deliver(r, 1, 1, b"b"))]).is_err());
+    }
+
+    #[test]
+    fn a_wiped_restart_forgets_only_the_restarted_nodes_own_unheld_rings() {
+        use crate::check::Lifecycle;
+        let z = ring(0, 0);
+        let (own, other) = (ring(1, 5), ring(2, 9));
+        let mut c = Ordering::default();
+        let history = [
+            (1, regular(z, own, &[1, 3])),
+            (3, regular(z, own, &[1, 3])),
+            (1, deliver(own, 1, 1, b"a")),
+            (2, regular(z, other, &[2, 3])),
+            (2, deliver(other, 1, 2, b"x")),
+            (2, regular(other, ring(2, 0xd), &[2])),
+            (3, regular(own, ring(3, 0x11), &[3])),
+        ];
+        feed(&mut c, &history).unwrap();
+        c.on_lifecycle(t(1), n(1), Lifecycle::Crashed);
+        c.on_lifecycle(t(2), n(1), Lifecycle::StartedWithLostState);
+        // Node 1 may mint 1.5 again (nobody holds it): its new messages are a new history.
+        assert_eq!(feed(&mut c, &[(1, deliver(own, 1, 1, b"b"))]), Ok(()));
+        // But ring 2.9 was node 2's: another seq 1 in it is a real total-order violation,
+        // which the scoping of commit 6197720 (every unheld ring forgotten) missed.
+        assert!(feed(&mut c, &[(3, deliver(other, 1, 3, b"y"))]).is_err());
     }
 
     #[test]

@@ -154,10 +154,10 @@ impl Checker for QuorumAgreement {
         self.last_activation.remove(&node);
         self.holders.on_lifecycle(node);
         if step == Lifecycle::StartedWithLostState {
-            // Ring ids nobody holds may be reused by a node that lost its state (RingHolders).
+            // Its own ring ids nobody holds may be reused by a node that lost its state (RingHolders).
             let holders = &self.holders;
-            self.rings.retain(|r, _| holders.held(*r));
-            self.reconfigured.retain(|r| holders.held(*r));
+            self.rings.retain(|r, _| !holders.may_reuse(node, *r));
+            self.reconfigured.retain(|r| !holders.may_reuse(node, *r));
         }
     }
 }

@@ -3,8 +3,8 @@
 //! Every regular configuration is recorded by ring id with the first node that installed it;
 //! a later installation of that ring id with other members is a violation (corosync-behaviour §4.4: the pair
 //! (rep, seq) identifies a configuration). A node restarted with its state lost may reuse the
-//! id of a ring nobody holds any more (see [`RingHolders`]); the ids of rings some node still
-//! holds stay protected.
+//! id of a ring it minted that nobody holds any more (see [`RingHolders`]); the ids of rings
+//! some node still holds, and those of other reps, stay protected.
 
 use std::collections::BTreeMap;
 
@@ -29,7 +29,7 @@ impl Checker for SameRing {
         self.holders.on_lifecycle(node);
         if step == Lifecycle::StartedWithLostState {
             let holders = &self.holders;
-            self.seen.retain(|r, _| holders.held(*r));
+            self.seen.retain(|r, _| !holders.may_reuse(node, *r));
         }
     }
 
@@ -100,6 +100,17 @@ mod tests {
         c.on_lifecycle(t(2), n(1), Lifecycle::Crashed);
         c.on_lifecycle(t(3), n(1), Lifecycle::StartedWithLostState);
         assert!(c.on_event(t(4), n(1), &regular(z, r, &[1])).is_err());
+        // Another node's wiped restart does not let node 2, which kept its state, reuse its
+        // own old id (nobody holds 2.9 any more: node 2 moved on to 2.d). The scoping of
+        // commit 6197720 forgot every unheld ring at any lost-state restart and missed this.
+        let mut c = SameRing::default();
+        let r2 = ring(2, 9);
+        feed(&mut c, &[(2, regular(z, r2, &[2, 3])), (3, regular(z, r2, &[2, 3]))]).unwrap();
+        feed(&mut c, &[(2, regular(r2, ring(2, 0xd), &[2, 3])), (3, regular(r2, ring(2, 0xd), &[2, 3]))])
+            .unwrap();
+        c.on_lifecycle(t(2), n(1), Lifecycle::Crashed);
+        c.on_lifecycle(t(3), n(1), Lifecycle::StartedWithLostState);
+        assert!(c.on_event(t(4), n(2), &regular(ring(2, 0xd), r2, &[2])).is_err());
         // A normal restart forgets nothing.
         let mut c = SameRing::default();
         feed(&mut c, &[(1, regular(z, r, &[1, 2]))]).unwrap();

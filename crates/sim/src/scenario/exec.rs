@@ -66,6 +66,8 @@ struct Runner {
     params: Option<WorldParams>,
     world: Option<World>,
     submitted: u64,
+    /// Each node's ring seq at its last `ring` expectation (for `ring R.+N`).
+    ring_seqs: std::collections::BTreeMap<NodeId, u64>,
 }
 
 impl Runner {
@@ -181,8 +183,10 @@ impl Runner {
             | Expectation::TotalVotes(_) => return self.expect_quorum(nodes, what),
             _ => {}
         }
+        let prev = self.ring_seqs.clone();
         let world = self.world()?;
         let mut first_ring = None;
+        let mut seen_seqs = Vec::new();
         for id in nodes {
             let view = world.view(*id).ok_or_else(|| format!("node {id} is not configured"))?;
             let running = view.state.is_some();
@@ -194,6 +198,12 @@ impl Runner {
                 Expectation::SameRing => *first_ring.get_or_insert(view.ring_id) == view.ring_id,
                 Expectation::RingSeq(seq) => view.ring_id.seq == *seq,
                 Expectation::Ring { rep, seq } => view.ring_id.rep == *rep && view.ring_id.seq == *seq,
+                Expectation::RingRep(rep) => view.ring_id.rep == *rep,
+                Expectation::RingStep { rep, step } => {
+                    let prev = prev.get(id).copied();
+                    view.ring_id.rep == *rep
+                        && prev.is_some_and(|p| p.checked_add(*step) == Some(view.ring_id.seq))
+                }
                 Expectation::State(s) => view.state == Some(*s),
                 _ => false,
             };
@@ -201,6 +211,10 @@ impl Runner {
                 let state = view.state.map(|s| format!(" ({s:?})")).unwrap_or_default();
                 return Err(format!("expected {what}; {seen}{state}"));
             }
+            seen_seqs.push((*id, view.ring_id.seq));
+        }
+        if matches!(what, Expectation::Ring { .. } | Expectation::RingRep(_) | Expectation::RingStep { .. }) {
+            self.ring_seqs.extend(seen_seqs);
         }
         Ok(())
     }

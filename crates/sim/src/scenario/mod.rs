@@ -144,6 +144,18 @@ pub enum Expectation {
         /// Seq.
         seq: u64,
     },
+    /// `ring 1.*`: the current ring's representative, whatever its seq (before a node's boot
+    /// installed a ring of every configured node, a ring that leaves one out gets a fresh seq:
+    /// docs/totem.md, "Node identity").
+    RingRep(u32),
+    /// `ring 1.+4`: the representative, and a seq that much (hex) above the seq this node's
+    /// ring had at its previous `ring` expectation.
+    RingStep {
+        /// Representative.
+        rep: u32,
+        /// Seq above the previous one.
+        step: u64,
+    },
     /// `state operational` (or gather, commit, recovery).
     State(State),
     /// `down`: crashed, stopped or never started.
@@ -168,6 +180,8 @@ impl fmt::Display for Expectation {
             Expectation::SameRing => f.write_str("same-ring"),
             Expectation::RingSeq(s) => write!(f, "ring-seq {s:#x}"),
             Expectation::Ring { rep, seq } => write!(f, "ring {rep:x}.{seq:x}"),
+            Expectation::RingRep(rep) => write!(f, "ring {rep:x}.*"),
+            Expectation::RingStep { rep, step } => write!(f, "ring {rep:x}.+{step:x}"),
             Expectation::State(s) => write!(f, "state {s:?}"),
             Expectation::Down => f.write_str("down"),
             Expectation::Quorate(q) => write!(f, "quorate {}", if *q { "yes" } else { "no" }),

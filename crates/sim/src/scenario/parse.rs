@@ -228,7 +228,12 @@ fn parse_expect(args: &[&str]) -> Result<Command, String> {
         ("ring-seq", [s]) => Expectation::RingSeq(number(s)?),
         ("ring", [r]) => {
             let (rep, seq) = r.split_once('.').ok_or("a ring id is written `rep.seq` in hex")?;
-            Expectation::Ring { rep: hex(rep)? as u32, seq: hex(seq)? }
+            let rep = hex(rep)? as u32;
+            match (seq, seq.strip_prefix('+')) {
+                ("*", _) => Expectation::RingRep(rep),
+                (_, Some(step)) => Expectation::RingStep { rep, step: hex(step)? },
+                _ => Expectation::Ring { rep, seq: hex(seq)? },
+            }
         }
         ("state", [s]) => Expectation::State(state(s)?),
         ("quorate", ["yes"]) => Expectation::Quorate(true),
@@ -329,6 +334,17 @@ mod tests {
             s.commands[10].1,
             Command::Expect { nodes: vec![n(1)], what: Expectation::Ring { rep: 1, seq: 0x1e } }
         );
+    }
+
+    #[test]
+    fn a_ring_expectation_may_name_only_the_rep_or_a_step() {
+        let s = parse("nodes 1 2\nexpect 1 ring 1.*\nexpect 1,2 ring 2.+4\n").unwrap();
+        assert_eq!(s.commands[1].1, Command::Expect { nodes: vec![n(1)], what: Expectation::RingRep(1) });
+        assert_eq!(
+            s.commands[2].1,
+            Command::Expect { nodes: vec![n(1), n(2)], what: Expectation::RingStep { rep: 2, step: 4 } }
+        );
+        assert!(parse("nodes 1\nexpect 1 ring 1.+x\n").is_err());
     }
 
     fn error_of(src: &str) -> ParseError {
