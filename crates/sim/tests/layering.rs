@@ -10,6 +10,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("proto", &[]),
     ("totem", &["quorumd-proto"]),
     ("votequorum", &["quorumd-proto"]),
+    ("cpg", &["quorumd-proto"]),
     ("crypto", &[]),
     ("config", &["quorumd-proto"]),
     ("cmap", &["quorumd-proto", "quorumd-config"]),
@@ -22,6 +23,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "quorumd-crypto",
             "quorumd-config",
             "quorumd-cmap",
+            "quorumd-cpg",
         ],
     ),
     (
