@@ -31,6 +31,7 @@ use sessions::{nodelist_frame, quorum_frame, Session, Sessions};
 
 pub use cpg::SERVICE_CPG;
 pub use crypto::CryptoParams;
+pub use quorumd_cpg::Mutant as CpgMutant;
 pub use quorumd_crypto::{ClusterKey, CryptoError, SessionStats};
 pub use quorumd_totem::{ConfChange, ConfKind, Delivery, Event as TotemEvent};
 pub use sessions::{track, AccessPolicy, ConnId, Model};
@@ -56,6 +57,8 @@ pub struct NodeParams {
     pub incarnation: u64,
     /// Test-only broken behaviour.
     pub mutant: Option<Mutant>,
+    /// Test-only broken behaviour of the CPG service (the simulator's CPG mutants).
+    pub cpg_mutant: Option<CpgMutant>,
     /// Validated votequorum settings; `None` means no quorum provider (`QUORUM_FREE`).
     pub quorum: Option<Settings>,
     /// The last persisted tracked expected votes (`ev_tracking`), if any.
@@ -82,6 +85,7 @@ impl NodeParams {
             start_seq: 1,
             incarnation: 0,
             mutant: None,
+            cpg_mutant: None,
             quorum: None,
             persisted_expected_votes: None,
             access: AccessPolicy::default(),
@@ -270,6 +274,7 @@ impl Node {
             cfg: cfg::CfgState::default(),
             cpg: cpg::new_cpg(params.my_id.get()),
         };
+        node.cpg.set_mutant(params.cpg_mutant);
         node.cmap_boot(cmap_keys);
         node.drain_vq(now);
         node.pump(now);

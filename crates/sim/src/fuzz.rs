@@ -43,6 +43,7 @@ const STREAM_NODES: u64 = 1;
 const STREAM_NET: u64 = 2;
 const STREAM_SCHEDULE: u64 = 3;
 const STREAM_QUORUM: u64 = 4;
+const STREAM_CPG: u64 = 5;
 
 /// How long the liveness phase lets a quiet ring deliver one restoring request (a few
 /// rotations of nine nodes at the simulated latencies) before it sends the next.
@@ -57,6 +58,11 @@ pub struct FuzzOptions {
     pub mutant: Option<Mutant>,
     /// Run the simulated clients with this mutant.
     pub sim_mutant: Option<SimMutant>,
+    /// Build the first node's CPG service with this mutant.
+    pub cpg_mutant: Option<quorumd_node::CpgMutant>,
+    /// CPG clients on the nodes (join, leave, multicast, close), checked for virtual
+    /// synchrony.
+    pub cpg: bool,
     /// Fixed loss probability (otherwise random per seed, and changed by faults).
     pub loss: Option<f64>,
     /// Fixed duplication probability (otherwise random per seed).
@@ -93,6 +99,8 @@ impl Default for FuzzOptions {
             nodes: (3, 5),
             mutant: None,
             sim_mutant: None,
+            cpg_mutant: None,
+            cpg: false,
             loss: None,
             dup: None,
             latency_us: None,
@@ -148,6 +156,8 @@ pub struct SeedOutcome {
     pub end: quorumd_proto::Instant,
     /// The event log (when asked for).
     pub log: Vec<String>,
+    /// CPG multicasts answered OK, TRY_AGAIN and otherwise (with CPG clients on).
+    pub cpg_multicasts: (u64, u64, u64),
 }
 
 /// The message a node submits as background traffic: origin id and counter, unique.
@@ -178,6 +188,12 @@ pub fn repro_command(seed: u64, nodes: usize, opts: &FuzzOptions) -> String {
     }
     if let Some(m) = opts.sim_mutant {
         cmd += &format!(" --mutant {}", m.name());
+    }
+    if let Some(m) = opts.cpg_mutant {
+        cmd += &format!(" --mutant {}", crate::cpg::mutant_name(m));
+    }
+    if opts.cpg {
+        cmd += " --cpg";
     }
     let defaults = FuzzOptions::default();
     let opt = |name: &str, v: Option<String>| v.map(|v| format!(" --{name} {v}")).unwrap_or_default();
@@ -232,6 +248,7 @@ fn world_params(seed: u64, nodes: usize, opts: &FuzzOptions) -> WorldParams {
         seed,
         mutant: opts.mutant,
         sim_mutant: opts.sim_mutant,
+        cpg_mutant: opts.cpg_mutant,
         cluster_id: 0x5155,
         quorum: quorum_for_seed(seed, nodes, opts).1,
         crypto: opts.crypto.then(crate::latency::sim_key),
@@ -253,6 +270,7 @@ pub fn run_seed(seed: u64, opts: &FuzzOptions) -> SeedOutcome {
         stats: WorldStats::default(),
         end: quorumd_proto::Instant::ZERO,
         log: Vec::new(),
+        cpg_multicasts: (0, 0, 0),
     };
     let mut world = match World::new(world_params(seed, nodes, opts)) {
         Ok(w) => w,
@@ -285,22 +303,29 @@ pub fn run_seed(seed: u64, opts: &FuzzOptions) -> SeedOutcome {
     outcome.stats = world.stats().clone();
     outcome.end = world.now();
     outcome.log = world.log_lines();
+    outcome.cpg_multicasts = world.cpg_counts();
     outcome
 }
 
 fn drive(world: &mut World, seed: u64, opts: &FuzzOptions) -> Option<Violation> {
     let mut rng = Rng::stream(seed, STREAM_SCHEDULE);
-    safety_phase(world, &mut rng, opts);
+    let mut cpg_rng = Rng::stream(seed, STREAM_CPG);
+    safety_phase(world, &mut rng, &mut cpg_rng, opts);
     if !world.violations().is_empty() {
         return None;
     }
     let unconverged = liveness_phase(world);
+    if opts.cpg && unconverged.is_none() && world.violations().is_empty() {
+        // Let the CPG syncs of the final ring complete and the resent messages arrive.
+        world.run_for(Duration::from_millis(3000));
+        world.cpg_check_end();
+    }
     // A safety violation during the liveness phase (e.g. a message storm) is the finding; the
     // missing convergence is its consequence and is not counted twice.
     unconverged.filter(|_| world.violations().is_empty())
 }
 
-fn safety_phase(world: &mut World, rng: &mut Rng, opts: &FuzzOptions) {
+fn safety_phase(world: &mut World, rng: &mut Rng, cpg_rng: &mut Rng, opts: &FuzzOptions) {
     for id in world.nodelist().clone().iter() {
         world.run_for(Duration::from_millis(rng.below(100)));
         let _ = world.start(id);
@@ -330,6 +355,11 @@ fn safety_phase(world: &mut World, rng: &mut Rng, opts: &FuzzOptions) {
             if let Some(id) = rng.pick(&running).copied() {
                 counter += 1;
                 let _ = world.submit(id, payload(id, counter));
+            }
+        }
+        if opts.cpg {
+            for _ in 0..cpg_rng.below(3) {
+                world.cpg_step(cpg_rng);
             }
         }
         if world.now() >= next_fault {
@@ -415,6 +445,8 @@ pub enum AnyMutant {
     Totem(Mutant),
     /// A sim mutant.
     Sim(SimMutant),
+    /// A CPG mutant (the first node's CPG service; the run has CPG clients).
+    Cpg(quorumd_node::CpgMutant),
 }
 
 impl AnyMutant {
@@ -424,6 +456,7 @@ impl AnyMutant {
             .into_iter()
             .map(AnyMutant::Totem)
             .chain(SimMutant::ALL.into_iter().map(AnyMutant::Sim))
+            .chain(crate::cpg::MUTANTS.into_iter().map(AnyMutant::Cpg))
             .collect()
     }
 
@@ -432,6 +465,7 @@ impl AnyMutant {
         match self {
             AnyMutant::Totem(m) => m.name(),
             AnyMutant::Sim(m) => m.name(),
+            AnyMutant::Cpg(m) => crate::cpg::mutant_name(m),
         }
     }
 
@@ -448,11 +482,13 @@ impl AnyMutant {
 
     /// `opts` with this mutant (and no other).
     pub fn apply(self, opts: &FuzzOptions) -> FuzzOptions {
-        let (mutant, sim_mutant) = match self {
-            AnyMutant::Totem(m) => (Some(m), None),
-            AnyMutant::Sim(m) => (None, Some(m)),
+        let (mutant, sim_mutant, cpg_mutant) = match self {
+            AnyMutant::Totem(m) => (Some(m), None, None),
+            AnyMutant::Sim(m) => (None, Some(m), None),
+            AnyMutant::Cpg(m) => (None, None, Some(m)),
         };
-        FuzzOptions { mutant, sim_mutant, ..opts.clone() }
+        let cpg = opts.cpg || cpg_mutant.is_some();
+        FuzzOptions { mutant, sim_mutant, cpg_mutant, cpg, ..opts.clone() }
     }
 }
 
@@ -496,8 +532,8 @@ pub fn catch_mutant(
     opts: &FuzzOptions,
     seeds: std::ops::RangeInclusive<u64>,
 ) -> Option<Catch> {
-    let clean = FuzzOptions { mutant: None, sim_mutant: None, ..opts.clone() };
     let broken = mutant.apply(opts);
+    let clean = FuzzOptions { mutant: None, sim_mutant: None, cpg_mutant: None, ..broken.clone() };
     let first = *seeds.start();
     seeds.into_iter().find_map(|seed| {
         let o = run_seed(seed, &broken);

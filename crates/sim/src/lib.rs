@@ -10,6 +10,7 @@
 //! - [`world`]: virtual clock, arrival queue, node timers and lifecycles (start, restart from
 //!   the persisted ring seq, crash, graceful stop, pause/resume), draining of node outputs;
 //! - [`check`]: one invariant per file, fed with every event;
+//! - [`cpg`]: CPG clients on the simulated nodes (join, leave, multicast, crash);
 //! - [`settle`]: the "settled" and "converged" predicates;
 //! - [`fuzz`]: random fault schedules per seed, safety phase then liveness phase;
 //! - [`latency`]: membership reaction times in virtual ms;
@@ -21,6 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod check;
+pub mod cpg;
 pub mod fuzz;
 pub mod latency;
 pub mod net;

@@ -111,6 +111,9 @@ struct FuzzArgs {
     /// Every node seals and opens its datagrams (authenticated transport with one key).
     #[arg(long)]
     crypto: bool,
+    /// CPG clients on the nodes (join, leave, multicast, close), checked for virtual synchrony.
+    #[arg(long)]
+    cpg: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -171,12 +174,14 @@ fn fuzz_options(args: &FuzzArgs) -> Result<FuzzOptions> {
         bail!("--nodes must be between 1 and 384");
     }
     let sim_mutant = args.mutant.as_deref().and_then(SimMutant::from_name);
+    let cpg_mutant = args.mutant.as_deref().and_then(quorumd_sim::cpg::mutant_from_name);
     let mutant = match &args.mutant {
         None => None,
-        Some(_) if sim_mutant.is_some() => None,
+        Some(_) if sim_mutant.is_some() || cpg_mutant.is_some() => None,
         Some(name) => Some(Mutant::from_name(name).with_context(|| {
             let mut names: Vec<&str> = Mutant::ALL.iter().map(|m| m.name()).collect();
             names.extend(SimMutant::ALL.iter().map(|m| m.name()));
+            names.extend(quorumd_sim::cpg::MUTANTS.iter().map(|m| quorumd_sim::cpg::mutant_name(*m)));
             format!("unknown mutant `{name}` (known: {})", names.join(", "))
         })?),
     };
@@ -192,6 +197,8 @@ fn fuzz_options(args: &FuzzArgs) -> Result<FuzzOptions> {
         nodes: (lo as usize, hi as usize),
         mutant,
         sim_mutant,
+        cpg_mutant,
+        cpg: args.cpg || cpg_mutant.is_some(),
         loss: args.loss,
         dup: args.dup,
         latency_us: args.latency_us,
@@ -311,7 +318,10 @@ fn run_mutants(seeds: &str, nodes: &str) -> Result<bool> {
 }
 
 fn name_of_mutant(opts: &FuzzOptions) -> Option<&'static str> {
-    opts.mutant.map(Mutant::name).or(opts.sim_mutant.map(SimMutant::name))
+    opts.mutant
+        .map(Mutant::name)
+        .or(opts.sim_mutant.map(SimMutant::name))
+        .or(opts.cpg_mutant.map(quorumd_sim::cpg::mutant_name))
 }
 
 fn run_latency(args: &LatencyArgs) -> Result<bool> {

@@ -98,6 +98,8 @@ pub struct WorldParams {
     pub mutant: Option<Mutant>,
     /// Broken behaviour of the simulated clients (checker tests).
     pub sim_mutant: Option<SimMutant>,
+    /// Broken CPG service on the first node of the nodelist (CPG checker tests).
+    pub cpg_mutant: Option<quorumd_node::CpgMutant>,
     /// The cluster id in every header.
     pub cluster_id: u32,
     /// The quorum provider and its configuration, the same for every node.
@@ -117,6 +119,7 @@ impl WorldParams {
             seed: 1,
             mutant: None,
             sim_mutant: None,
+            cpg_mutant: None,
             cluster_id: 0x5155,
             quorum: QuorumSetup::default(),
             crypto: None,
@@ -187,6 +190,9 @@ pub struct World {
     cluster_id: u32,
     mutant: Option<Mutant>,
     sim_mutant: Option<SimMutant>,
+    cpg_mutant: Option<quorumd_node::CpgMutant>,
+    /// The simulated CPG clients and their checker.
+    cpg: crate::cpg::CpgClients,
     quorum: QuorumSetup,
     settings: Option<BTreeMap<NodeId, Settings>>,
     /// The cluster key and the generator of per-boot nonces (crypto on).
@@ -256,6 +262,8 @@ impl World {
             cluster_id: params.cluster_id,
             mutant: params.mutant,
             sim_mutant: params.sim_mutant,
+            cpg_mutant: params.cpg_mutant,
+            cpg: crate::cpg::CpgClients::default(),
             quorum: params.quorum,
             settings,
             crypto: params.crypto.map(|k| (k, Rng::stream(params.seed, 0x626f_6f74))),
@@ -358,6 +366,11 @@ impl World {
     /// Starts keeping a log of lifecycle steps, faults and membership events.
     pub fn enable_log(&mut self) {
         self.log = Some(VecDeque::new());
+    }
+
+    /// Whether the log is kept.
+    pub fn logging(&self) -> bool {
+        self.log.is_some()
     }
 
     /// The kept log lines, oldest first.
@@ -523,7 +536,17 @@ impl World {
         result
     }
 
-    fn record_violation(&mut self, v: Violation) {
+    /// The simulated CPG clients.
+    pub(crate) fn cpg_clients(&self) -> &crate::cpg::CpgClients {
+        &self.cpg
+    }
+
+    /// The simulated CPG clients.
+    pub(crate) fn cpg_clients_mut(&mut self) -> &mut crate::cpg::CpgClients {
+        &mut self.cpg
+    }
+
+    pub(crate) fn record_violation(&mut self, v: Violation) {
         self.note(&format!("VIOLATION {v}"));
         if self.violations.len() < VIOLATIONS_MAX {
             self.violations.push(v);

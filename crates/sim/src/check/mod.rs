@@ -23,6 +23,7 @@ use crate::quorum::QuorumSetup;
 pub mod client_notifications;
 pub mod cmap;
 pub mod configured;
+pub mod cpg;
 pub mod evs;
 pub mod frozen_getquorate;
 pub mod liveness;

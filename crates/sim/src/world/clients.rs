@@ -59,6 +59,9 @@ impl World {
 
     /// Hands a client output of node `id` to its client: decoded and shown to the checkers.
     pub(super) fn client_output(&mut self, id: NodeId, conn: ConnId, out: ClientOutput) {
+        if conn.0 >= crate::cpg::CONN_BASE {
+            return self.cpg_output(id, conn, out);
+        }
         let now = self.now;
         let frame = match out {
             ClientOutput::Close => {
@@ -91,6 +94,18 @@ impl World {
         }
         let m = model(conn);
         self.feed(|c| c.on_client(now, id, m, &frame));
+    }
+
+    /// Hands `input` to a running node's connection `conn` and drains the node (the CPG
+    /// clients' way in). Nothing happens on a node that is not running.
+    pub(crate) fn client_input(&mut self, id: NodeId, conn: ConnId, input: ClientInput) {
+        let now = self.now;
+        if self.status(id) != Some(Status::Running) {
+            return;
+        }
+        let Some(node) = self.slots.get_mut(&id).and_then(|s| s.node.as_mut()) else { return };
+        node.handle_client(now, conn, input);
+        self.drain(id);
     }
 
     /// Sends `request` on node `id`'s V1 client connection and returns the response.

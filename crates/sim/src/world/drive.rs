@@ -302,9 +302,12 @@ impl World {
                 }
             }
         }
+        let changed = events.iter().any(|e| matches!(e, NodeEvent::Totem(TotemEvent::ConfChange(_))));
+        self.cpg_clients_mut().set_in_change(changed);
         for (conn, out) in outputs {
             self.client_output(id, conn, out);
         }
+        self.cpg_clients_mut().set_in_change(false);
         for t in transmits {
             self.send(id, t);
         }

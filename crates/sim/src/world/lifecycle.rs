@@ -83,6 +83,8 @@ impl World {
             }
         };
         params.mutant = self.mutant;
+        // The CPG mutants break one node (every node broken alike would agree with itself).
+        params.cpg_mutant = self.cpg_mutant.filter(|_| self.nodelist.iter().next() == Some(id));
         if let Some((key, rng)) = self.crypto.as_mut() {
             let boot_nonce = std::iter::repeat_with(|| rng.next_u64()).find_map(std::num::NonZeroU64::new);
             params.crypto = boot_nonce.map(|boot_nonce| CryptoParams { key: key.clone(), boot_nonce });
@@ -139,6 +141,7 @@ impl World {
 
     fn take_down(&mut self, id: NodeId, status: Status) {
         self.set_timer(id, None);
+        self.cpg_node_gone(id);
         if let Some(slot) = self.slots.get_mut(&id) {
             slot.node = None;
             slot.status = status;
