@@ -58,6 +58,8 @@ pub struct CpgClients {
     next_conn: u64,
     next_pid: u32,
     checker: CpgChecker,
+    /// The last regular configurations each running node installed, newest last.
+    installed: BTreeMap<NodeId, Vec<(RingId, Vec<u32>)>>,
     /// Multicasts answered OK, TRY_AGAIN, other.
     pub counts: (u64, u64, u64),
 }
@@ -225,7 +227,19 @@ impl World {
     }
 }
 
+/// Regular configurations remembered per node for the ring-id check.
+const INSTALLED_KEPT: usize = 16;
+
 impl CpgClients {
+    /// `node` installed regular configuration `ring` with `members`.
+    pub(crate) fn installed(&mut self, node: NodeId, ring: RingId, members: Vec<u32>) {
+        let l = self.installed.entry(node).or_default();
+        if l.len() >= INSTALLED_KEPT {
+            l.remove(0);
+        }
+        l.push((ring, members));
+    }
+
     /// See [`CpgChecker::set_in_change`].
     pub(crate) fn set_in_change(&mut self, in_change: bool) {
         self.checker.set_in_change(in_change);
@@ -237,6 +251,7 @@ impl World {
     pub(crate) fn cpg_node_gone(&mut self, node: NodeId) {
         let c = self.cpg_clients_mut();
         c.sessions.retain(|_, s| s.node != node);
+        c.installed.remove(&node);
         c.checker.node_gone(node.get());
     }
 
@@ -317,12 +332,18 @@ impl World {
     }
 
     /// The rings (with members) a totem confchg of `node` may name now: its quorum service's
-    /// and the one Totem installed.
+    /// and the regular configurations this incarnation of Totem installed last.
+    ///
+    /// Not only the current one: CPG completes the sync of ring R when the last joinlist of
+    /// R is delivered, which may be among the old-ring deliveries Totem makes at the change to
+    /// the next ring; its totem confchg then names R, just before the next change.
     fn cpg_rings(&self, node: NodeId) -> Vec<(RingId, Vec<u32>)> {
         let Some(n) = self.node(node) else { return Vec::new() };
         let ids = |m: &quorumd_proto::MemberList| m.iter().map(NodeId::get).collect::<Vec<u32>>();
         let (qr, qm) = n.quorum_view();
-        vec![(qr, ids(qm)), (n.ring_id(), ids(n.members()))]
+        let mut v = vec![(qr, ids(qm)), (n.ring_id(), ids(n.members()))];
+        v.extend(self.cpg_clients().installed.get(&node).into_iter().flatten().cloned());
+        v
     }
 
     /// The end of a converged run: every surviving sender got its messages back and every

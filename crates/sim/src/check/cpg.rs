@@ -37,13 +37,14 @@ pub type MsgId = (u32, u32, u64);
 pub const HEADER: usize = 16;
 
 /// The payload of message `seq` of process `pid` on `node`, `len` bytes (at least
-/// [`HEADER`]): its id, then a pattern that depends on the id and the offset.
+/// [`HEADER`]): its id, then a pattern that depends on the id, the length and the offset.
 pub fn payload(node: u32, pid: u32, seq: u64, len: usize) -> Vec<u8> {
     let mut p = Vec::with_capacity(len.max(HEADER));
     p.extend_from_slice(&node.to_be_bytes());
     p.extend_from_slice(&pid.to_be_bytes());
     p.extend_from_slice(&seq.to_be_bytes());
-    let salt = (pid as u64).wrapping_mul(31).wrapping_add(seq);
+    // The length is in the pattern: a truncated or extended payload does not parse.
+    let salt = (pid as u64).wrapping_mul(31).wrapping_add(seq).wrapping_add(len.max(HEADER) as u64 * 7);
     p.extend((HEADER..len.max(HEADER)).map(|i| (salt.wrapping_add(i as u64 / 7) as u8) ^ (i as u8)));
     p
 }

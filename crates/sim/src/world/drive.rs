@@ -303,6 +303,14 @@ impl World {
             }
         }
         let changed = events.iter().any(|e| matches!(e, NodeEvent::Totem(TotemEvent::ConfChange(_))));
+        for e in &events {
+            if let NodeEvent::Totem(TotemEvent::ConfChange(cc)) = e {
+                if cc.kind == quorumd_node::ConfKind::Regular {
+                    let members = cc.members.iter().map(NodeId::get).collect();
+                    self.cpg_clients_mut().installed(id, cc.ring_id, members);
+                }
+            }
+        }
         self.cpg_clients_mut().set_in_change(changed);
         for (conn, out) in outputs {
             self.client_output(id, conn, out);
