@@ -332,7 +332,8 @@ impl World {
     }
 
     /// The rings (with members) a totem confchg of `node` may name now: its quorum service's
-    /// and the regular configurations this incarnation of Totem installed last.
+    /// and Totem's current one; in an input where Totem changed configuration, also the
+    /// regular configurations this incarnation installed last.
     ///
     /// Not only the current one: CPG completes the sync of ring R when the last joinlist of
     /// R is delivered, which may be among the old-ring deliveries Totem makes at the change to
@@ -342,7 +343,9 @@ impl World {
         let ids = |m: &quorumd_proto::MemberList| m.iter().map(NodeId::get).collect::<Vec<u32>>();
         let (qr, qm) = n.quorum_view();
         let mut v = vec![(qr, ids(qm)), (n.ring_id(), ids(n.members()))];
-        v.extend(self.cpg_clients().installed.get(&node).into_iter().flatten().cloned());
+        if self.cpg_clients().checker.in_change() {
+            v.extend(self.cpg_clients().installed.get(&node).into_iter().flatten().cloned());
+        }
         v
     }
 

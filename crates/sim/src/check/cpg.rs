@@ -127,6 +127,11 @@ impl CpgChecker {
         self.in_change = in_change;
     }
 
+    /// See [`CpgChecker::set_in_change`].
+    pub fn in_change(&self) -> bool {
+        self.in_change
+    }
+
     /// A session of `node` with `pid` opened and asked to join `group`.
     pub fn opened(&mut self, node: u32, pid: u32, group: &[u8]) {
         self.sessions.insert(
