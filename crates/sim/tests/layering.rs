@@ -47,6 +47,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("libvotequorum", &["quorumd-cabi"]),
     ("libcfg", &["quorumd-cabi"]),
     ("libcorosync_common", &["quorumd-cabi"]),
+    // libcpg.so.4 also speaks CPG's chunked IPC through the client crate directly.
+    ("libcpg", &["quorumd-client", "quorumd-cabi"]),
     // what-if runs the simulator (the protocol core, never the daemon shell) on the real config.
     (
         "tool",
