@@ -43,7 +43,10 @@ pm_install() {
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 	[ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
-	# nothing of the packages may be running on the host
+	pm_check_host
+}
+
+pm_check_host() { # nothing of the packages may be running on the host itself
 	if pgrep -x corosync >/dev/null || pgrep -x pacemakerd >/dev/null; then
 		local p2
 		for p2 in $(pgrep -x corosync) $(pgrep -x pacemakerd); do
@@ -58,7 +61,7 @@ pm_install() {
 
 # Our drop-in libraries, by Debian's file name (the real file behind the SONAME link).
 pm_our_libs() { # prints "OURFILE DEBIANFILE" lines
-	local t=$CARGO_TARGET_DIR/release
+	local t=${PM_OURLIBS:-$CARGO_TARGET_DIR/release}
 	echo "$t/libquorum.so $(readlink -f $PM_LIBDIR/libquorum.so.5)"
 	echo "$t/libcmap.so $(readlink -f $PM_LIBDIR/libcmap.so.4)"
 	echo "$t/libcfg.so $(readlink -f $PM_LIBDIR/libcfg.so.7)"
@@ -73,6 +76,7 @@ pm_node_dirs() { # N: the node's persistent directories (created once, kept acro
 	local d=$PM_DIR/n$1
 	[ -d "$d/pcmk" ] && return 0
 	mkdir -p "$d/etc/uidgid.d" "$d/cslib" "$d/log/pacemaker/bundles" "$d/log/corosync"
+	chmod 700 "$d/cslib"
 	cp -a /var/lib/pacemaker "$d/pcmk"
 	chown -R hacluster:haclient "$d/log/pacemaker"
 	chmod 770 "$d/log/pacemaker"
