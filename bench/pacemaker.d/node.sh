@@ -85,7 +85,7 @@ pm_node_dirs() { # N: the node's persistent directories (created once, kept acro
 pm_holder_start() { # N
 	local n=$1 d=$PM_DIR/n$1 binds=
 	pm_node_dirs "$n"
-	if [ "$PM_IMPL" = quorumd ]; then
+	if [ "$PM_IMPL" = quorumd ] && [ "${PM_LIBMODE:-bind}" = bind ]; then
 		binds=$(pm_our_libs | while read -r ours deb; do printf 'mount --bind %s %s && ' "$ours" "$deb"; done)
 	fi
 	rm -f "$d/ready"
@@ -115,7 +115,37 @@ pm_holder_start() { # N
 pm_in() { # N CMD...: run CMD inside node N
 	local n=$1
 	shift
-	nsenter -t "${PM_HOLDER[$n]}" -m -u -n -- "$@"
+	nsenter -t "${PM_HOLDER[$n]}" -m -u -n -- env ${PM_LDPATH:+LD_LIBRARY_PATH=$PM_LDPATH} "$@"
+}
+
+# PM_LIBMODE=env: instead of the bind mounts, our libraries under their SONAMEs in one
+# directory named by LD_LIBRARY_PATH (pacemakerd's daemons inherit it: it starts them with
+# execvp after setuid, which keeps the environment).
+pm_env_libdir() {
+	PM_LDPATH=
+	[ "$PM_IMPL" = quorumd ] && [ "${PM_LIBMODE:-bind}" = env ] || return 0
+	PM_LDPATH=$PM_DIR/libs
+	mkdir -p "$PM_LDPATH"
+	local ours deb
+	pm_our_libs | while read -r ours deb; do
+		cp "$ours" "$PM_LDPATH/$(basename "$deb" | sed 's/\(\.so\.[0-9]*\).*/\1/')"
+	done
+}
+
+# Which of our libraries each Pacemaker daemon of node N really mapped (by inode, which a bind
+# mount keeps): prints "daemon lib-count" lines.
+pm_mapped_libs() { # N
+	local n=$1 p ours deb inodes=
+	while read -r ours deb; do
+		inodes="$inodes $(stat -L -c %i "${PM_LDPATH:+$PM_LDPATH/$(basename "$deb" | sed 's/\(\.so\.[0-9]*\).*/\1/')}${PM_LDPATH:-$ours}")"
+	done < <(pm_our_libs)
+	for p in $(pm_node_pids "$n"); do
+		case $(cat "/proc/$p/comm" 2>/dev/null) in pacemaker*) ;; *) continue ;; esac
+		awk -v c="$(cat "/proc/$p/comm")" -v want="$inodes" '
+			BEGIN { split(want, w, " "); for (i in w) need[w[i]] = 1 }
+			($5 in need) && !seen[$5]++ { k++ }
+			END { print c, k + 0 }' "/proc/$p/maps"
+	done
 }
 
 pm_stack_start() { # N: the cluster daemon (corosync or quorumd)
@@ -142,6 +172,7 @@ pm_pcmk_start() { # N
 	# pacemakerd spawns its daemons with execvp (they inherit this environment); the systemd
 	# unit would read /etc/default/pacemaker, which has nothing set on Debian.
 	nsenter -t "${PM_HOLDER[$n]}" -m -u -n -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+		${PM_LDPATH:+LD_LIBRARY_PATH=$PM_LDPATH} \
 		PCMK_logfile=/var/log/pacemaker/pacemaker.log PCMK_debug="${PM_DEBUG:-no}" \
 		pacemakerd >>"$d/pacemakerd.stderr" 2>&1 &
 	PM_PCMK_PID[$n]=$!
