@@ -245,12 +245,14 @@ pm_all_ok() { # WANT_ONLINE NODES...
 	for n in "$@"; do pm_mon_ok "$n" "$want" || return 1; done
 }
 
-pm_rss_table() { # prints "daemon rss_kb" for every process of every live node
-	local n p
+pm_rss_table() { # prints "node daemon rss_kb" for every process of every live node
+	local n p exe
 	for n in $(seq 1 "$BC_N"); do
 		for p in $(pm_node_pids "$n"); do
 			[ "$p" = "${PM_HOLDER[$n]}" ] && continue
-			awk -v n="$n" '/^Name:/ { c = $2 } /^VmRSS:/ { print n, c, $2 }' "/proc/$p/status" 2>/dev/null
+			exe=$(basename "$(readlink "/proc/$p/exe" 2>/dev/null)")
+			case $exe in corosync|quorumd) exe=cluster-daemon ;; esac
+			awk -v n="$n" -v c="$exe" '/^VmRSS:/ { print n, c, $2 }' "/proc/$p/status" 2>/dev/null
 		done
 	done
 }
