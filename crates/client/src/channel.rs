@@ -221,6 +221,24 @@ impl Channel {
         result
     }
 
+    /// Several request frames that make one request (a chunked CPG multicast), then its one
+    /// response frame. Nothing else is sent in between (the `req` lock).
+    pub(crate) fn request_many(&self, frames: &[Vec<u8>]) -> Result<Vec<u8>, CsError> {
+        let mut buf = self.req.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.is_dead() {
+            return Err(CsError::Library);
+        }
+        let result = frames
+            .iter()
+            .try_for_each(|f| send_all(&self.sock, f))
+            .and_then(|()| read_frame(&self.sock, &mut buf, None));
+        if result.is_err() {
+            self.kill();
+            buf.clear();
+        }
+        result
+    }
+
     /// The next event frame. With [`Wait::No`], `Ok(None)` when none is pending.
     /// `Err(Library)` once the daemon is gone (its end closed) or the session broken, and
     /// nothing is left to read.

@@ -30,6 +30,7 @@ mod client;
 pub mod cmap;
 pub mod compat;
 mod conn;
+pub mod cpg;
 pub mod error;
 mod shm_map;
 #[cfg(feature = "tokio")]

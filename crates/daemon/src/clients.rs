@@ -13,7 +13,9 @@
 //!   the bound is on memory, not just payload). When a new frame would pass the total, the
 //!   connections with the most queued are disconnected first (the one sending, if it is the
 //!   largest): those are the clients that stopped reading;
-//! - input: a connection may have at most `4 × FRAME_MAX` bytes unparsed.
+//! - input: a connection may have at most `4 × FRAME_MAX` bytes unparsed; one read hands the
+//!   node at most [`READ_FRAMES_MAX`] bytes of whole frames, and says when more may be
+//!   waiting (a CPG client streams the chunks of a large multicast without waiting).
 #![forbid(unsafe_code)]
 
 use std::collections::{BTreeMap, VecDeque};
@@ -44,6 +46,8 @@ pub const CS_ERR_NO_RESOURCES: u32 = 18;
 const IOV_MAX_BATCH: usize = 32;
 /// First token used for clients.
 pub const FIRST_TOKEN: usize = 1000;
+/// Bytes of whole frames one `read` returns at most (then it says `more`).
+pub const READ_FRAMES_MAX: usize = 4 * FRAME_MAX;
 /// Bytes asked of the kernel per read.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -56,6 +60,8 @@ pub struct Client {
     /// What `out` costs (sum of frame lengths + FRAME_OVERHEAD each).
     out_cost: usize,
     closing: bool,
+    /// The last read stopped at [`READ_FRAMES_MAX`] before the socket was empty.
+    more: bool,
     /// Whether WRITABLE interest is registered (changed only when it must be).
     want_write: bool,
     uid: u32,
@@ -168,6 +174,7 @@ impl Clients {
                 out_off: 0,
                 out_cost: 0,
                 closing: false,
+                more: false,
                 want_write: false,
                 uid,
                 inited: false,
@@ -236,15 +243,34 @@ impl Clients {
     pub fn read(&mut self, conn: ConnId, closed: bool) -> ReadOutcome {
         let Some(c) = self.map.get_mut(&conn) else { return ReadOutcome::Closed };
         let buf = &mut self.scratch[..];
+        let mut frames: Vec<Vec<u8>> = Vec::new();
+        let mut taken = 0;
+        c.more = false;
         loop {
             match recv(&c.stream, &mut *buf, RecvFlags::DONTWAIT) {
                 Ok((0, _)) => return ReadOutcome::Closed,
                 Ok((n, _)) => {
                     c.inbuf.extend_from_slice(&buf[..n]);
+                    loop {
+                        match ipc::frame_len(&c.inbuf) {
+                            Ok(Some(n)) => {
+                                taken += n;
+                                frames.push(c.inbuf.drain(..n).collect());
+                            }
+                            Ok(None) => break,
+                            Err(e) => return ReadOutcome::Bad(format!("bad frame: {e}")),
+                        }
+                    }
                     if c.inbuf.len() > 4 * FRAME_MAX {
                         return ReadOutcome::Bad("client sent more than it may have outstanding".into());
                     }
                     if n < buf.len() && !closed {
+                        break;
+                    }
+                    if taken >= READ_FRAMES_MAX {
+                        // The socket may hold more and no new edge will come for it: the
+                        // caller reads again once these frames are handled.
+                        c.more = true;
                         break;
                     }
                 }
@@ -253,18 +279,25 @@ impl Clients {
                 Err(_) => return ReadOutcome::Closed,
             }
         }
-        let mut frames = Vec::new();
-        loop {
-            match ipc::frame_len(&c.inbuf) {
-                Ok(Some(n)) => frames.push(c.inbuf.drain(..n).collect()),
-                Ok(None) => break,
-                Err(e) => return ReadOutcome::Bad(format!("bad frame: {e}")),
-            }
-        }
         if c.inbuf.is_empty() && c.inbuf.capacity() > READ_CHUNK {
             c.inbuf = Vec::new(); // do not keep a large buffer per idle client
         }
         ReadOutcome::Frames(frames)
+    }
+
+    /// Whether the last `read` of `conn` stopped before the socket was empty.
+    pub fn more_to_read(&self, conn: ConnId) -> bool {
+        self.map.get(&conn).is_some_and(|c| c.more)
+    }
+
+    /// Registers `conn` again with its current interest: epoll then reports it readable at the
+    /// next poll if bytes wait (a read that stopped early gets no new edge otherwise), after the
+    /// other ready sources had their turn. False: drop the client.
+    pub fn rearm(&mut self, registry: &Registry, conn: ConnId) -> bool {
+        let Some(c) = self.map.get_mut(&conn) else { return true };
+        let interest =
+            if c.want_write { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+        registry.reregister(&mut c.stream, token_of(conn), interest).is_ok()
     }
 
     /// Queues bytes; with `fds` (at most two), the first byte carries them as SCM_RIGHTS.

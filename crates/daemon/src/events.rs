@@ -14,6 +14,8 @@
 //! A client that does not read its events fills the pair's buffer; the rest queue here, bounded
 //! by [`OUT_MAX`] bytes per session, past which the client is disconnected, as for its
 //! request socket (it reconnects and gets a fresh snapshot; nothing is silently dropped).
+//! A CPG session may fall [`CPG_EVENT_OUT_MAX`] behind instead: one CPG delivery alone may be
+//! 16 MiB (`svc_cpg::MSG_MAX`), so its bound is four such messages.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
@@ -27,6 +29,10 @@ use rustix::io::Errno;
 use rustix::net::{AddressFamily, SendFlags, SocketFlags, SocketType};
 
 use crate::clients::{Clients, OUT_MAX};
+
+/// Most event bytes queued for one CPG session before it is disconnected (4 × `MSG_MAX`).
+/// Deviation from corosync: corosync queues a slow client's events without a bound.
+pub const CPG_EVENT_OUT_MAX: usize = 4 * quorumd_proto::svc_cpg::MSG_MAX;
 
 /// Event-socket tokens start here (far above the request sockets' tokens).
 const EVENT_TOKEN_BASE: usize = usize::MAX / 2;
@@ -49,6 +55,8 @@ struct Chan {
     fd: OwnedFd,
     queue: VecDeque<Vec<u8>>,
     queued: usize,
+    /// The bound on `queued`.
+    max: usize,
     registered: bool,
 }
 
@@ -60,12 +68,13 @@ pub struct EventChannels {
 
 impl EventChannels {
     /// Creates the pair for `conn`; returns the client's end (to pass, then close here).
-    fn open(&mut self, conn: ConnId) -> io::Result<OwnedFd> {
+    fn open(&mut self, conn: ConnId, service: Service) -> io::Result<OwnedFd> {
         let (ours, theirs) =
             rustix::net::socketpair(AddressFamily::UNIX, SocketType::SEQPACKET, SocketFlags::CLOEXEC, None)?;
         // Events only go one way: the daemon never reads this socket.
         rustix::net::shutdown(&ours, rustix::net::Shutdown::Read)?;
-        self.map.insert(conn, Chan { fd: ours, queue: VecDeque::new(), queued: 0, registered: false });
+        let max = if service == Service::Cpg { CPG_EVENT_OUT_MAX } else { OUT_MAX };
+        self.map.insert(conn, Chan { fd: ours, queue: VecDeque::new(), queued: 0, max, registered: false });
         Ok(theirs)
     }
 
@@ -81,7 +90,7 @@ impl EventChannels {
                 Err(()) => return false,
             }
         }
-        if c.queued + frame.len() > OUT_MAX {
+        if c.queued + frame.len() > c.max {
             return false;
         }
         c.queued += frame.len();
@@ -155,7 +164,7 @@ pub fn deliver(
         return clients.events.send(registry, conn, bytes);
     }
     if let Some(service) = svc::is_init_ok(bytes) {
-        let Ok(theirs) = clients.events.open(conn) else { return false };
+        let Ok(theirs) = clients.events.open(conn, service) else { return false };
         clients.mark_inited(conn);
         let mut fds = vec![theirs.as_fd()];
         if service == Service::Quorum {

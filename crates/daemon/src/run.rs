@@ -534,6 +534,10 @@ impl Daemon {
                 for f in frames {
                     self.node.handle_client(now, conn, ClientInput::Frame(f));
                 }
+                // A client streaming frames (CPG chunks): the rest is read at the next poll.
+                if self.clients.more_to_read(conn) && !self.clients.rearm(&self.registry, conn) {
+                    self.drop_client(conn);
+                }
             }
             ReadOutcome::Closed => self.drop_client(conn),
             ReadOutcome::Bad(why) => {

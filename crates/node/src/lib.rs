@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod cfg;
+mod cpg;
 mod crypto;
 pub mod params;
 pub mod reload;
@@ -28,6 +29,7 @@ use quorumd_votequorum::{Action, NodeFlags, QuorumState, Settings, Votequorum, V
 use service::ServiceState;
 use sessions::{nodelist_frame, quorum_frame, Session, Sessions};
 
+pub use cpg::SERVICE_CPG;
 pub use crypto::CryptoParams;
 pub use quorumd_crypto::{ClusterKey, CryptoError, SessionStats};
 pub use quorumd_totem::{ConfChange, ConfKind, Delivery, Event as TotemEvent};
@@ -225,6 +227,7 @@ pub struct Node {
     cmap: services::CmapState,
     svc: services::SvcSessions,
     cfg: cfg::CfgState,
+    cpg: quorumd_cpg::Cpg,
 }
 
 impl Node {
@@ -264,6 +267,7 @@ impl Node {
             cmap: services::CmapState::default(),
             svc: services::SvcSessions::new(),
             cfg: cfg::CfgState::default(),
+            cpg: cpg::new_cpg(params.my_id.get()),
         };
         node.cmap_boot(cmap_keys);
         node.drain_vq(now);
@@ -327,6 +331,7 @@ impl Node {
             ClientInput::Disconnected => {
                 self.sessions.table.remove(&conn);
                 self.service_disconnected(now, conn);
+                self.cpg_closed(conn);
             }
             ClientInput::Frame(bytes) if self.service_frame(now, conn, &bytes) => {}
             ClientInput::Frame(bytes) => match ipc::decode(&bytes) {
@@ -507,10 +512,13 @@ impl Node {
             match &ev {
                 TotemEvent::ConfChange(c) if c.kind == ConfKind::Transitional => {
                     self.service.trans = c.members.clone();
+                    let members = c.members.clone();
+                    self.cpg_transitional(&members);
                 }
                 TotemEvent::ConfChange(c) => {
                     let (ring, members) = (c.ring_id, c.members.clone());
                     self.events.push_back(NodeEvent::Totem(ev));
+                    self.cpg_regular(ring, &members);
                     self.sync_start(now, ring, &members);
                     continue;
                 }
@@ -524,6 +532,7 @@ impl Node {
             }
             self.events.push_back(NodeEvent::Totem(ev));
         }
+        self.cpg_flush();
     }
 
     fn sync_start(&mut self, now: Instant, ring: RingId, members: &MemberList) {
@@ -544,6 +553,9 @@ impl Node {
     fn delivered(&mut self, now: Instant, d: &Delivery) {
         if d.payload.first() == Some(&cfg::SERVICE_CFG) {
             return self.cfg_delivered(now, d);
+        }
+        if d.payload.first() == Some(&SERVICE_CPG) {
+            return self.cpg_delivered(d);
         }
         let Some((&SERVICE_VOTEQUORUM, body)) = d.payload.split_first() else { return };
         let Some(vq) = self.vq.as_mut() else { return };
@@ -640,6 +652,7 @@ impl Node {
         if self.sessions.table.remove(&conn).is_some() || self.svc.remove(&conn).is_some() {
             self.client_out.push_back((conn, ClientOutput::Close));
         }
+        self.cpg_closed(conn);
     }
 
     fn client_error(&mut self, conn: ConnId, reason: String) {

@@ -197,6 +197,7 @@ impl Node {
                 Service::Cmap => self.cmap_request(conn, bytes),
                 Service::Votequorum => self.vq_request(conn, bytes),
                 Service::Cfg => self.cfg_request(now, conn, bytes),
+                Service::Cpg => self.cpg_request(conn, bytes),
                 _ => self.client_error(conn, format!("{} is not served", service.name())),
             }
             return true;
@@ -270,6 +271,7 @@ impl Node {
                     self.client_out.push_back((conn, ClientOutput::Close));
                 }
             }
+            Service::Cpg => self.cpg_init(conn, bytes, error),
             Service::Quorum => {
                 self.client_error(conn, format!("{} is not served", service.name()));
             }

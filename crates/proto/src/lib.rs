@@ -17,6 +17,7 @@ pub mod status;
 pub mod svc;
 pub mod svc_cfg;
 pub mod svc_cmap;
+pub mod svc_cpg;
 pub mod svc_votequorum;
 pub mod time;
 pub mod totem_keys;

@@ -35,6 +35,8 @@ pub enum Service {
     Cmap = 2,
     /// `libcfg`.
     Cfg = 3,
+    /// `libcpg`.
+    Cpg = 4,
 }
 
 impl Service {
@@ -45,6 +47,7 @@ impl Service {
             1 => Service::Votequorum,
             2 => Service::Cmap,
             3 => Service::Cfg,
+            4 => Service::Cpg,
             _ => return None,
         })
     }
@@ -56,6 +59,7 @@ impl Service {
             Service::Votequorum => "votequorum",
             Service::Cmap => "cmap",
             Service::Cfg => "cfg",
+            Service::Cpg => "cpg",
         }
     }
 }

@@ -417,6 +417,11 @@ impl Totem {
     /// ring's and, in RECOVERY, the new ring's).
     pub const STORED_MESSAGES_MAX: usize = RingData::STORED_MAX;
 
+    /// Messages submitted and not yet ordered (the layer above keeps within its share).
+    pub fn queued(&self) -> usize {
+        self.submit_queue.len()
+    }
+
     /// Ordered messages held now (for retransmission, recovery and delivery), all stores.
     pub fn stored_messages(&self) -> usize {
         self.ring.msgs.len() + self.recovery.as_ref().map_or(0, |r| r.new_ring.msgs.len())

@@ -13,6 +13,7 @@
 
 pub mod cfg;
 pub mod cmap;
+pub mod cpg;
 pub mod quorum;
 pub mod votequorum;
 
