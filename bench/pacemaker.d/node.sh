@@ -132,8 +132,9 @@ pm_env_libdir() {
 	done
 }
 
-# Which of our libraries each Pacemaker daemon of node N really mapped (by inode, which a bind
-# mount keeps): prints "daemon lib-count" lines.
+# Whether each Pacemaker daemon of node N runs on our libraries: prints "daemon corosync-libs
+# ours" -- how many Corosync client libraries it mapped, and how many of them are our files (by
+# inode, which a bind mount keeps). pacemaker-execd and -schedulerd link none.
 pm_mapped_libs() { # N
 	local n=$1 p ours deb inodes=
 	while read -r ours deb; do
@@ -141,10 +142,11 @@ pm_mapped_libs() { # N
 	done < <(pm_our_libs)
 	for p in $(pm_node_pids "$n"); do
 		case $(cat "/proc/$p/comm" 2>/dev/null) in pacemaker*) ;; *) continue ;; esac
-		awk -v c="$(cat "/proc/$p/comm")" -v want="$inodes" '
+		awk -v c="$(basename "$(readlink "/proc/$p/exe")")" -v want="$inodes" '
 			BEGIN { split(want, w, " "); for (i in w) need[w[i]] = 1 }
+			$6 ~ /lib(cpg|cmap|cfg|quorum|votequorum|corosync_common)\.so/ && !lib[$6]++ { t++ }
 			($5 in need) && !seen[$5]++ { k++ }
-			END { print c, k + 0 }' "/proc/$p/maps"
+			END { print c, t + 0, k + 0 }' "/proc/$p/maps"
 	done
 }
 
