@@ -126,6 +126,9 @@ pm_env_libdir() {
 	[ "$PM_IMPL" = quorumd ] && [ "${PM_LIBMODE:-bind}" = env ] || return 0
 	PM_LDPATH=$PM_DIR/libs
 	mkdir -p "$PM_LDPATH"
+	# hacluster (based, attrd, controld) must be able to reach it, or the loader silently
+	# falls back to Debian's libraries (mktemp -d made the parents 0700)
+	chmod 755 "$PM_OUT" "$PM_DIR" "$PM_LDPATH"
 	local ours deb
 	pm_our_libs | while read -r ours deb; do
 		cp "$ours" "$PM_LDPATH/$(basename "$deb" | sed 's/\(\.so\.[0-9]*\).*/\1/')"
@@ -138,7 +141,8 @@ pm_env_libdir() {
 pm_mapped_libs() { # N
 	local n=$1 p ours deb inodes=
 	while read -r ours deb; do
-		inodes="$inodes $(stat -L -c %i "${PM_LDPATH:+$PM_LDPATH/$(basename "$deb" | sed 's/\(\.so\.[0-9]*\).*/\1/')}${PM_LDPATH:-$ours}")"
+		[ -z "$PM_LDPATH" ] || ours=$PM_LDPATH/$(basename "$deb" | sed 's/\(\.so\.[0-9]*\).*/\1/')
+		inodes="$inodes $(stat -L -c %i "$ours")"
 	done < <(pm_our_libs)
 	for p in $(pm_node_pids "$n"); do
 		case $(cat "/proc/$p/comm" 2>/dev/null) in pacemaker*) ;; *) continue ;; esac

@@ -107,6 +107,9 @@ fn pacemaker_forms_starts_dummy_and_fails_over_after_a_node_crash() {
     );
     assert_eq!(table_value(&stdout, "twice_crash_ms"), Some("0"), "ran on two nodes:\n{report}");
     assert_eq!(table_value(&stdout, "libcpg"), Some("ours"), "our libcpg was not in place:\n{report}");
+    // every Pacemaker daemon mapped our files (by inode) for each Corosync library it links
+    let on_ours = table_value(&stdout, "daemons_on_our_libs").unwrap_or_default();
+    assert!(on_ours.starts_with("7 of 7"), "a daemon runs on Debian's libraries ({on_ours}):\n{report}");
 }
 
 /// The last lines of every node's Pacemaker and quorumd logs.
