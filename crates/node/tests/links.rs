@@ -55,6 +55,7 @@ impl Net {
         let mut p = NodeParams::new(id(n), self.nodelist.clone(), totem.clone());
         p.cluster_id = 5;
         p.incarnation = 0x100 + u64::from(n);
+        p.clique_rule = true;
         let keys: Vec<LinkKeys> = (0..self.links).map(|l| LinkKeys::new(link(l))).collect();
         p.links = LinksConfig::derive(LinkMode::Passive, &keys, totem.token).unwrap();
         self.nodes.insert(id(n), Node::new(p, self.now));
