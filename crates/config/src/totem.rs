@@ -203,7 +203,7 @@ pub struct Interface {
     pub knet_ping_interval: Option<u32>,
     /// `knet_ping_timeout` (ms); `None` (or 0 as written) derives it from the token.
     pub knet_ping_timeout: Option<u32>,
-    /// `knet_ping_precision`: how many latency samples the average keeps.
+    /// `knet_ping_precision` (accepted with a warning: the latency shown is not averaged).
     pub knet_ping_precision: Option<u32>,
     /// `knet_pong_count`, `1..=255`: answered pings needed before a link is up.
     pub knet_pong_count: Option<u8>,
@@ -573,6 +573,10 @@ fn build_interface(section: &Section, ctx: &mut Ctx, index: usize) -> Result<Int
                 // knet refuses a precision of 0 (there would be no sample to average).
                 let v = uint(item, INTERFACE, 1, u64::from(u32::MAX))?;
                 i.knet_ping_precision = u32::try_from(v).ok();
+                // Deviation from corosync: knet averages the link latency over this many
+                // samples; quorumd shows the last heartbeat's round trip.
+                let why = "the link latency shown is the last heartbeat's round trip, not an average";
+                ctx.warn(&item.at, ignored(&item.key, why));
             }
             // Deviation from corosync: a pong count of 0 is an error (corosync silently takes
             // the default 2 then); knet's own range is 1..=255.

@@ -327,7 +327,10 @@ fn a_second_link_is_checked_with_its_line_whatever_the_transport() {
     ] {
         let text = format!("totem {{\n version: 2\n interface {{\n  {key}\n }}\n}}\n");
         let c = parse_str(&text, "f").unwrap_or_else(|e| panic!("{key}: {e}"));
-        assert!(c.warnings.is_empty(), "{key}: {:?}", c.warnings);
+        // knet_ping_precision is accepted with a warning: the latency is not averaged.
+        let warned: Vec<u32> = c.warnings.iter().map(|w| w.at.line).collect();
+        let want: &[u32] = if key.starts_with("knet_ping_precision") { &[4] } else { &[] };
+        assert_eq!(warned, want, "{key}: {:?}", c.warnings);
     }
     // Link 0's port, and each link's default port.
     let ok = "totem {\n version: 2\n interface {\n  linknumber: 0\n  mcastport: 5500\n }\n}\n";
