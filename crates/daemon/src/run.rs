@@ -705,6 +705,13 @@ impl Daemon {
                 self.node.reload_answer(conn, result);
             }
             NodeEvent::Notice { subsystem, text } => info!(target: "SERVICE", "{subsystem}: {text}"),
+            NodeEvent::Link(quorumd_node::LinkEvent::Changed { peer, link, connected }) => {
+                let state = if connected { "up" } else { "down" };
+                info!(target: "KNET", "link: host: {peer} link: {link} is {state}");
+            }
+            NodeEvent::Link(quorumd_node::LinkEvent::Clique(nodes)) => {
+                info!(target: "TOTEM", "nodes with two-way connectivity to form a ring with: {nodes}");
+            }
             NodeEvent::Left => {
                 info!(target: "MAIN", "left the cluster");
                 self.left = true;

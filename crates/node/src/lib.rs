@@ -21,8 +21,11 @@ use std::collections::{BTreeMap, VecDeque};
 
 use quorumd_proto::ipc::{self, cs, Frame, Request, Response};
 use quorumd_proto::wire::{self, DecodeError};
-use quorumd_proto::{Duration, Instant, MemberList, NodeId, RingId};
-use quorumd_totem::{Dropped, Mutant, State, SubmitError, Totem, TotemConfig, TotemParams};
+use quorumd_proto::wire::{Message, Packet};
+use quorumd_proto::{Duration, Instant, LinkId, MemberList, NodeId, RingId};
+use quorumd_totem::{
+    Dropped, LinkMutant, Links, LinksConfig, Mutant, State, SubmitError, Totem, TotemConfig, TotemParams,
+};
 use quorumd_votequorum::{Action, NodeFlags, QuorumState, Settings, Votequorum, VqMessage};
 
 use service::ServiceState;
@@ -30,7 +33,10 @@ use sessions::{nodelist_frame, quorum_frame, Session, Sessions};
 
 pub use crypto::CryptoParams;
 pub use quorumd_crypto::{ClusterKey, CryptoError, SessionStats};
-pub use quorumd_totem::{ConfChange, ConfKind, Delivery, Event as TotemEvent};
+pub use quorumd_totem::{
+    ConfChange, ConfKind, Delivery, Event as TotemEvent, LinkConfig, LinkCounters, LinkEvent, LinkKeys,
+    LinkMode, LinkStatus, LinksStatus, PeerLinks,
+};
 pub use sessions::{track, AccessPolicy, ConnId, Model};
 
 /// The service id that prefixes votequorum payloads on Totem (corosync's VOTEQUORUM = 5).
@@ -45,6 +51,10 @@ pub struct NodeParams {
     pub nodelist: MemberList,
     /// Effective Totem timing.
     pub totem: TotemConfig,
+    /// This node's links (`totem.interface` / `ringL_addr`) and `link_mode`. Every node of a
+    /// cluster has the same link numbers. [`NodeParams::new`] sets link 0 alone, with knet's
+    /// defaults derived from the token.
+    pub links: LinksConfig,
     /// Cluster id carried in every header.
     pub cluster_id: u32,
     /// Persisted ring seq + 1 (1 on a fresh state dir, like corosync).
@@ -54,6 +64,8 @@ pub struct NodeParams {
     pub incarnation: u64,
     /// Test-only broken behaviour.
     pub mutant: Option<Mutant>,
+    /// Test-only broken link behaviour.
+    pub link_mutant: Option<LinkMutant>,
     /// Validated votequorum settings; `None` means no quorum provider (`QUORUM_FREE`).
     pub quorum: Option<Settings>,
     /// The last persisted tracked expected votes (`ev_tracking`), if any.
@@ -75,11 +87,13 @@ impl NodeParams {
         NodeParams {
             my_id,
             nodelist,
+            links: LinksConfig::single(totem.token),
             totem,
             cluster_id: 0,
             start_seq: 1,
             incarnation: 0,
             mutant: None,
+            link_mutant: None,
             quorum: None,
             persisted_expected_votes: None,
             access: AccessPolicy::default(),
@@ -90,11 +104,14 @@ impl NodeParams {
     }
 }
 
-/// A datagram ready for the network.
+/// A datagram ready for the network: send `bytes` from the socket of link `link` to the
+/// `ringL_addr` (L = `link`) of each node in `to`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transmit {
     /// Destinations.
     pub to: Vec<NodeId>,
+    /// The link to send on.
+    pub link: LinkId,
     /// The bytes to send to each.
     pub bytes: Vec<u8>,
 }
@@ -194,6 +211,8 @@ pub enum NodeEvent {
     },
     /// The clean leave is complete; the shell may exit.
     Left,
+    /// A link to a peer came up or went down, or the clique changed (log it: once per change).
+    Link(LinkEvent),
     /// Something a service did that the log should say (cfg shutdown, kill_node, ...).
     Notice {
         /// The subsystem, as log target (`CFG`).
@@ -220,6 +239,9 @@ pub struct Node {
     client_out: VecDeque<(ConnId, ClientOutput)>,
     dropped: u64,
     crypto: Option<crypto::NodeCrypto>,
+    links: Links,
+    /// Plaintext datagrams routed to links, waiting for `poll_transmit` (crypto off).
+    routed: VecDeque<Transmit>,
     /// Transmits refused by sealing (too large, counters exhausted).
     unsealable: u64,
     cmap: services::CmapState,
@@ -233,6 +255,14 @@ impl Node {
         let cmap_keys = std::mem::take(&mut params.cmap);
         let vq = params.quorum.clone().map(|s| Votequorum::from_settings(s, params.persisted_expected_votes));
         let crypto = params.crypto.map(|c| crypto::NodeCrypto::new(c, params.my_id, params.nodelist.clone()));
+        let links = Links::new(
+            params.my_id,
+            params.nodelist.clone(),
+            params.cluster_id,
+            params.links,
+            params.link_mutant,
+            now,
+        );
         let totem = Totem::new(
             TotemParams {
                 my_id: params.my_id,
@@ -260,6 +290,8 @@ impl Node {
             client_out: VecDeque::new(),
             dropped: 0,
             crypto,
+            links,
+            routed: VecDeque::new(),
             unsealable: 0,
             cmap: services::CmapState::default(),
             svc: services::SvcSessions::new(),
@@ -274,20 +306,32 @@ impl Node {
     // -----------------------------------------------------------------------------------------
     // Inputs
 
-    /// A datagram arrived, exactly as received. With crypto on it is opened first; a datagram
-    /// the transport refuses reaches nothing else (the error says why, for the shell to
-    /// count; nothing is logged here).
+    /// A datagram arrived on link 0 (a single-network cluster); see
+    /// [`Node::handle_link_datagram`].
     pub fn handle_datagram(&mut self, now: Instant, bytes: &[u8]) -> Result<(), DropReason> {
+        self.handle_link_datagram(now, LinkId::ZERO, bytes)
+    }
+
+    /// A datagram arrived on `link` (the shell knows it from the socket it read), exactly as
+    /// received; the sender's node id is in the header. With crypto on it is opened first; a
+    /// datagram the transport refuses reaches nothing else (the error says why, for the shell
+    /// to count; nothing is logged here). Heartbeats go to the link layer, the rest to Totem.
+    pub fn handle_link_datagram(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        bytes: &[u8],
+    ) -> Result<(), DropReason> {
         let plain = match self.crypto.as_mut() {
             None => Ok(Some(bytes)),
             Some(c) => c.open(bytes).map_err(DropReason::from),
         };
-        let result = match plain {
+        let decoded = match plain {
             Ok(Some(plain)) => wire::decode(plain).map_err(DropReason::from),
             Ok(None) => return Ok(()),
             Err(e) => Err(e),
-        }
-        .and_then(|packet| self.totem.handle_packet(now, packet).map_err(DropReason::from));
+        };
+        let result = decoded.and_then(|packet| self.take_packet(now, link, packet));
         if result.is_err() {
             self.dropped += 1;
         }
@@ -295,8 +339,34 @@ impl Node {
         result
     }
 
+    fn take_packet(&mut self, now: Instant, link: LinkId, packet: Packet) -> Result<(), DropReason> {
+        let sender = packet.header.sender;
+        let known = sender != self.my_id && self.totem.nodelist().contains(sender);
+        let result = match packet.message {
+            Message::Ping(_) | Message::Pong(_) => {
+                if packet.header.cluster_id != self.totem.cluster_id() {
+                    Err(DropReason::Protocol(Dropped::OtherCluster))
+                } else if sender == self.my_id {
+                    Err(DropReason::Protocol(Dropped::FromSelf))
+                } else if !known {
+                    Err(DropReason::Protocol(Dropped::UnknownSender))
+                } else {
+                    self.links
+                        .handle_heartbeat(now, link, sender, packet.message)
+                        .map_err(|_| DropReason::Protocol(Dropped::Malformed))
+                }
+            }
+            _ => self.totem.handle_packet(now, packet).map_err(DropReason::from),
+        };
+        if known {
+            self.links.count_received(sender, link, result.is_ok());
+        }
+        result
+    }
+
     /// The deadline returned by `poll_timeout` passed.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.links.handle_timeout(now);
         self.totem.handle_timeout(now);
         if let Some((at, generation)) = self.lms {
             if at <= now {
@@ -378,20 +448,65 @@ impl Node {
     // -----------------------------------------------------------------------------------------
     // Outputs and accessors
 
-    /// The next datagram to send. With crypto on each is sealed for its one destination.
+    /// The next datagram to send, on the link it names: heartbeats first, then Totem's
+    /// packets, each destination over the link(s) the link mode picks for it. With crypto on
+    /// each is sealed for its one destination.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        let Some(c) = self.crypto.as_mut() else {
-            return self.totem.poll_transmit().map(|t| Transmit { to: t.to, bytes: wire::encode(&t.packet) });
-        };
         loop {
-            if let Some(t) = c.poll() {
+            if let Some(c) = self.crypto.as_mut() {
+                if let Some(t) = c.poll() {
+                    return Some(t);
+                }
+                if let Some((to, bytes)) = c.poll_session() {
+                    // Already sealed by the session: routed like Totem's packets.
+                    for link in self.links.route(to) {
+                        self.routed.push_back(Transmit { to: vec![to], link, bytes: bytes.clone() });
+                    }
+                }
+                if let Some(t) = self.routed.pop_front() {
+                    return Some(t);
+                }
+            } else if let Some(t) = self.routed.pop_front() {
                 return Some(t);
             }
-            let t = self.totem.poll_transmit()?;
-            if c.seal(&t.to, &wire::encode(&t.packet)).is_err() {
-                self.unsealable += 1;
+            let (to, packet) = if let Some(hb) = self.links.poll_transmit() {
+                // A heartbeat goes on its own link only.
+                let bytes = wire::encode(&hb.packet);
+                self.emit(vec![hb.to], hb.link, bytes);
+                continue;
+            } else {
+                let t = self.totem.poll_transmit()?;
+                (t.to, t.packet)
+            };
+            let bytes = wire::encode(&packet);
+            let mut by_link: BTreeMap<LinkId, Vec<NodeId>> = BTreeMap::new();
+            for dest in to {
+                for link in self.links.route(dest) {
+                    by_link.entry(link).or_default().push(dest);
+                }
+            }
+            for (link, dests) in by_link {
+                self.emit(dests, link, bytes.clone());
             }
         }
+    }
+
+    /// Queues `bytes` for `to` on `link`, sealed per destination when crypto is on.
+    fn emit(&mut self, to: Vec<NodeId>, link: LinkId, bytes: Vec<u8>) {
+        match self.crypto.as_mut() {
+            None => self.routed.push_back(Transmit { to, link, bytes }),
+            Some(c) => {
+                if c.seal(&to, link, &bytes).is_err() {
+                    self.unsealable += 1;
+                }
+            }
+        }
+    }
+
+    /// The link layer: per peer, per link, connected / latency / last change / counters, and
+    /// the clique this node forms rings within.
+    pub fn link_status(&self) -> LinksStatus {
+        self.links.status()
     }
 
     /// The authenticated transport's counters and key id (`None`: crypto off).
@@ -416,10 +531,16 @@ impl Node {
 
     /// When `handle_timeout` must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.totem.poll_timeout(), self.lms.map(|(at, _)| at), self.leaving, self.cfg.deadline()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.totem.poll_timeout(),
+            self.links.poll_timeout(),
+            self.lms.map(|(at, _)| at),
+            self.leaving,
+            self.cfg.deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// This node's id.
@@ -503,6 +624,14 @@ impl Node {
 
     /// Feeds Totem's events through the quorum service and forwards them to the shell.
     fn pump(&mut self, now: Instant) {
+        if self.links.nodelist() != self.totem.nodelist() {
+            // A reload changed the nodelist (Totem took it first).
+            let nodelist = self.totem.nodelist().clone();
+            self.links.set_nodelist(now, nodelist);
+        }
+        while let Some(ev) = self.links.poll_event() {
+            self.events.push_back(NodeEvent::Link(ev));
+        }
         while let Some(ev) = self.totem.poll_event() {
             match &ev {
                 TotemEvent::ConfChange(c) if c.kind == ConfKind::Transitional => {

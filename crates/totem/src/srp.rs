@@ -277,6 +277,8 @@ impl Totem {
             Message::Mcast(m) => self.on_mcast(header, m),
             Message::MergeDetect => self.on_merge_detect(now, header),
             Message::TokenHoldCancel => self.on_hold_cancel(now, header),
+            // Heartbeats belong to the link layer below (`links`), never to Totem.
+            Message::Ping(_) | Message::Pong(_) => Err(Dropped::NotApplicable),
         }
     }
 
@@ -430,6 +432,11 @@ impl Totem {
     /// The highest ring seq this node has seen or used.
     pub fn max_seq_seen(&self) -> u64 {
         self.max_seq_seen
+    }
+
+    /// The cluster id carried in every header.
+    pub fn cluster_id(&self) -> u32 {
+        self.cluster_id
     }
 
     /// The configured nodes.
