@@ -157,7 +157,7 @@ mod tests {
              \t\tnodeid:          2:\tconnected\n"
         );
         let d = details(&view());
-        assert!(d.contains("     2    1 10.1.0.2:5406          connected      0.25ms never"), "{d}");
+        assert!(d.contains("     2    1 10.1.0.2:5406          connected       0.25ms never"), "{d}");
         assert_eq!(strip_port("[fd00::1]:5405"), "fd00::1");
     }
 }
