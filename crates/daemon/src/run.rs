@@ -426,8 +426,8 @@ impl Daemon {
                 self.node.handle_timeout(now);
                 self.drain_outputs()?;
             }
-            for i in 0..self.sockets.len() {
-                if self.sockets[i].backlog && !udp_read[i] {
+            for (i, read) in udp_read.into_iter().enumerate().take(self.sockets.len()) {
+                if self.sockets[i].backlog && !read {
                     self.read_udp(i);
                 }
             }
