@@ -6,9 +6,10 @@
 //! either way).
 //!
 //! Every node has a client tracking membership changes (V1 nodelist callbacks) for the whole
-//! test, and getquorate is asked all along:
-//! - link 0 cut on one node, then on every node, then flapping: no membership change and
-//!   quorate throughout; the callbacks still flow (a clean stop at the end is reported);
+//! test, and getquorate is asked all along while link 0 is cut on one node, then on every
+//! node, then flaps: no membership change and quorate throughout; the callbacks still flow (a
+//! clean stop at the end is reported).
+//!
 //! The one-way cut (one view change, then none for 60 s) is not here yet: the node core does
 //! not yet keep one view under it (the nodes outside the cut re-form every 250 ms); bench/links
 //! measures it (`oneway`).
