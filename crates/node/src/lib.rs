@@ -259,6 +259,7 @@ impl Node {
             params.my_id,
             params.nodelist.clone(),
             params.cluster_id,
+            params.incarnation,
             params.links,
             params.link_mutant,
             now,
@@ -297,6 +298,8 @@ impl Node {
             svc: services::SvcSessions::new(),
             cfg: cfg::CfgState::default(),
         };
+        let clique = node.links.clique().clone();
+        node.totem.set_reachable(now, clique);
         node.cmap_boot(cmap_keys);
         node.drain_vq(now);
         node.pump(now);
@@ -328,7 +331,17 @@ impl Node {
         };
         let decoded = match plain {
             Ok(Some(plain)) => wire::decode(plain).map_err(DropReason::from),
-            Ok(None) => return Ok(()),
+            Ok(None) => {
+                // A session datagram (first contact): the peer is there, and its heartbeats
+                // sealed before the session existed were refused; ping it now rather than at
+                // the next interval.
+                let sender = quorumd_crypto::claimed_sender(bytes).and_then(|s| NodeId::new(s).ok());
+                if let Some(sender) = sender {
+                    self.links.probe(now, sender, link);
+                }
+                self.pump(now);
+                return Ok(());
+            }
             Err(e) => Err(e),
         };
         let result = decoded.and_then(|packet| self.take_packet(now, link, packet));
@@ -630,6 +643,9 @@ impl Node {
             self.links.set_nodelist(now, nodelist);
         }
         while let Some(ev) = self.links.poll_event() {
+            if let LinkEvent::Clique(clique) = &ev {
+                self.totem.set_reachable(now, clique.clone());
+            }
             self.events.push_back(NodeEvent::Link(ev));
         }
         while let Some(ev) = self.totem.poll_event() {

@@ -254,6 +254,8 @@ pub struct Heartbeat {
     pub seq: u64,
     /// The pinger's clock when it sent the ping, in microseconds (echoed by the pong).
     pub stamp: u64,
+    /// The sender's boot incarnation (a restarted node is a new peer, not a flapping one).
+    pub incarnation: u64,
     /// Connectivity rows, sorted by node, at most one per node.
     pub rows: Vec<ConnRow>,
 }
@@ -396,6 +398,7 @@ pub fn encode_body(message: &Message) -> Vec<u8> {
             w.u8(h.link.get());
             w.u64(h.seq);
             w.u64(h.stamp);
+            w.u64(h.incarnation);
             w.u16(h.rows.len().min(NODES_MAX) as u16);
             for row in h.rows.iter().take(NODES_MAX) {
                 w.u32(row.node.get());
@@ -591,6 +594,7 @@ pub fn decode_body(msg_type: MsgType, body: &[u8]) -> Result<Message, DecodeErro
                 .map_err(|_| DecodeError::BadValue { what: "link number", value: u64::from(raw) })?;
             let seq = r.u64()?;
             let stamp = r.u64()?;
+            let incarnation = r.u64()?;
             // Each row is at least 14 bytes (node, version, empty list).
             let n = r.count("connectivity rows", NODES_MAX, 14)?;
             let mut rows: Vec<ConnRow> = Vec::with_capacity(n);
@@ -603,7 +607,7 @@ pub fn decode_body(msg_type: MsgType, body: &[u8]) -> Result<Message, DecodeErro
                 let peers = r.nodes("connectivity row")?;
                 rows.push(ConnRow { node, version, peers });
             }
-            let h = Heartbeat { link, seq, stamp, rows };
+            let h = Heartbeat { link, seq, stamp, incarnation, rows };
             if msg_type == MsgType::Ping {
                 Message::Ping(h)
             } else {
@@ -725,7 +729,8 @@ mod tests {
                             peers: peers.clone(),
                         })
                         .collect();
-                    let h = Heartbeat { link: LinkId::new(u32::from(link)).unwrap(), seq, stamp, rows };
+                    let link = LinkId::new(u32::from(link)).unwrap();
+                    let h = Heartbeat { link, seq, stamp, incarnation: stamp ^ seq, rows };
                     if pong {
                         Message::Pong(h)
                     } else {
@@ -767,7 +772,7 @@ mod tests {
     #[test]
     fn heartbeat_with_a_link_number_past_7_is_refused() {
         let h = Header { cluster_id: 1, sender: NodeId::new(2).unwrap(), ring_id: RingId::ZERO };
-        let hb = Heartbeat { link: LinkId::ZERO, seq: 1, stamp: 2, rows: Vec::new() };
+        let hb = Heartbeat { link: LinkId::ZERO, seq: 1, stamp: 2, incarnation: 3, rows: Vec::new() };
         let mut dg = encode(&Packet { header: h, message: Message::Ping(hb) });
         dg[HEADER_LEN] = 8;
         assert_eq!(decode(&dg), Err(DecodeError::BadValue { what: "link number", value: 8 }));

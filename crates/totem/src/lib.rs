@@ -231,6 +231,10 @@ pub enum Dropped {
     /// Inconsistent content (e.g. a commit token that does not list the sender).
     #[error("malformed protocol content")]
     Malformed,
+    /// From a node outside this node's clique: no working link both ways, or held back by
+    /// the partial-connectivity rule (docs/totem.md, "Partial connectivity").
+    #[error("sender is outside this node's clique")]
+    Unreachable,
 }
 
 /// Counters for logs, metrics and tests.

@@ -13,6 +13,11 @@
 //!   a hold before re-admitting a peer it lost) and relays the rows of the others in its
 //!   heartbeats. From the rows every node computes the same partition of the nodelist into
 //!   cliques ([`partition`]); Totem talks only to the members of this node's clique.
+//!
+//! Deviation from corosync: corosync leaves links to knet and has no partial-connectivity
+//! rule (it re-forms again and again); the heartbeats here are quorumd datagrams carrying
+//! connectivity rows, the membership is a clique, and a lost peer is re-admitted after a
+//! hold (docs/deviations.md, "Links and partial connectivity").
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -325,11 +330,20 @@ struct Peer {
     reachable_since: Option<Instant>,
     /// Round-robin cursor.
     rr: usize,
+    /// The peer's boot incarnation, from its heartbeats.
+    incarnation: Option<u64>,
 }
 
 impl Peer {
     fn new() -> Peer {
-        Peer { links: Default::default(), admitted: false, lost_once: false, reachable_since: None, rr: 0 }
+        Peer {
+            links: Default::default(),
+            admitted: false,
+            lost_once: false,
+            reachable_since: None,
+            rr: 0,
+            incarnation: None,
+        }
     }
     fn reachable(&self) -> bool {
         self.links.iter().any(|l| l.connected)
@@ -368,6 +382,7 @@ pub enum HeartbeatError {
 pub struct Links {
     me: NodeId,
     cluster_id: u32,
+    incarnation: u64,
     config: LinksConfig,
     nodelist: MemberList,
     peers: BTreeMap<NodeId, Peer>,
@@ -422,10 +437,12 @@ pub const READMIT_HOLD_TIMEOUTS: u64 = 4;
 
 impl Links {
     /// A link layer for `me` among `nodelist`, starting at `now` (pings go out at once).
+    /// `incarnation` is this boot's (Totem's), told to peers in every heartbeat.
     pub fn new(
         me: NodeId,
         nodelist: MemberList,
         cluster_id: u32,
+        incarnation: u64,
         config: LinksConfig,
         mutant: Option<LinkMutant>,
         now: Instant,
@@ -441,6 +458,7 @@ impl Links {
         let mut links = Links {
             me,
             cluster_id,
+            incarnation,
             config,
             nodelist,
             peers,
@@ -521,6 +539,13 @@ impl Links {
             return Err(HeartbeatError::UnknownPing);
         }
         self.merge_rows(now, &hb.rows);
+        if let Some(peer) = self.peers.get_mut(&from) {
+            if peer.incarnation.is_some_and(|i| i != hb.incarnation) {
+                // A restarted node: a new peer, admitted without the hold of a flapping one.
+                peer.lost_once = false;
+            }
+            peer.incarnation = Some(hb.incarnation);
+        }
         if pong {
             let sent = Instant::from_micros(hb.stamp);
             let Some(peer) = self.peers.get_mut(&from) else { return Ok(()) };
@@ -540,13 +565,34 @@ impl Links {
                     pl.counters.up += 1;
                     self.events.push_back(LinkEvent::Changed { peer: from, link, connected: true });
                     self.reachability_changed(now, from);
+                } else {
+                    // Deviation from corosync (knet pings at its interval only): while coming
+                    // up the next ping goes at once, so a link comes up after pong_count round
+                    // trips rather than pong_count ping intervals.
+                    self.ping_one(now, from, link);
                 }
             }
         } else {
-            let answer = Heartbeat { link, seq: hb.seq, stamp: hb.stamp, rows: self.rows_to_send() };
+            // A ping on a link that is down here: ping back at once, so that both sides
+            // bring it up within pong_count round trips (one ping per ping received).
+            if self.peers.get(&from).is_some_and(|p| !p.links[link.index()].connected) {
+                self.ping_one(now, from, link);
+            }
+            let rows = self.rows_to_send();
+            let answer =
+                Heartbeat { link, seq: hb.seq, stamp: hb.stamp, incarnation: self.incarnation, rows };
             self.push(from, link, Message::Pong(answer));
         }
         Ok(())
+    }
+
+    /// `peer` was heard from on `link` outside heartbeats (a crypto session's first contact):
+    /// if that link to it is not up, it is pinged at once.
+    pub fn probe(&mut self, now: Instant, peer: NodeId, link: LinkId) {
+        let down = self.peers.get(&peer).is_some_and(|p| !p.links[link.index()].connected);
+        if down && self.config.get(link).is_some() {
+            self.ping_one(now, peer, link);
+        }
     }
 
     /// Timers: pings to send, overdue pongs, held re-admissions.
@@ -701,9 +747,17 @@ impl Links {
         let rows = self.rows_to_send();
         let peers: Vec<NodeId> = self.peers.keys().copied().collect();
         for to in peers {
-            let hb = Heartbeat { link, seq: self.ping_seq, stamp: now.as_micros(), rows: rows.clone() };
+            let (seq, stamp, incarnation) = (self.ping_seq, now.as_micros(), self.incarnation);
+            let hb = Heartbeat { link, seq, stamp, incarnation, rows: rows.clone() };
             self.push(to, link, Message::Ping(hb));
         }
+    }
+
+    fn ping_one(&mut self, now: Instant, to: NodeId, link: LinkId) {
+        self.ping_seq += 1;
+        let rows = self.rows_to_send();
+        let (seq, stamp, incarnation) = (self.ping_seq, now.as_micros(), self.incarnation);
+        self.push(to, link, Message::Ping(Heartbeat { link, seq, stamp, incarnation, rows }));
     }
 
     /// Sends a ping round on every link now (this node's row changed: tell everyone).
@@ -739,12 +793,13 @@ impl Links {
 
     fn merge_rows(&mut self, now: Instant, rows: &[ConnRow]) {
         let mut changed = false;
+        let mut bumped = false;
         for row in rows {
             if row.node == self.me {
-                // A row of an earlier boot of ours: publish above it.
+                // A row of an earlier boot of ours: publish above it, at once.
                 if row.version >= self.my_version {
                     self.my_version = row.version + 1;
-                    changed = true;
+                    bumped = true;
                 }
                 continue;
             }
@@ -758,8 +813,8 @@ impl Links {
                 changed |= !same;
             }
         }
-        if changed {
-            self.recompute(now, false);
+        if changed || bumped {
+            self.recompute(now, bumped);
         }
     }
 
@@ -1025,8 +1080,8 @@ mod tests {
         let keys = [LinkKeys::new(link(0)), LinkKeys::new(link(1))];
         let cfg = LinksConfig::derive(LinkMode::Passive, &keys, token).unwrap();
         let t0 = Instant::from_micros(1_000_000);
-        let mut a = Links::new(id(1), list(&[1, 2]), 7, cfg.clone(), None, t0);
-        let mut b = Links::new(id(2), list(&[1, 2]), 7, cfg, None, t0);
+        let mut a = Links::new(id(1), list(&[1, 2]), 7, 11, cfg.clone(), None, t0);
+        let mut b = Links::new(id(2), list(&[1, 2]), 7, 12, cfg, None, t0);
         let mut now = t0;
         let mut step = |a: &mut Links, b: &mut Links, cut: &[(u32, u32, u32)], ms: u64| {
             for _ in 0..ms / 10 {
@@ -1039,8 +1094,10 @@ mod tests {
         a.handle_timeout(t0);
         b.handle_timeout(t0);
         exchange(&mut a, &mut b, t0, &[]);
-        // One pong each: not up yet (pong_count 2).
-        assert!(!a.status().peers[0].links[0].connected);
+        // Bring-up pings back at once after each pong: up after pong_count round trips,
+        // without waiting for the ping interval.
+        let l0 = &a.status().peers[0].links[0];
+        assert!(l0.connected && l0.counters.up == 1 && l0.counters.sent >= 2, "{l0:?}");
         step(&mut a, &mut b, &[], 300);
         assert!(a.status().peers[0].links.iter().all(|l| l.connected));
         assert_eq!(a.clique(), &list(&[1, 2]));
