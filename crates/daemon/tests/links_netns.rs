@@ -3,18 +3,17 @@
 //! the bridge `br0` (link 0, 10.213.0.N) and `wN` on the bridge `lk0` (link 1, 10.214.0.N);
 //! the bridges live in a namespace of their own and the addresses exist only inside these
 //! namespaces. A link is cut by taking the node's port on that bridge down (nothing passes
-//! either way).
+//! either way); one direction is cut with nftables inside the node's namespace.
 //!
 //! Every node has a client tracking membership changes (V1 nodelist callbacks) for the whole
-//! test, and getquorate is asked all along while link 0 is cut on one node, then on every
-//! node, then flaps: no membership change and quorate throughout; the callbacks still flow (a
-//! clean stop at the end is reported).
+//! test, and getquorate is asked all along:
+//! - link 0 cut on one node, then on every node, then flapping: no membership change and
+//!   quorate throughout; the callbacks still flow (a clean stop at the end is reported);
+//! - what node 3 receives cut on both links (a one-way cut): one view change on every node,
+//!   then none for 60 s (the 5-minute form is bench/links).
 //!
-//! The one-way cut (one view change, then none for 60 s) is not here yet: the node core does
-//! not yet keep one view under it (the nodes outside the cut re-form every 250 ms); bench/links
-//! measures it (`oneway`).
-//!
-//! Namespaces and processes are removed when the test ends, pass or fail.
+//! Namespaces, nftables tables (they die with the namespace) and processes are removed when
+//! the test ends, pass or fail.
 #![allow(clippy::disallowed_methods)] // a test harness: processes, files, clocks, threads
 
 use std::path::PathBuf;
@@ -50,6 +49,7 @@ fn must(args: &[&str]) {
 #[derive(Clone, Debug)]
 struct Change {
     node: u32,
+    at: Instant,
     ring: (u32, u64),
     members: Vec<u32>,
 }
@@ -166,6 +166,17 @@ impl LinkCluster {
         must(&["ip", "-n", &self.ns(0), "link", "set", &port, if up { "up" } else { "down" }]);
     }
 
+    /// Drops everything node `n` receives on both links (nftables in its namespace).
+    fn cut_incoming(&self, n: u32) {
+        let rules = format!(
+            "table inet links_test {{\n chain c {{\n  type filter hook input priority 0; policy accept;\n  \
+             iifname \"v{n}\" drop\n  iifname \"w{n}\" drop\n }}\n}}\n"
+        );
+        let path = self.dir.join("oneway.nft");
+        std::fs::write(&path, rules).unwrap();
+        must(&["ip", "netns", "exec", &self.ns(n), "nft", "-f", path.to_str().unwrap()]);
+    }
+
     /// The ring node `n` is in (`rep`, `seq`), from its status.
     fn ring(&self, n: u32) -> (u32, u64) {
         let c = QuorumClient::connect_with(self.socket(n), Model::V1).expect("client");
@@ -214,7 +225,12 @@ impl LinkCluster {
                     if let QuorumEvent::Nodelist { members, ring_id, .. } = event {
                         let ring = (ring_id.nodeid, ring_id.seq);
                         if ring != start_ring {
-                            changes.lock().unwrap().push(Change { node: n, ring, members });
+                            changes.lock().unwrap().push(Change {
+                                node: n,
+                                at: Instant::now(),
+                                ring,
+                                members,
+                            });
                         }
                     }
                 }
@@ -245,24 +261,37 @@ impl LinkCluster {
     fn assert_no_change(&self, what: &str) {
         let changes = self.changes();
         let logs: String = (1..=NODES).map(|n| format!("--- node {n}\n{}", self.log(n))).collect();
-        let seen: Vec<(u32, (u32, u64), &Vec<u32>)> =
-            changes.iter().map(|c| (c.node, c.ring, &c.members)).collect();
-        assert!(seen.is_empty(), "{what}: membership changed (node, ring, members): {seen:?}\n{logs}");
+        assert!(changes.is_empty(), "{what}: membership changed: {changes:?}\n{logs}");
     }
 }
 
 fn main() {
-    prereq::run(vec![prereq::needs(
-        "link_0_cut_on_one_node_then_every_node_then_flapping_changes_no_membership",
-        can_run,
-        link_0_cut_on_one_node_then_every_node_then_flapping_changes_no_membership,
-    )]);
+    prereq::run(vec![
+        prereq::needs(
+            "link_0_cut_on_one_node_then_every_node_then_flapping_changes_no_membership",
+            can_run,
+            link_0_cut_on_one_node_then_every_node_then_flapping_changes_no_membership,
+        ),
+        prereq::needs(
+            "a_one_way_cut_changes_the_view_once_then_holds_for_a_minute",
+            can_run_nft,
+            a_one_way_cut_changes_the_view_once_then_holds_for_a_minute,
+        ),
+    ]);
 }
 
 fn can_run() -> Option<String> {
     prereq::missing(&[
         (prereq::is_root(), "root"),
         (sh(&["ip", "netns", "list"]), "iproute2 with network namespaces (ip netns)"),
+    ])
+}
+
+fn can_run_nft() -> Option<String> {
+    prereq::missing(&[
+        (prereq::is_root(), "root"),
+        (sh(&["ip", "netns", "list"]), "iproute2 with network namespaces (ip netns)"),
+        (prereq::has_command("nft"), "nftables (nft)"),
     ])
 }
 
@@ -308,4 +337,33 @@ fn link_0_cut_on_one_node_then_every_node_then_flapping_changes_no_membership() 
         std::thread::sleep(Duration::from_millis(20));
     }
     panic!("the stop of node 3 was not reported to both tracking clients: {:?}", c.changes());
+}
+
+fn a_one_way_cut_changes_the_view_once_then_holds_for_a_minute() {
+    let mut c = LinkCluster::new("b");
+    c.up();
+    let cut = Instant::now();
+    c.cut_incoming(3);
+    // One view change: 1 and 2 go on without 3, 3 alone.
+    c.wait(1, &[1, 2], true);
+    c.wait(2, &[1, 2], true);
+    c.wait(3, &[3], false);
+    let settled = Instant::now();
+    std::thread::sleep(Duration::from_secs(60));
+    let changes = c.changes();
+    let logs: String = (1..=NODES).map(|n| format!("--- node {n}\n{}", c.log(n))).collect();
+    for n in 1..=NODES {
+        let mut mine: Vec<&Change> = changes.iter().filter(|ch| ch.node == n).collect();
+        // A ring is one view change however many callbacks repeat it.
+        mine.dedup_by_key(|ch| ch.ring);
+        assert_eq!(
+            mine.len(),
+            1,
+            "node {n}: one view change after the cut, then none for 60 s; saw {} ({:?}, cut at +0, \
+             settled at +{:?})\n{logs}",
+            mine.len(),
+            mine.iter().map(|ch| (ch.at - cut, &ch.members)).collect::<Vec<_>>(),
+            settled - cut
+        );
+    }
 }
