@@ -69,8 +69,9 @@ pub struct NodeParams {
     /// Test-only broken link behaviour.
     pub link_mutant: Option<LinkMutant>,
     /// Apply the partial-connectivity rule (Totem forms rings only within this node's
-    /// clique, docs/totem.md). Off by default for now: with it on, a booting node forms a
-    /// ring alone before its links come up, which shifts the ring seqs the scenario files pin.
+    /// clique, docs/totem.md). `NodeParams::from_config` turns it on when two or more links
+    /// are configured; with one link it is off for now: a booting node would form a ring
+    /// alone before its link comes up, which shifts the ring seqs the scenario files pin.
     pub clique_rule: bool,
     /// Validated votequorum settings; `None` means no quorum provider (`QUORUM_FREE`).
     pub quorum: Option<Settings>,
@@ -249,6 +250,12 @@ pub struct Node {
     crypto: Option<crypto::NodeCrypto>,
     links: Links,
     clique_rule: bool,
+    /// The link layer's heartbeats run: with two or more links (a link failing must not be a
+    /// node failing), or when the clique rule needs them. With one link, a failed link is a
+    /// failed node, so Totem's own token timeout is the only detector and no heartbeat is
+    /// sent (as before links existed); `link_status` then reports a peer connected while it
+    /// is a member of the ring.
+    heartbeats: bool,
     /// Plaintext datagrams routed to links, waiting for `poll_transmit` (crypto off).
     routed: VecDeque<Transmit>,
     /// Transmits refused by sealing (too large, counters exhausted).
@@ -265,6 +272,7 @@ impl Node {
         let cmap_keys = std::mem::take(&mut params.cmap);
         let vq = params.quorum.clone().map(|s| Votequorum::from_settings(s, params.persisted_expected_votes));
         let crypto = params.crypto.map(|c| crypto::NodeCrypto::new(c, params.my_id, params.nodelist.clone()));
+        let heartbeats = params.clique_rule || params.links.links.len() > 1;
         let links = Links::new(
             params.my_id,
             params.nodelist.clone(),
@@ -303,6 +311,7 @@ impl Node {
             crypto,
             links,
             clique_rule: params.clique_rule,
+            heartbeats,
             routed: VecDeque::new(),
             unsealable: 0,
             cmap: services::CmapState::default(),
@@ -350,7 +359,7 @@ impl Node {
                 // sealed before the session existed were refused; ping it now rather than at
                 // the next interval.
                 let sender = quorumd_crypto::claimed_sender(bytes).and_then(|s| NodeId::new(s).ok());
-                if let Some(sender) = sender {
+                if let (Some(sender), true) = (sender, self.heartbeats) {
                     self.links.probe(now, sender, link);
                 }
                 self.pump(now);
@@ -393,7 +402,9 @@ impl Node {
 
     /// The deadline returned by `poll_timeout` passed.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.links.handle_timeout(now);
+        if self.heartbeats {
+            self.links.handle_timeout(now);
+        }
         self.totem.handle_timeout(now);
         if let Some((at, generation)) = self.lms {
             if at <= now {
@@ -534,7 +545,19 @@ impl Node {
     /// The link layer: per peer, per link, connected / latency / last change / counters, and
     /// the clique this node forms rings within.
     pub fn link_status(&self) -> LinksStatus {
-        self.links.status()
+        let mut status = self.links.status();
+        if !self.heartbeats {
+            // One link and no heartbeats: the ring is what tells a peer is there.
+            let members = self.totem.members();
+            for peer in &mut status.peers {
+                let member = members.contains(peer.node);
+                peer.reachable = member;
+                for l in &mut peer.links {
+                    l.connected = member;
+                }
+            }
+        }
+        status
     }
 
     /// The authenticated transport's counters and key id (`None`: crypto off).
@@ -561,7 +584,7 @@ impl Node {
     pub fn poll_timeout(&self) -> Option<Instant> {
         [
             self.totem.poll_timeout(),
-            self.links.poll_timeout(),
+            self.links.poll_timeout().filter(|_| self.heartbeats),
             self.lms.map(|(at, _)| at),
             self.leaving,
             self.cfg.deadline(),
