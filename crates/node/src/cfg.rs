@@ -150,7 +150,7 @@ impl Node {
                     };
                     // One entry per link number, as knet reports them: connected as the link
                     // layer last saw it (this node's own links count as connected).
-                    let st = self.links.status();
+                    let st = self.link_status();
                     let peer = st.peers.iter().find(|p| p.node.get() == nodeid);
                     let mut links = Vec::new();
                     for (i, c) in st.links.iter().enumerate() {
