@@ -1,9 +1,10 @@
 #!/bin/sh
 # Installs quorumd: the daemon (PREFIX/sbin) and quorumtool (PREFIX/bin), stripped;
 # libquorum.so.5 with its headers and pkg-config file (crates/capi/install.sh); the other
-# drop-in libraries libcmap.so.4, libvotequorum.so.8, libcfg.so.7 and libcorosync_common.so.4
-# (Corosync's file names and symlinks) with cmap.h, votequorum.h and cfg.h and their
-# pkg-config files (libcmap.pc, libvotequorum.pc, libcfg.pc, libcorosync_common.pc); the systemd
+# drop-in libraries libcmap.so.4, libvotequorum.so.8, libcfg.so.7, libcpg.so.4 and
+# libcorosync_common.so.4 (Corosync's file names and symlinks) with cmap.h, votequorum.h, cfg.h
+# and cpg.h and their pkg-config files (libcmap.pc, libvotequorum.pc, libcfg.pc, libcpg.pc,
+# libcorosync_common.pc); the systemd
 # unit with this PREFIX's paths (PREFIX/lib/systemd/system); the man pages quorumd(8) and
 # quorumtool(1); the example configuration (PREFIX/share/doc/quorumd).
 #
@@ -34,7 +35,8 @@ case $target in
 esac
 if [ -z "${QUORUMD_BUILT:-}" ]; then
 	cargo build --release --manifest-path "$root/Cargo.toml" -p quorumd -p quorumtool -p quorumd-capi \
-		-p quorumd-libcmap -p quorumd-libvotequorum -p quorumd-libcfg -p quorumd-libcorosync_common
+		-p quorumd-libcmap -p quorumd-libvotequorum -p quorumd-libcfg -p quorumd-libcorosync_common \
+		-p quorumd-libcpg
 	QUORUMD_BUILT=$target/release
 fi
 export QUORUMD_BUILT
@@ -52,7 +54,7 @@ docdir=$PREFIX/share/doc/quorumd
 # The other drop-in libraries, laid out as Corosync's: NAME.so.MAJOR.0.0, NAME.so.MAJOR and
 # NAME.so symlinks, the header beside quorum.h (corotypes.h came with libquorum).
 libdir=${LIBDIR:-$PREFIX/lib}
-for lib in cmap:4 votequorum:8 cfg:7 corosync_common:4; do
+for lib in cmap:4 votequorum:8 cfg:7 cpg:4 corosync_common:4; do
 	name=${lib%:*}
 	major=${lib#*:}
 	install_stripped "$QUORUMD_BUILT/lib$name.so" "$DESTDIR$libdir/lib$name.so.$major.0.0" 0755
@@ -73,5 +75,5 @@ install_stripped "$QUORUMD_BUILT/quorumtool" "$DESTDIR$bindir/quorumtool" 0755
 sed -e "s|@SBINDIR@|$sbindir|g" "$root/packaging/quorumd.service.in" > "$DESTDIR$unitdir/quorumd.service"
 chmod 0644 "$DESTDIR$unitdir/quorumd.service"
 install -m 0644 "$root/packaging/corosync.conf.example" "$DESTDIR$docdir/corosync.conf.example"
-echo "installed quorumd, quorumtool, libquorum.so.5, libcmap.so.4, libvotequorum.so.8, libcfg.so.7, libcorosync_common.so.4, headers, man pages and quorumd.service under $DESTDIR$PREFIX"
+echo "installed quorumd, quorumtool, libquorum.so.5, libcmap.so.4, libvotequorum.so.8, libcfg.so.7, libcpg.so.4, libcorosync_common.so.4, headers, man pages and quorumd.service under $DESTDIR$PREFIX"
 echo "debug info: $DEBUGDIR"

@@ -86,7 +86,7 @@ fn build() {
         let mut cmd = Command::new(cargo);
         cmd.args(["build", "-p", "quorumd-capi", "-p", "quorumd", "-p", "quorumtool"])
             .args(["-p", "quorumd-libcmap", "-p", "quorumd-libvotequorum", "-p", "quorumd-libcfg"])
-            .args(["-p", "quorumd-libcorosync_common"])
+            .args(["-p", "quorumd-libcorosync_common", "-p", "quorumd-libcpg"])
             .current_dir(repo_root());
         if profile_dir().ends_with("release") {
             cmd.arg("--release");
@@ -147,6 +147,11 @@ fn install_sh_installs_stripped_files_whose_paths_match_the_prefix() {
         "lib/libcfg.so.7",
         "lib/libcfg.so",
         "include/corosync/cfg.h",
+        "lib/libcpg.so.4.0.0",
+        "lib/libcpg.so.4",
+        "lib/libcpg.so",
+        "include/corosync/cpg.h",
+        "lib/pkgconfig/libcpg.pc",
         "lib/libcorosync_common.so.4.0.0",
         "lib/libcorosync_common.so.4",
         "lib/libcorosync_common.so",
@@ -165,6 +170,7 @@ fn install_sh_installs_stripped_files_whose_paths_match_the_prefix() {
         ("lib/libcmap.so.4.0.0", "libcmap.so.4.0.0"),
         ("lib/libvotequorum.so.8.0.0", "libvotequorum.so.8.0.0"),
         ("lib/libcfg.so.7.0.0", "libcfg.so.7.0.0"),
+        ("lib/libcpg.so.4.0.0", "libcpg.so.4.0.0"),
         ("lib/libcorosync_common.so.4.0.0", "libcorosync_common.so.4.0.0"),
     ] {
         let s = sections(&prefix.join(installed));
@@ -278,6 +284,7 @@ fn pkg_config_resolves_every_library_installed_into_a_destdir() {
             "votequorum_handle_t h; return (int)votequorum_initialize(&h, NULL);",
         ),
         ("libcfg", "cfg", "corosync_cfg_handle_t h; return (int)corosync_cfg_initialize(&h, NULL);"),
+        ("libcpg", "cpg", "cpg_handle_t h; return (int)cpg_initialize(&h, NULL);"),
         ("libcorosync_common", "corotypes", "return cs_strerror(CS_OK) == NULL;"),
     ];
     for (pc, header, body) in calls {

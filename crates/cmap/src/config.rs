@@ -176,7 +176,7 @@ pub fn config_keys(config: &Config) -> Vec<(String, CmapValue)> {
             ("knet_ping_interval", i.knet_ping_interval),
             ("knet_ping_timeout", i.knet_ping_timeout),
             ("knet_ping_precision", i.knet_ping_precision),
-            ("knet_pong_count", i.knet_pong_count),
+            ("knet_pong_count", i.knet_pong_count.map(u32::from)),
         ] {
             if let Some(v) = v {
                 put_i(k, CmapValue::U32(v));

@@ -15,7 +15,8 @@ use crate::uidgid::UidGid;
 /// A parsed, validated corosync.conf (plus its `uidgid.d/` drop-ins).
 ///
 /// Invariants: `totem.version` is 2; node ids, node names and node addresses are unique; every
-/// node has a nodeid in `1..=65535` and a `ring0_addr`; at most
+/// node has a nodeid in `1..=65535` and a `ring0_addr`; every node has the same links, the
+/// addresses of a link are of one family, more than one link means knet and named nodes; at most
 /// [`quorumd_proto::limits::NODES_MAX`] nodes; crypto is only set for knet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {

@@ -63,10 +63,6 @@ pub(crate) fn unknown_section(parent: &'static str, sub: &Section, known: &[&'st
     }
 }
 
-/// The message of every refused second link.
-pub(crate) const NO_LINKS: &str =
-    "redundant links are not supported yet (quorumd runs on link 0, the ring0_addr addresses, only)";
-
 /// The error for a key quorumd does not implement.
 pub(crate) fn unsupported(item: &Item, reason: impl Into<String>) -> ConfigError {
     ConfigError::Unsupported { at: item.value_at(), key: item.key.clone(), reason: reason.into() }

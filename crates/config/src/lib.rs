@@ -32,7 +32,8 @@
 //! `docs/deviations.md`): unknown keys and subsections in `totem`, `quorum`, `nodelist`, `node`,
 //! `logging` are errors with a "did you mean" suggestion; unknown top-level sections are
 //! warnings; values are type-checked everywhere; duplicate node ids, names, addresses, link
-//! numbers and logger subsystems are errors; every node needs a nodeid and a ring0_addr;
+//! numbers and logger subsystems are errors; every node needs a nodeid and a ring0_addr; a
+//! knet pong count of 0 and the SCTP knet transport are refused;
 //! yes/no switches take on/off too; empty uid/gid values are errors; numeric uid/gid are ids.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -40,6 +41,7 @@
 mod config;
 mod ctx;
 mod error;
+mod links;
 pub mod logging;
 pub mod nodelist;
 pub mod quorum;
@@ -58,7 +60,8 @@ pub use quorum::{Quorum, QuorumDevice, QuorumProvider, Setting, TieBreaker};
 pub use system::System;
 pub use totem::{
     CryptoCipher, CryptoHash, Interface, IpVersion, KnetTransport, LinkMode, Totem, Transport,
-    DEFAULT_MCASTPORT, TIMING_KEYS,
+    DEFAULT_LINK_PRIORITY, DEFAULT_MCASTPORT, DEFAULT_PING_PRECISION, DEFAULT_PONG_COUNT, LINKS_MAX,
+    TIMING_KEYS,
 };
 pub use uidgid::{Principal, UidGid, UidGidKind};
 
@@ -107,6 +110,7 @@ pub fn parse_with_includes(main: (&str, &str), uidgid_files: &[(&str, &str)]) ->
         uidgid::build_drop_in(&drop_in, &mut config.uidgid)?;
     }
     check_two_node(&config)?;
+    links::check(&config)?;
     advise(&config, &mut ctx);
     config.warnings = ctx.warnings;
     Ok(config)

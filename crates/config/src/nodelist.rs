@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use quorumd_proto::{limits::NODES_MAX, NodeId};
 
-use crate::ctx::{unknown_key, unknown_section, unsupported, Ctx, NO_LINKS};
+use crate::ctx::{unknown_key, unknown_section, Ctx};
 use crate::error::{ConfigError, Location};
 use crate::syntax::{Item, Section};
 use crate::totem::{node_id, LINKS_MAX};
@@ -62,9 +62,10 @@ pub struct Node {
     pub quorum_votes: Option<u32>,
     /// `ring0_addr` (required): the address of link 0.
     pub ring0_addr: Address,
-    /// `ring1_addr` … `ring7_addr`, keyed by link number: always empty for now, since a second
-    /// link is refused until redundant links exist.
+    /// `ring1_addr` … `ring7_addr`, keyed by link number (the redundant links).
     pub other_addrs: BTreeMap<u8, Address>,
+    /// Where each `ringN_addr` value was written, keyed by link number.
+    pub addr_at: BTreeMap<u8, Location>,
     /// Where the block opened.
     pub at: Location,
 }
@@ -77,6 +78,21 @@ impl Node {
         } else {
             self.other_addrs.get(&link)
         }
+    }
+
+    /// The node's links, ascending, with their addresses (link 0 first).
+    pub fn links(&self) -> impl Iterator<Item = (u8, &Address)> {
+        std::iter::once((0, &self.ring0_addr)).chain(self.other_addrs.iter().map(|(l, a)| (*l, a)))
+    }
+
+    /// The node's link numbers, ascending.
+    pub fn link_numbers(&self) -> Vec<u8> {
+        self.links().map(|(l, _)| l).collect()
+    }
+
+    /// Where the address of link `link` was written (the block when unknown).
+    pub fn addr_location(&self, link: u8) -> &Location {
+        self.addr_at.get(&link).unwrap_or(&self.at)
     }
 
     /// The node's votes: `quorum_votes`, or 1.
@@ -147,11 +163,6 @@ fn build_node(section: &Section, index: usize, ctx: &mut Ctx) -> Result<(Node, K
             "quorum_votes" => quorum_votes = Some(u32_value(item, NODE)?),
             key => {
                 let link = ring_link(key).ok_or_else(|| unknown_key(NODE, item, NODE_KEYS))?;
-                if link != 0 {
-                    // Corosync would run a second link on these addresses; accepting them
-                    // and running on link 0 alone would promise a redundancy that is not there.
-                    return Err(unsupported(item, NO_LINKS));
-                }
                 addrs.insert(link, address(item)?);
                 lines.addrs.insert(link, item.value_at());
             }
@@ -167,7 +178,9 @@ fn build_node(section: &Section, index: usize, ctx: &mut Ctx) -> Result<(Node, K
     let ring0_addr = addrs
         .remove(&0)
         .ok_or_else(|| missing(section, "ring0_addr", "every node needs an address for link 0"))?;
-    let node = Node { nodeid, name, quorum_votes, ring0_addr, other_addrs: addrs, at: section.at.clone() };
+    let addr_at = lines.addrs.clone();
+    let node =
+        Node { nodeid, name, quorum_votes, ring0_addr, other_addrs: addrs, addr_at, at: section.at.clone() };
     Ok((node, lines))
 }
 

@@ -6,13 +6,23 @@ use std::collections::BTreeMap;
 
 use quorumd_proto::NodeId;
 
-use crate::ctx::{unknown_key, unknown_section, unsupported, Ctx, NO_LINKS};
+use crate::ctx::{unknown_key, unknown_section, unsupported, Ctx};
 use crate::error::{ConfigError, Location};
 use crate::syntax::{Item, Section};
 use crate::value::{invalid, non_empty, one_of, u32_value, u64_value, u8_value, uint, yes_no};
 
-/// The default UDP port of link 0 (`mcastport`; knet uses it as the base port too).
+/// The default UDP port of link 0 (`mcastport`); link `L` defaults to `DEFAULT_MCASTPORT + L`,
+/// as corosync's knet configuration does.
 pub const DEFAULT_MCASTPORT: u16 = 5405;
+
+/// knet's default `knet_pong_count` (corosync's `KNET_PONG_COUNT`).
+pub const DEFAULT_PONG_COUNT: u8 = 2;
+
+/// knet's default `knet_ping_precision` (corosync's `KNET_PING_PRECISION`).
+pub const DEFAULT_PING_PRECISION: u32 = 2048;
+
+/// knet's default `knet_link_priority`.
+pub const DEFAULT_LINK_PRIORITY: u8 = 1;
 
 /// Most links (`INTERFACE_MAX` in corosync): link numbers are `0..LINKS_MAX`.
 pub const LINKS_MAX: u8 = 8;
@@ -139,15 +149,27 @@ pub enum IpVersion {
     Ipv6Then4,
 }
 
-/// `totem.link_mode`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// `totem.link_mode` (`passive` when not given, as in corosync).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LinkMode {
-    /// `passive`.
+    /// `passive`: one link at a time, the connected one of highest priority.
+    #[default]
     Passive,
-    /// `active`.
+    /// `active`: every connected link, duplicates suppressed by the receiver.
     Active,
-    /// `rr`: round robin.
+    /// `rr`: round robin over the connected links.
     RoundRobin,
+}
+
+impl LinkMode {
+    /// The name as written in corosync.conf.
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkMode::Passive => "passive",
+            LinkMode::Active => "active",
+            LinkMode::RoundRobin => "rr",
+        }
+    }
 }
 
 /// `totem.interface.knet_transport`.
@@ -168,22 +190,23 @@ pub struct Interface {
     pub bindnetaddr: Option<String>,
     /// `mcastaddr` (udp).
     pub mcastaddr: Option<String>,
-    /// `mcastport`, [`DEFAULT_MCASTPORT`] when not given.
+    /// `mcastport`, `DEFAULT_MCASTPORT + linknumber` when not given.
     pub mcastport: u16,
     /// `ttl` (udp multicast).
     pub ttl: Option<u8>,
     /// `broadcast` (udp).
     pub broadcast: Option<bool>,
-    /// `knet_link_priority`.
+    /// `knet_link_priority` (higher is preferred; [`DEFAULT_LINK_PRIORITY`] when not given).
     pub knet_link_priority: Option<u8>,
-    /// `knet_ping_interval` (ms).
+    /// `knet_ping_interval` (ms); `None` (or 0 as written, as in corosync) derives it from
+    /// the token.
     pub knet_ping_interval: Option<u32>,
-    /// `knet_ping_timeout` (ms).
+    /// `knet_ping_timeout` (ms); `None` (or 0 as written) derives it from the token.
     pub knet_ping_timeout: Option<u32>,
-    /// `knet_ping_precision`.
+    /// `knet_ping_precision` (accepted with a warning: the latency shown is not averaged).
     pub knet_ping_precision: Option<u32>,
-    /// `knet_pong_count`.
-    pub knet_pong_count: Option<u32>,
+    /// `knet_pong_count`, `1..=255`: answered pings needed before a link is up.
+    pub knet_pong_count: Option<u8>,
     /// `knet_transport`.
     pub knet_transport: Option<KnetTransport>,
     /// Where the block opened.
@@ -280,9 +303,15 @@ impl Totem {
         self.interfaces.get(&link)
     }
 
-    /// The port of link `link`: its `mcastport`, or [`DEFAULT_MCASTPORT`].
+    /// The port of link `link`: its `mcastport`, or `DEFAULT_MCASTPORT + link` (corosync's
+    /// default for knet and udpu).
     pub fn mcastport(&self, link: u8) -> u16 {
-        self.interface(link).map_or(DEFAULT_MCASTPORT, |i| i.mcastport)
+        self.interface(link).map_or(DEFAULT_MCASTPORT.saturating_add(u16::from(link)), |i| i.mcastport)
+    }
+
+    /// `link_mode`, `passive` when not given.
+    pub fn link_mode(&self) -> LinkMode {
+        self.link_mode.unwrap_or_default()
     }
 }
 
@@ -290,7 +319,7 @@ const SECTION: &str = "totem";
 // Deviation from corosync: with transport udp corosync multicasts; quorumd always sends
 // unicast to each nodelist address, so the multicast settings do nothing (a warning says so).
 const MULTICAST: &str =
-    "quorumd sends unicast datagrams to each node's ring0_addr, never multicast or broadcast";
+    "quorumd sends unicast datagrams to each node's ringN_addr, never multicast or broadcast";
 const INTERFACE: &str = "totem.interface";
 
 /// Builds `totem` from every top-level `totem` section (corosync merges repeated sections).
@@ -366,10 +395,7 @@ fn apply_key(t: &mut Totem, item: &Item, ctx: &mut Ctx) -> Result<&'static str, 
             ));
         }
         "nodeid" => t.nodeid = Some(node_id(item, SECTION)?),
-        "link_mode" => {
-            t.link_mode = Some(one_of(item, SECTION, LINK_MODES)?);
-            return Err(unsupported(item, NO_LINKS));
-        }
+        "link_mode" => t.link_mode = Some(one_of(item, SECTION, LINK_MODES)?),
         "block_unlisted_ips" => {
             t.block_unlisted_ips = Some(yes_no(item, SECTION)?);
             if t.block_unlisted_ips == Some(false) {
@@ -496,7 +522,7 @@ fn build_interface(section: &Section, ctx: &mut Ctx, index: usize) -> Result<Int
         linknumber: 0,
         bindnetaddr: None,
         mcastaddr: None,
-        mcastport: DEFAULT_MCASTPORT,
+        mcastport: 0,
         ttl: None,
         broadcast: None,
         knet_link_priority: None,
@@ -508,18 +534,16 @@ fn build_interface(section: &Section, ctx: &mut Ctx, index: usize) -> Result<Int
         at: section.at.clone(),
     };
     let scope = format!("{INTERFACE}.{index}");
+    let mut mcastport = None;
     for item in section.items() {
         ctx.note(&scope, INTERFACE, item);
         match item.key.as_str() {
             "linknumber" => {
                 i.linknumber = u8_value(item, INTERFACE, 0, LINKS_MAX - 1)?;
-                if i.linknumber != 0 {
-                    return Err(unsupported(item, NO_LINKS));
-                }
             }
             "bindnetaddr" => {
                 i.bindnetaddr = Some(non_empty(item, INTERFACE)?);
-                let why = "the local address is this node's ring0_addr (corosync too ignores bindnetaddr when there is a nodelist, which quorumd requires)";
+                let why = "the local address of link N is this node's ringN_addr (corosync too ignores bindnetaddr when there is a nodelist, which quorumd requires)";
                 ctx.warn(&item.at, ignored(&item.key, why));
             }
             "mcastaddr" => {
@@ -527,8 +551,9 @@ fn build_interface(section: &Section, ctx: &mut Ctx, index: usize) -> Result<Int
                 ctx.warn(&item.at, ignored(&item.key, MULTICAST));
             }
             "mcastport" => {
-                let port = uint(item, INTERFACE, 0, u64::from(u16::MAX))?;
-                i.mcastport = u16::try_from(port).unwrap_or(DEFAULT_MCASTPORT);
+                // Port 0 is refused as corosync refuses it ("No multicast port specified").
+                let port = uint(item, INTERFACE, 1, u64::from(u16::MAX))?;
+                mcastport = u16::try_from(port).ok();
             }
             "ttl" => {
                 i.ttl = Some(u8_value(item, INTERFACE, 0, u8::MAX)?);
@@ -539,22 +564,54 @@ fn build_interface(section: &Section, ctx: &mut Ctx, index: usize) -> Result<Int
                 ctx.warn(&item.at, ignored(&item.key, MULTICAST));
             }
             "knet_link_priority" => i.knet_link_priority = Some(u8_value(item, INTERFACE, 0, u8::MAX)?),
-            "knet_ping_interval" => i.knet_ping_interval = Some(u32_value(item, INTERFACE)?),
-            "knet_ping_timeout" => i.knet_ping_timeout = Some(u32_value(item, INTERFACE)?),
-            "knet_ping_precision" => i.knet_ping_precision = Some(u32_value(item, INTERFACE)?),
-            "knet_pong_count" => i.knet_pong_count = Some(u32_value(item, INTERFACE)?),
-            "knet_transport" => i.knet_transport = Some(one_of(item, INTERFACE, KNET_TRANSPORTS)?),
+            // 0 means "derive it from the token", as in corosync.
+            "knet_ping_interval" => {
+                i.knet_ping_interval = Some(u32_value(item, INTERFACE)?).filter(|v| *v > 0)
+            }
+            "knet_ping_timeout" => i.knet_ping_timeout = Some(u32_value(item, INTERFACE)?).filter(|v| *v > 0),
+            "knet_ping_precision" => {
+                // knet refuses a precision of 0 (there would be no sample to average).
+                let v = uint(item, INTERFACE, 1, u64::from(u32::MAX))?;
+                i.knet_ping_precision = u32::try_from(v).ok();
+                // Deviation from corosync: knet averages the link latency over this many
+                // samples; quorumd shows the last heartbeat's round trip.
+                let why = "the link latency shown is the last heartbeat's round trip, not an average";
+                ctx.warn(&item.at, ignored(&item.key, why));
+            }
+            // Deviation from corosync: a pong count of 0 is an error (corosync silently takes
+            // the default 2 then); knet's own range is 1..=255.
+            "knet_pong_count" => i.knet_pong_count = Some(u8_value(item, INTERFACE, 1, u8::MAX)?),
+            "knet_transport" => {
+                i.knet_transport = Some(one_of(item, INTERFACE, KNET_TRANSPORTS)?);
+                if i.knet_transport == Some(KnetTransport::Sctp) {
+                    // Deviation from corosync: corosync 3.1.7 runs knet over SCTP (deprecated);
+                    // quorumd's links are UDP only.
+                    return Err(unsupported(
+                        item,
+                        "quorumd's links run over UDP only ('udp'); SCTP is not supported",
+                    ));
+                }
+            }
             _ => return Err(unknown_key(INTERFACE, item, INTERFACE_KEYS)),
         }
-        if item.key.starts_with("knet_") {
-            // Type-checked first (a typo in the value is named as such), then refused.
-            return Err(unsupported(
-                item,
-                format!("{NO_LINKS}; knet link settings have no meaning without knet links"),
-            ));
+    }
+    i.mcastport = mcastport.unwrap_or(DEFAULT_MCASTPORT.saturating_add(u16::from(i.linknumber)));
+    if let (Some(interval), Some(timeout)) = (i.knet_ping_interval, i.knet_ping_timeout) {
+        if timeout <= interval {
+            let at = last_value_at(section, "knet_ping_timeout");
+            let reason = format!(
+                "knet_ping_timeout ({timeout} ms) must be longer than knet_ping_interval ({interval} ms): \
+                 a link would be declared down between two pings"
+            );
+            return Err(ConfigError::Inconsistent { at, reason });
         }
     }
     Ok(i)
+}
+
+/// Where the last `key` of `section` was written (its value), or the section.
+fn last_value_at(section: &Section, key: &str) -> Location {
+    section.items().filter(|i| i.key == key).last().map_or_else(|| section.at.clone(), Item::value_at)
 }
 
 /// Cross-key checks inside `totem`.

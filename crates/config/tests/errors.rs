@@ -107,7 +107,7 @@ fn invalid_value_forms() {
     assert_eq!(
         err("totem {\n interface {\n  mcastport: 65536\n }\n}"),
         "corosync.conf:6:14: invalid value '65536' for key 'mcastport' in section 'totem.interface': \
-         expected an integer in 0..=65535"
+         expected an integer in 1..=65535"
     );
     assert_eq!(
         err("logging {\n to_syslog: maybe\n}"),
@@ -275,44 +275,67 @@ fn warning_forms() {
     );
 }
 
-const LINKS: &str =
-    "redundant links are not supported yet (quorumd runs on link 0, the ring0_addr addresses, only)";
-
 #[test]
-fn a_second_link_is_refused_with_its_line_whatever_the_transport() {
-    // Before: accepted and ignored, so a two-link file ran on link 0 alone.
-    for transport in ["knet", "udpu", "udp"] {
-        let body = format!(
-            "{NODES}  node {{\n    nodeid: 2\n    ring0_addr: 10.0.0.2\n    ring1_addr: 10.1.0.2\n  }}\n}}"
+fn a_second_link_is_checked_with_its_line_whatever_the_transport() {
+    // Before: every ringN_addr but ring0_addr, linknumber > 0, link_mode and the knet link
+    // keys were refused ("redundant links are not supported yet").
+    let second = |transport: &str, node2: &str| {
+        format!(
+            "totem {{\n    version: 2\n    transport: {transport}\n}}\nnodelist {{\n  node {{\n    nodeid: 1\n    \
+             name: a\n    ring0_addr: 10.0.0.1\n    ring1_addr: 10.1.0.1\n  }}\n  node {{\n    nodeid: 2\n    \
+             name: b\n    ring0_addr: 10.0.0.2\n{node2}  }}\n}}\n"
+        )
+    };
+    let ok = parse_str(&second("knet", "    ring1_addr: 10.1.0.2\n"), "corosync.conf").unwrap();
+    assert_eq!(ok.links(), vec![0, 1]);
+    // Only knet runs more than one link (as in corosync).
+    for transport in ["udpu", "udp"] {
+        let e = parse_str(&second(transport, "    ring1_addr: 10.1.0.2\n"), "corosync.conf").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "corosync.conf:10:17: transport {transport} supports only link 0 (ring0_addr): redundant \
+                 links need transport knet"
+            )
         );
-        let text = format!("totem {{\n    version: 2\n    transport: {transport}\n}}\n{body}");
-        let e = parse_str(&text, "corosync.conf").unwrap_err().to_string();
-        assert_eq!(e, format!("corosync.conf:13:17: ring1_addr: {LINKS}"));
     }
+    // A node without the second link.
+    let e = parse_str(&second("knet", ""), "corosync.conf").unwrap_err().to_string();
+    assert!(e.starts_with("corosync.conf:12: not all nodes have the same links"), "{e}");
     for ring in 1..=7 {
-        let body =
-            format!("nodelist {{\n node {{\n  nodeid: 1\n  ring0_addr: a\n  ring{ring}_addr: b\n }}\n}}");
-        assert_eq!(err(&body), format!("corosync.conf:8:15: ring{ring}_addr: {LINKS}"));
+        let body = format!(
+            "nodelist {{\n node {{\n  nodeid: 1\n  name: a\n  ring0_addr: a\n  ring{ring}_addr: b\n }}\n}}"
+        );
+        let c = parse_str(&format!("totem {{\n    version: 2\n}}\n{body}"), "corosync.conf").unwrap();
+        assert_eq!(c.links(), vec![0, ring]);
     }
     assert_eq!(
-        err("totem {\n interface {\n  linknumber: 1\n }\n}"),
-        format!("corosync.conf:6:15: linknumber: {LINKS}")
+        err("totem {\n interface {\n  linknumber: 1\n }\n}\nnodelist {\n node {\n  nodeid: 1\n  ring0_addr: a\n }\n}"),
+        "corosync.conf:5: interface { linknumber: 1 } configures link 1, but the nodes have no ring1_addr \
+         (the configured links are link 0)"
     );
-    assert_eq!(err("totem {\n link_mode: passive\n}"), format!("corosync.conf:5:13: link_mode: {LINKS}"));
+    let mode = parse_str("totem {\n version: 2\n link_mode: rr\n}\n", "f").unwrap();
+    assert_eq!(mode.totem.link_mode(), quorumd_config::LinkMode::RoundRobin);
+    assert!(err("totem {\n link_mode: fast\n}").contains("expected one of: passive, active, rr"));
     for key in [
         "knet_link_priority: 1",
         "knet_ping_interval: 200",
         "knet_ping_timeout: 400",
         "knet_ping_precision: 2",
         "knet_pong_count: 2",
-        "knet_transport: sctp",
+        "knet_transport: udp",
     ] {
-        let e = err(&format!("totem {{\n interface {{\n  {key}\n }}\n}}"));
-        assert!(e.starts_with("corosync.conf:6:") && e.contains(LINKS), "{key}: {e}");
+        let text = format!("totem {{\n version: 2\n interface {{\n  {key}\n }}\n}}\n");
+        let c = parse_str(&text, "f").unwrap_or_else(|e| panic!("{key}: {e}"));
+        // knet_ping_precision is accepted with a warning: the latency is not averaged.
+        let warned: Vec<u32> = c.warnings.iter().map(|w| w.at.line).collect();
+        let want: &[u32] = if key.starts_with("knet_ping_precision") { &[4] } else { &[] };
+        assert_eq!(warned, want, "{key}: {:?}", c.warnings);
     }
-    // Link 0 itself is fine, and so is its port.
+    // Link 0's port, and each link's default port.
     let ok = "totem {\n version: 2\n interface {\n  linknumber: 0\n  mcastport: 5500\n }\n}\n";
     assert_eq!(parse_str(ok, "f").unwrap().totem.mcastport(0), 5500);
+    assert_eq!(parse_str(ok, "f").unwrap().totem.mcastport(3), 5408);
 }
 
 #[test]

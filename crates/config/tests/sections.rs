@@ -34,7 +34,7 @@ nodelist {
         nodeid: 1
     }
     node {
-        ring0_addr: fd00::2
+        ring0_addr: 10.0.0.2
         name: beta
         nodeid: 2
         quorum_votes: 2
@@ -104,7 +104,8 @@ fn realistic_config_totem() {
     let timing: Vec<(&str, u32)> = t.timing.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     assert_eq!(timing, [("consensus", 3600), ("join", 50), ("token", 3000), ("token_coefficient", 650)]);
     assert!(t.interface(0).is_some());
-    assert_eq!((t.mcastport(0), t.mcastport(1)), (5410, DEFAULT_MCASTPORT));
+    // A link without an interface block: corosync's default port for link L, 5405 + L.
+    assert_eq!((t.mcastport(0), t.mcastport(1)), (5410, DEFAULT_MCASTPORT + 1));
     assert_eq!(c.cluster_id(), cluster_id_of("prod"));
 }
 
@@ -121,7 +122,7 @@ fn realistic_config_nodelist() {
     assert_eq!(alpha.addr(2), None);
     let beta = c.node_by_name("beta").expect("beta");
     assert_eq!((beta.nodeid.get(), beta.votes()), (2, 2));
-    assert_eq!(beta.ring0_addr.ip, Some("fd00::2".parse::<IpAddr>().unwrap()));
+    assert_eq!(beta.ring0_addr.ip, Some("10.0.0.2".parse::<IpAddr>().unwrap()));
     let gamma = c.node_by_name("gamma").expect("gamma");
     assert_eq!((gamma.ring0_addr.text.as_str(), gamma.ring0_addr.ip), ("gamma.example.com", None));
     assert_eq!(c.nodelist_votes(), 4);
@@ -296,16 +297,17 @@ fn s5_2_interface_defaults_and_link_limit() {
     let i = c.totem.interface(0).unwrap();
     assert_eq!((i.linknumber, i.mcastport, i.bindnetaddr.as_deref()), (0, 5405, Some("10.0.0.0")));
     assert!(parse_str("totem {\nversion: 2\ninterface {\nlinknumber: 8\n}\n}\n", "f").is_err());
-    // 1..=7 are link numbers (refused until redundant links exist); 8 is not one at all.
-    let e = parse_str("totem {\nversion: 2\ninterface {\nlinknumber: 7\n}\n}\n", "f").unwrap_err();
-    assert!(e.to_string().contains("redundant links are not supported yet"), "{e}");
+    // 1..=7 are link numbers; 8 is not one at all.
+    let c = parse_str("totem {\nversion: 2\ninterface {\nlinknumber: 7\n}\n}\n", "f").unwrap();
+    assert_eq!(c.totem.interface(7).map(|i| i.mcastport), Some(5412));
 }
 
 #[test]
-fn s5_2_node_addresses_on_links_1_to_7_are_refused_until_links_exist() {
-    let text = "totem {\nversion: 2\n}\nnodelist {\nnode {\nnodeid: 9\nring0_addr: a\nring7_addr: b\n}\n}\n";
-    let e = parse_str(text, "f").unwrap_err().to_string();
-    assert!(e.starts_with("f:8:13: ring7_addr: redundant links are not supported yet"), "{e}");
+fn s5_2_node_addresses_on_links_0_to_7() {
+    let text = "totem {\nversion: 2\n}\nnodelist {\nnode {\nnodeid: 9\nname: n\nring0_addr: a\nring7_addr: b\n}\n}\n";
+    let c = parse_str(text, "f").unwrap();
+    assert_eq!(c.nodelist[0].addr(7).map(|a| a.text.as_str()), Some("b"));
+    assert_eq!(c.nodelist[0].addr_location(7).line, 9);
     let e = parse_str(&text.replace("ring7", "ring10"), "f").unwrap_err().to_string();
     assert!(e.contains("unknown key 'ring10_addr'"), "{e}");
     assert!(parse_str(&text.replace("ring0_addr: a", "ring0_addr: a b"), "f").is_err());

@@ -20,7 +20,7 @@ use quorumd_config::uidgid::UidGidKind;
 use quorumd_config::Config;
 use quorumd_node::params::{self, Lookup};
 use quorumd_node::{AccessPolicy, NodeParams};
-use quorumd_proto::NodeId;
+use quorumd_proto::{LinkId, NodeId};
 use rustix::fs::Access;
 
 use crate::logging;
@@ -46,8 +46,10 @@ pub struct Prepared {
     pub config: Config,
     /// Where it came from.
     pub path: PathBuf,
-    /// Each node's address and port.
+    /// Each node's link-0 address and port.
     pub peers: BTreeMap<NodeId, SocketAddr>,
+    /// Each node's address and port on each link.
+    pub links: BTreeMap<LinkId, BTreeMap<NodeId, SocketAddr>>,
     /// This node.
     pub my_id: NodeId,
     /// The node parameters (without what the state directory supplies).
@@ -77,12 +79,14 @@ pub fn prepare(path: &Path, nodeid: Option<u32>) -> Result<Prepared> {
     let Loaded { config, path } = setup::load(path)?;
     let peers = setup::peer_addresses(&config)?;
     let my_id = setup::local_node(&config, nodeid, &peers)?;
+    let links = setup::link_addresses(&config)?;
+    setup::check_local_links(my_id, &links)?;
     let access = access_policy(&config)?;
     let params = NodeParams::from_config(&config, my_id, access).map_err(|e| anyhow!("{e}"))?;
     crypto_names(&config)?;
     let authkey = authkey(&config)?;
     let log = logging::Plan::new(&config.logging);
-    Ok(Prepared { config, path, peers, my_id, params, authkey, log })
+    Ok(Prepared { config, path, peers, links, my_id, params, authkey, log })
 }
 
 /// The effective cipher and hash, as the crypto crate names them.
@@ -194,6 +198,25 @@ fn print_summary(p: &Prepared) {
         totem.hold.as_millis()
     );
     println!("expected failure detection: about {} ms", (totem.token + totem.consensus).as_millis());
+    let links = &params.links;
+    println!("links: {}, link_mode {}", links.links.len(), links.mode.name());
+    for l in &links.links {
+        let here =
+            p.links.get(&l.link).and_then(|a| a.get(&p.my_id)).map(ToString::to_string).unwrap_or_default();
+        println!(
+            "  link {}: udp {here}, priority {}, knet_ping_interval {} ms, knet_ping_timeout {} ms, knet_pong_count {}",
+            l.link,
+            l.priority,
+            l.ping_interval.as_millis(),
+            l.ping_timeout.as_millis(),
+            l.pong_count
+        );
+        if let Some(addrs) = p.links.get(&l.link).filter(|_| links.links.len() > 1) {
+            for (id, addr) in addrs.iter().filter(|(id, _)| **id != p.my_id) {
+                println!("    node {id}: {addr}");
+            }
+        }
+    }
     match &params.quorum {
         Some(q) => println!(
             "quorum: corosync_votequorum, expected votes {}, two_node {}, wait_for_all {}, last_man_standing {}, auto_tie_breaker {}",

@@ -23,6 +23,7 @@ pub(super) struct Reloaded {
     pub config: Config,
     pub params: NodeParams,
     pub peers: BTreeMap<NodeId, SocketAddr>,
+    pub links: BTreeMap<quorumd_proto::LinkId, BTreeMap<NodeId, SocketAddr>>,
 }
 
 /// Reads `path` again for node `my_id` and checks that it differs from the `running`
@@ -46,11 +47,27 @@ pub(super) fn prepare(
             bail!("node {id}'s address would change from {old} to {addr}: remove the node, reload, then add it back");
         }
     }
+    // The link sockets are bound at start: links, their settings and a kept node's addresses
+    // on them stay as they are.
+    let link_settings = |c: &Config| (c.links(), c.totem.link_mode(), c.totem.interfaces.clone());
+    if link_settings(&p.config) != link_settings(running) {
+        bail!("the links and their settings (ringN_addr keys, interface blocks, link_mode) cannot change at run time: restart the cluster instead");
+    }
+    for n in &p.config.nodelist {
+        let Some(old) = running.node_by_id(n.nodeid) else { continue };
+        if let Some((l, a)) = n.links().find(|(l, a)| old.addr(*l).is_some_and(|o| o.text != a.text)) {
+            bail!(
+                "node {}'s address on link {l} would change to {}: remove the node, reload, then add it back",
+                n.nodeid,
+                a.text
+            );
+        }
+    }
     p.log.check()?;
     let mut params = p.params;
     // The node rewrites its configuration keys in cmap from these (what a start would show).
     params.cmap = quorumd_cmap::config_keys(&p.config);
-    Ok(Reloaded { config: p.config, params, peers: p.peers })
+    Ok(Reloaded { config: p.config, params, peers: p.peers, links: p.links })
 }
 
 impl Roster {
@@ -96,7 +113,8 @@ impl Daemon {
         for w in &r.config.warnings {
             warn!(target: "MAIN", "{w}");
         }
-        self.by_ip = r.peers.iter().map(|(id, a)| (a.ip(), *id)).collect();
+        self.by_ip = super::by_ip(&r.links);
+        self.link_peers = r.links;
         let roster = std::mem::replace(&mut self.roster, Roster { nodes: BTreeMap::new() });
         self.roster = roster.reconfigured(&r.config, &r.peers, &r.params.names);
         self.peers = r.peers;

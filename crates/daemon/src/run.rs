@@ -13,11 +13,11 @@ use anyhow::{anyhow, bail, Context, Result};
 use mio::net::{UdpSocket, UnixListener};
 use mio::{Events, Interest, Poll, Token};
 use quorumd_crypto::ClusterKey;
-use quorumd_node::{ClientInput, ClientOutput, CryptoParams, Node, NodeEvent, TotemEvent};
+use quorumd_node::{ClientInput, ClientOutput, CryptoParams, LinkEvent, Node, NodeEvent, TotemEvent};
 use quorumd_proto::ipc::{self, Frame, Response};
 use quorumd_proto::shm::{StatePage, FLAG_ALIVE};
-use quorumd_proto::status::{ConfiguredNode, NodeState, Status};
-use quorumd_proto::{Instant, MemberList, NodeId};
+use quorumd_proto::status::{ConfiguredNode, LinkView, LinksView, NodeState, PeerLinkView, PeerView, Status};
+use quorumd_proto::{Instant, LinkId, MemberList, NodeId};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use tracing::{debug, error, info, warn};
@@ -28,9 +28,10 @@ use crate::page::Page;
 use crate::state::StateDir;
 use crate::Cli;
 
-const UDP: Token = Token(0);
 const LISTENER: Token = Token(1);
 const SIGNALS: Token = Token(2);
+/// The UDP socket of the link at index `i` of `Daemon::sockets` has token `UDP_BASE + i`.
+const UDP_BASE: usize = 16;
 
 #[path = "reload.rs"]
 mod reload;
@@ -150,14 +151,42 @@ fn bind_listener(path: &Path) -> Result<UnixListener> {
     Ok(listener)
 }
 
+/// The UDP socket of one link, bound to this node's address on it (`ringL_addr`).
+struct LinkSocket {
+    link: LinkId,
+    udp: UdpSocket,
+    /// The last read stopped at UDP_BATCH with datagrams possibly left in the socket.
+    backlog: bool,
+}
+
+/// Binds the socket of `link` on `addr`, with the large receive buffer.
+fn bind_link(link: LinkId, addr: SocketAddr) -> Result<LinkSocket> {
+    let udp = UdpSocket::bind(addr).with_context(|| format!("cannot bind UDP {addr} (link {link})"))?;
+    // A join storm in a large cluster delivers N-1 datagrams at once to every node; the
+    // default receive buffer (208 KiB) dropped some of them at 64 nodes. The kernel caps the
+    // request at net.core.rmem_max unless we may force it (CAP_NET_ADMIN).
+    if rustix::net::sockopt::set_socket_recv_buffer_size_force(&udp, UDP_RCVBUF).is_err() {
+        if let Err(e) = rustix::net::sockopt::set_socket_recv_buffer_size(&udp, UDP_RCVBUF) {
+            debug!(target: "TOTEM", "SO_RCVBUF {UDP_RCVBUF}: {e}");
+        }
+    }
+    debug!(target: "TOTEM", "link {link}: UDP {addr}, receive buffer {:?} bytes", rustix::net::sockopt::socket_recv_buffer_size(&udp));
+    Ok(LinkSocket { link, udp, backlog: false })
+}
+
 struct Daemon {
     node: Node,
     /// The configuration file and what it held at start or at the last reload.
     config_path: PathBuf,
     config: quorumd_config::Config,
     origin: StdInstant,
-    udp: UdpSocket,
+    /// One socket per configured link, in link order.
+    sockets: Vec<LinkSocket>,
+    /// Each node's link-0 address (the roster shows it).
     peers: BTreeMap<NodeId, SocketAddr>,
+    /// Each node's address on each link: where a transmit on that link goes.
+    link_peers: BTreeMap<LinkId, BTreeMap<NodeId, SocketAddr>>,
+    /// Every nodelist address on any link (datagrams from elsewhere are dropped unopened).
     by_ip: BTreeMap<IpAddr, NodeId>,
     state: StateDir,
     page: Page,
@@ -166,8 +195,6 @@ struct Daemon {
     registry: mio::Registry,
     listener: UnixListener,
     clients: Clients,
-    /// The last read_udp stopped at UDP_BATCH with datagrams possibly left in the socket.
-    udp_backlog: bool,
     /// The last accept stopped at ACCEPT_BATCH or on an error: connections may be waiting.
     accept_backlog: bool,
     /// After an accept error (EMFILE, ENFILE, ENOBUFS...): no accept before then.
@@ -210,7 +237,7 @@ fn random_incarnation() -> Result<u64> {
 
 /// Runs the daemon until SIGTERM/SIGINT.
 pub fn run(cli: &Cli) -> Result<()> {
-    let crate::check::Prepared { config, path, peers, my_id, mut params, authkey, .. } =
+    let crate::check::Prepared { config, path, peers, links: link_peers, my_id, mut params, authkey, .. } =
         crate::check::prepare(&cli.config, cli.nodeid)?;
     crate::logging::init(&config.logging)?;
     for w in &config.warnings {
@@ -225,28 +252,40 @@ pub fn run(cli: &Cli) -> Result<()> {
     params.incarnation = random_incarnation()?;
     params.persisted_expected_votes = state.expected_votes()?;
     params.crypto = crypto_params(&config, authkey)?;
-    let bind = peers[&my_id];
-    let udp = UdpSocket::bind(bind).with_context(|| format!("cannot bind UDP {bind}"))?;
-    // A join storm in a large cluster delivers N-1 datagrams at once to every node; the
-    // default receive buffer (208 KiB) dropped some of them at 64 nodes. The kernel caps the
-    // request at net.core.rmem_max unless we may force it (CAP_NET_ADMIN).
-    if rustix::net::sockopt::set_socket_recv_buffer_size_force(&udp, UDP_RCVBUF).is_err() {
-        if let Err(e) = rustix::net::sockopt::set_socket_recv_buffer_size(&udp, UDP_RCVBUF) {
-            debug!(target: "TOTEM", "SO_RCVBUF {UDP_RCVBUF}: {e}");
-        }
+    let mut sockets = Vec::new();
+    for (link, addrs) in &link_peers {
+        let addr = addrs.get(&my_id).ok_or_else(|| anyhow!("node {my_id} has no address on link {link}"))?;
+        sockets.push(bind_link(*link, *addr)?);
     }
-    debug!(target: "TOTEM", "UDP receive buffer: {:?} bytes", rustix::net::sockopt::socket_recv_buffer_size(&udp));
+    let bound: Vec<String> =
+        sockets.iter().map(|s| format!("link {} {}", s.link, link_peers[&s.link][&my_id])).collect();
     let sock = socket_path(cli);
     let listener = bind_listener(&sock)?;
     let t = &params.totem;
-    info!(target: "MAIN", "quorumd {} starting: node {my_id} of {} ({}), config {}", env!("CARGO_PKG_VERSION"), params.nodelist, bind, path.display());
+    info!(target: "MAIN", "quorumd {} starting: node {my_id} of {} ({}), config {}", env!("CARGO_PKG_VERSION"), params.nodelist, bound.join(", "), path.display());
+    let l = &params.links;
+    let timing: Vec<String> = l
+        .links
+        .iter()
+        .map(|c| {
+            format!(
+                "link {} priority {} ping {} ms timeout {} ms pong_count {}",
+                c.link,
+                c.priority,
+                c.ping_interval.as_millis(),
+                c.ping_timeout.as_millis(),
+                c.pong_count
+            )
+        })
+        .collect();
+    info!(target: "TOTEM", "links: mode {}, {}", l.mode.name(), timing.join("; "));
     info!(target: "TOTEM", "token {} ms, consensus {} ms, join {} ms, merge {} ms: a failed node is noticed within about {} ms",
         t.token.as_millis(), t.consensus.as_millis(), t.join.as_millis(), t.merge.as_millis(), (t.token + t.consensus).as_millis());
     let quorum_type = u32::from(params.quorum.is_some());
     let stale_after_ms = quorumd_proto::shm::stale_after_ms(t.token.as_millis()) as u32;
     let origin = StdInstant::now();
     let node = Node::new(params, Instant::from_micros(0));
-    let by_ip = peers.iter().map(|(id, a)| (a.ip(), *id)).collect();
+    let by_ip = by_ip(&link_peers);
     let poll = Poll::new()?;
     let registry = poll.registry().try_clone()?;
     let mut d = Daemon {
@@ -254,8 +293,9 @@ pub fn run(cli: &Cli) -> Result<()> {
         config_path: cli.config.clone(),
         config,
         origin,
-        udp,
+        sockets,
         peers,
+        link_peers,
         by_ip,
         state,
         page: Page::new()?,
@@ -263,7 +303,6 @@ pub fn run(cli: &Cli) -> Result<()> {
         registry,
         listener,
         clients: Clients::new(limits),
-        udp_backlog: false,
         accept_backlog: false,
         accept_paused_until: None,
         accept_backoff: StdDuration::ZERO,
@@ -294,7 +333,9 @@ impl Daemon {
     }
 
     fn event_loop(&mut self) -> Result<()> {
-        self.registry.register(&mut self.udp, UDP, Interest::READABLE)?;
+        for (i, s) in self.sockets.iter_mut().enumerate() {
+            self.registry.register(&mut s.udp, Token(UDP_BASE + i), Interest::READABLE)?;
+        }
         self.registry.register(&mut self.listener, LISTENER, Interest::READABLE)?;
         let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])?;
         self.registry.register(&mut signals, SIGNALS, Interest::READABLE)?;
@@ -331,7 +372,8 @@ impl Daemon {
                 None => timeout,
             };
             // Datagrams left in the socket (edge-triggered: no new event for them): do not wait.
-            let timeout = if self.udp_backlog { Some(StdDuration::ZERO) } else { timeout };
+            let timeout =
+                if self.sockets.iter().any(|s| s.backlog) { Some(StdDuration::ZERO) } else { timeout };
             let timeout = match (timeout, self.stop_deadline) {
                 (t, Some(d)) => {
                     Some(t.unwrap_or(StdDuration::MAX).min(d.saturating_duration_since(StdInstant::now())))
@@ -344,12 +386,12 @@ impl Daemon {
                 }
                 return Err(e.into());
             }
-            let mut udp_read = false;
+            let mut udp_read = [false; quorumd_proto::limits::LINKS_MAX];
             for ev in events.iter() {
                 match ev.token() {
-                    UDP => {
-                        udp_read = true;
-                        self.read_udp();
+                    t if (UDP_BASE..UDP_BASE + self.sockets.len()).contains(&t.0) => {
+                        udp_read[t.0 - UDP_BASE] = true;
+                        self.read_udp(t.0 - UDP_BASE);
                     }
                     LISTENER => self.accept(),
                     SIGNALS => {
@@ -384,8 +426,10 @@ impl Daemon {
                 self.node.handle_timeout(now);
                 self.drain_outputs()?;
             }
-            if self.udp_backlog && !udp_read {
-                self.read_udp();
+            for (i, read) in udp_read.into_iter().enumerate().take(self.sockets.len()) {
+                if self.sockets[i].backlog && !read {
+                    self.read_udp(i);
+                }
             }
             if self.accept_backlog {
                 self.accept();
@@ -408,21 +452,24 @@ impl Daemon {
         }
     }
 
-    fn read_udp(&mut self) {
+    /// Reads up to UDP_BATCH datagrams from the socket of link index `i` and hands each to the
+    /// node with its link.
+    fn read_udp(&mut self, i: usize) {
         let mut buf = vec![0u8; 65_536];
-        self.udp_backlog = true;
+        let link = self.sockets[i].link;
+        self.sockets[i].backlog = true;
         for _ in 0..UDP_BATCH {
-            let (n, from) = match self.udp.recv_from(&mut buf) {
+            let (n, from) = match self.sockets[i].udp.recv_from(&mut buf) {
                 Ok(x) => x,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.udp_backlog = false;
+                    self.sockets[i].backlog = false;
                     return;
                 }
                 Err(e) => {
                     // EINTR: try again next turn. Anything else (a one-shot ICMP error): the next
                     // datagram's event brings us back; never spin on an error.
-                    self.udp_backlog = e.kind() == io::ErrorKind::Interrupted;
-                    debug!(target: "TOTEM", "recv: {e}");
+                    self.sockets[i].backlog = e.kind() == io::ErrorKind::Interrupted;
+                    debug!(target: "TOTEM", "recv on link {link}: {e}");
                     return;
                 }
             };
@@ -433,7 +480,7 @@ impl Daemon {
             let now = self.now();
             // Crypto (when on) runs inside the node; refusals are counted per source and logged
             // rate-limited (undecryptable apart from malformed), the rest at debug only.
-            if let Err(e) = self.node.handle_datagram(now, &buf[..n]) {
+            if let Err(e) = self.node.handle_link_datagram(now, link, &buf[..n]) {
                 if matches!(e, quorumd_node::DropReason::Crypto(_)) {
                     self.drops.count(StdInstant::now(), from, true, Drop::Undecryptable, &e);
                 } else if crate::drops::is_counted(&e) {
@@ -562,10 +609,15 @@ impl Daemon {
         }
         self.publish_page();
         while let Some(t) = self.node.poll_transmit() {
+            let (Some(socket), Some(addrs)) =
+                (self.sockets.iter().find(|s| s.link == t.link), self.link_peers.get(&t.link))
+            else {
+                continue;
+            };
             for to in t.to {
-                if let Some(addr) = self.peers.get(&to) {
-                    if let Err(e) = self.udp.send_to(&t.bytes, *addr) {
-                        debug!(target: "TOTEM", "send to node {to} ({addr}): {e}");
+                if let Some(addr) = addrs.get(&to) {
+                    if let Err(e) = socket.udp.send_to(&t.bytes, *addr) {
+                        debug!(target: "TOTEM", "send to node {to} on link {} ({addr}): {e}", t.link);
                     }
                 }
             }
@@ -576,6 +628,7 @@ impl Daemon {
                     let bytes = match ipc::decode(&bytes) {
                         Ok(Frame::Response(Response::Status { error, json })) => {
                             let json = self.roster.add_to_status(json);
+                            let json = self.add_links_to_status(json);
                             let json = self.add_limits_to_status(json);
                             ipc::encode(&Frame::Response(Response::Status { error, json }))
                         }
@@ -626,6 +679,70 @@ impl Daemon {
         out
     }
 
+    /// Completes the status document with the links (`links`): the node's link status with
+    /// the addresses and the wall clock only the shell knows.
+    fn add_links_to_status(&self, json: String) -> String {
+        let Ok(mut status) = Status::from_json(&json) else { return json };
+        status.links = Some(self.links_view());
+        let out = status.to_json();
+        // The IPC frame cuts longer status text (quorumd_proto::ipc::encode).
+        if out.len() > ipc::FRAME_MAX - ipc::FRAME_HEADER_LEN - 8 {
+            return json;
+        }
+        out
+    }
+
+    fn links_view(&self) -> LinksView {
+        let st = self.node.link_status();
+        let (now, wall) = (self.now(), unix_ms());
+        let addr = |link: LinkId, id: NodeId| {
+            self.link_peers.get(&link).and_then(|a| a.get(&id)).map(ToString::to_string)
+        };
+        let links = st
+            .links
+            .iter()
+            .map(|l| LinkView {
+                link: l.link.get(),
+                transport: "udp".into(),
+                address: addr(l.link, st.me),
+                priority: l.priority,
+                ping_interval_ms: l.ping_interval.as_millis(),
+                ping_timeout_ms: l.ping_timeout.as_millis(),
+                pong_count: l.pong_count,
+            })
+            .collect();
+        let peer_link = |node: NodeId, l: &quorumd_node::LinkStatus| {
+            // The node's clock counts from the daemon's start; the wall clock is the shell's.
+            let at = l
+                .last_change
+                .map(|t| wall.saturating_sub(now.as_micros().saturating_sub(t.as_micros()) / 1000));
+            PeerLinkView {
+                link: l.link.get(),
+                address: addr(l.link, node),
+                connected: l.connected,
+                latency_us: l.latency.map(|d| d.as_micros()),
+                last_change: at.map(quorumd_proto::status::rfc3339),
+                last_change_unix_ms: at,
+                sent: l.counters.sent,
+                received: l.counters.received,
+                dropped: l.counters.dropped,
+                up: l.counters.up,
+                down: l.counters.down,
+            }
+        };
+        let peers = st
+            .peers
+            .iter()
+            .map(|p| PeerView {
+                nodeid: p.node.get(),
+                reachable: p.reachable,
+                admitted: p.admitted,
+                links: p.links.iter().map(|l| peer_link(p.node, l)).collect(),
+            })
+            .collect();
+        LinksView { mode: st.mode.name().to_string(), links, peers, clique: st.clique.raw() }
+    }
+
     fn publish_page(&mut self) {
         if !self.node.activated() {
             return;
@@ -667,6 +784,23 @@ impl Daemon {
                 info!(target: "TOTEM", "A new membership ({}) was formed. Members{}", c.ring_id, c.members);
             }
             NodeEvent::Totem(_) => {}
+            // The core reports each change once; the shell logs it.
+            NodeEvent::Link(LinkEvent::Changed { peer, link, connected }) => {
+                let addr = self
+                    .link_peers
+                    .get(&link)
+                    .and_then(|a| a.get(&peer))
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                if connected {
+                    info!(target: "TOTEM", "link {link} to node {peer} ({addr}) is up");
+                } else {
+                    warn!(target: "TOTEM", "link {link} to node {peer} ({addr}) is down");
+                }
+            }
+            NodeEvent::Link(LinkEvent::Clique(clique)) => {
+                info!(target: "TOTEM", "the nodes with two-way connectivity to this node and each other are now {clique}");
+            }
             NodeEvent::SyncCompleted { ring_id, members, joined, left, quorate } => {
                 self.roster.synced(&members, unix_ms());
                 info!(target: "QUORUM", "Sync members[{}]: {members} joined: {joined} left: {left}", members.len());
@@ -716,6 +850,11 @@ impl Daemon {
         }
         Ok(())
     }
+}
+
+/// Every nodelist address on any link, to its node.
+fn by_ip(link_peers: &BTreeMap<LinkId, BTreeMap<NodeId, SocketAddr>>) -> BTreeMap<IpAddr, NodeId> {
+    link_peers.values().flat_map(|m| m.iter().map(|(id, a)| (a.ip(), *id))).collect()
 }
 
 fn unix_ms() -> u64 {

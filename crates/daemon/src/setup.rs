@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use quorumd_config::Config;
-use quorumd_proto::NodeId;
+use quorumd_proto::{LinkId, NodeId};
 
 /// The parsed configuration plus where it came from.
 pub struct Loaded {
@@ -86,6 +86,47 @@ pub fn peer_addresses(config: &Config) -> Result<BTreeMap<NodeId, SocketAddr>> {
         out.insert(n.nodeid, SocketAddr::new(ip, port));
     }
     Ok(out)
+}
+
+/// Where each node listens on each link: its `ringL_addr` (resolved) and link L's port. The
+/// addresses of one link must be of one family (a name may resolve to either).
+pub fn link_addresses(config: &Config) -> Result<BTreeMap<LinkId, BTreeMap<NodeId, SocketAddr>>> {
+    let mut out = BTreeMap::new();
+    for l in config.links() {
+        let link = LinkId::new(u32::from(l)).map_err(|_| anyhow!("link {l} is out of range"))?;
+        let port = config.totem.mcastport(l);
+        let mut addrs: BTreeMap<NodeId, SocketAddr> = BTreeMap::new();
+        for n in &config.nodelist {
+            let addr = n.addr(l).ok_or_else(|| anyhow!("{}: node {} has no ring{l}_addr", n.at, n.nodeid))?;
+            let ip = match addr.ip {
+                Some(ip) => ip,
+                None => resolve(&addr.text)
+                    .with_context(|| format!("{}: cannot resolve '{}'", n.addr_location(l), addr.text))?,
+            };
+            if let Some((first, a)) = addrs.iter().next().filter(|(_, a)| a.is_ipv4() != ip.is_ipv4()) {
+                bail!(
+                    "{}: ring{l}_addr '{}' is {ip}, but node {first} is on {} on link {l}: one link is one IP family",
+                    n.addr_location(l),
+                    addr.text,
+                    a.ip()
+                );
+            }
+            addrs.insert(n.nodeid, SocketAddr::new(ip, port));
+        }
+        out.insert(link, addrs);
+    }
+    Ok(out)
+}
+
+/// Every address of node `me` on any link can be bound here (its socket will be).
+pub fn check_local_links(me: NodeId, links: &BTreeMap<LinkId, BTreeMap<NodeId, SocketAddr>>) -> Result<()> {
+    for (link, addrs) in links {
+        let Some(addr) = addrs.get(&me) else { bail!("node {me} has no address on link {link}") };
+        if let Err(e) = UdpSocket::bind(SocketAddr::new(addr.ip(), 0)) {
+            bail!("link {link}: this node's address {} is not usable on this host: {e}", addr.ip());
+        }
+    }
+    Ok(())
 }
 
 fn resolve(host: &str) -> Result<IpAddr> {

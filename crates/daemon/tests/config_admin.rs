@@ -239,16 +239,27 @@ fn timing_errors_cite_the_users_key_and_line() {
 }
 
 #[test]
-fn a_second_link_is_refused_by_check_config_with_its_line() {
+fn a_second_link_is_shown_by_check_config_and_a_node_without_a_name_is_refused() {
+    // Before: "redundant links are not supported yet" (line 14).
     let s = Setup::new("links", "", "");
     let conf = std::fs::read_to_string(s.conf())
         .unwrap()
         .replace("ring0_addr: 127.0.0.1\n", "ring0_addr: 127.0.0.1\n    ring1_addr: 127.0.1.1\n");
-    std::fs::write(s.conf(), conf).unwrap();
+    std::fs::write(s.conf(), &conf).unwrap();
     let err = text(&s.check().stderr);
+    // Corosync requires a name for every node when there is more than one link.
+    assert!(err.contains("corosync.conf:11:") && err.contains("node 1 has no 'name'"), "{err}");
+    std::fs::write(s.conf(), conf.replace("nodeid: 1\n", "nodeid: 1\n    name: one\n")).unwrap();
+    let out = s.check();
+    let o = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{o}{}", text(&out.stderr));
+    assert!(o.contains("links: 2, link_mode passive"), "{o}");
     assert!(
-        err.contains("corosync.conf:14:") && err.contains("redundant links are not supported yet"),
-        "{err}"
+        o.contains(
+            "  link 1: udp 127.0.1.1:5406, priority 1, knet_ping_interval 250 ms, knet_ping_timeout 500 ms, \
+             knet_pong_count 2"
+        ),
+        "{o}"
     );
 }
 

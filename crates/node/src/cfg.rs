@@ -148,18 +148,31 @@ impl Node {
                         Some(CmapValue::U32(v)) => *v,
                         _ => 1500,
                     };
-                    // Deviation from corosync: one link (link 0) until redundant links exist.
-                    let links = vec![CfgLink {
-                        enabled: 1,
-                        connected: u8::from(member),
-                        dynconnected: 0,
-                        mtu,
-                        src: mine.first().cloned().unwrap_or_default(),
-                        dst: addrs.first().cloned().unwrap_or_default(),
-                    }];
+                    // One entry per link number, as knet reports them: connected as the link
+                    // layer last saw it (this node's own links count as connected).
+                    let st = self.link_status();
+                    let peer = st.peers.iter().find(|p| p.node.get() == nodeid);
+                    let mut links = Vec::new();
+                    for (i, c) in st.links.iter().enumerate() {
+                        let n = usize::from(c.link.get());
+                        links.resize(links.len().max(n + 1), CfgLink::default());
+                        let connected = nodeid == me
+                            || peer
+                                .and_then(|p| p.links.iter().find(|l| l.link == c.link))
+                                .is_some_and(|l| l.connected);
+                        links[n] = CfgLink {
+                            enabled: 1,
+                            connected: u8::from(connected),
+                            dynconnected: 0,
+                            mtu,
+                            src: mine.get(i).cloned().unwrap_or_default(),
+                            dst: addrs.get(i).cloned().unwrap_or_default(),
+                        };
+                    }
+                    let reachable = member || peer.is_some_and(|p| p.reachable);
                     let status = CfgNodeStatus {
                         nodeid,
-                        reachable: u8::from(member),
+                        reachable: u8::from(reachable),
                         // As corosync 3.1.7 with knet 1.x reports every node (knet leaves its
                         // `remote` at 0), so `corosync-cfgtool -n` prints no "remote".
                         remote: 0,

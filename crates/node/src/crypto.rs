@@ -17,7 +17,7 @@ use std::collections::VecDeque;
 use std::num::NonZeroU64;
 
 use quorumd_crypto::{ClusterKey, CryptoError, Opened, Session, SessionStats};
-use quorumd_proto::{MemberList, NodeId};
+use quorumd_proto::{LinkId, MemberList, NodeId};
 
 use crate::Transmit;
 
@@ -74,23 +74,28 @@ impl NodeCrypto {
 
     /// Seals `plain` once per destination and queues the results; on an error (a datagram
     /// too large, counters exhausted) nothing of it is queued.
-    pub(crate) fn seal(&mut self, to: &[NodeId], plain: &[u8]) -> Result<(), CryptoError> {
+    pub(crate) fn seal(&mut self, to: &[NodeId], link: LinkId, plain: &[u8]) -> Result<(), CryptoError> {
         let mut sealed = Vec::with_capacity(to.len());
         for dest in to {
             let bytes = self.session.seal_to(dest.get(), plain)?;
-            sealed.push(Transmit { to: vec![*dest], bytes });
+            sealed.push(Transmit { to: vec![*dest], link, bytes });
         }
         self.out.extend(sealed);
         Ok(())
     }
 
-    /// The next sealed datagram: the session's own (offers, re-sent datagrams) first.
-    pub(crate) fn poll(&mut self) -> Option<Transmit> {
+    /// The session's own next datagram (an offer, a re-sent datagram), for the node to route.
+    pub(crate) fn poll_session(&mut self) -> Option<(NodeId, Vec<u8>)> {
         while let Some((to, bytes)) = self.session.poll_output() {
             if let Ok(to) = NodeId::new(to) {
-                return Some(Transmit { to: vec![to], bytes });
+                return Some((to, bytes));
             }
         }
+        None
+    }
+
+    /// The next sealed datagram.
+    pub(crate) fn poll(&mut self) -> Option<Transmit> {
         self.out.pop_front()
     }
 

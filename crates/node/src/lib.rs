@@ -22,8 +22,11 @@ use std::collections::{BTreeMap, VecDeque};
 
 use quorumd_proto::ipc::{self, cs, Frame, Request, Response};
 use quorumd_proto::wire::{self, DecodeError};
-use quorumd_proto::{Duration, Instant, MemberList, NodeId, RingId};
-use quorumd_totem::{Dropped, Mutant, State, SubmitError, Totem, TotemConfig, TotemParams};
+use quorumd_proto::wire::{Message, Packet};
+use quorumd_proto::{Duration, Instant, LinkId, MemberList, NodeId, RingId};
+use quorumd_totem::{
+    Dropped, LinkMutant, Links, LinksConfig, Mutant, State, SubmitError, Totem, TotemConfig, TotemParams,
+};
 use quorumd_votequorum::{Action, NodeFlags, QuorumState, Settings, Votequorum, VqMessage};
 
 use service::ServiceState;
@@ -33,7 +36,10 @@ pub use cpg::SERVICE_CPG;
 pub use crypto::CryptoParams;
 pub use quorumd_cpg::Mutant as CpgMutant;
 pub use quorumd_crypto::{ClusterKey, CryptoError, SessionStats};
-pub use quorumd_totem::{ConfChange, ConfKind, Delivery, Event as TotemEvent};
+pub use quorumd_totem::{
+    ConfChange, ConfKind, Delivery, Event as TotemEvent, LinkConfig, LinkCounters, LinkEvent, LinkKeys,
+    LinkMode, LinkStatus, LinksStatus, PeerLinks,
+};
 pub use sessions::{track, AccessPolicy, ConnId, Model};
 
 /// The service id that prefixes votequorum payloads on Totem (corosync's VOTEQUORUM = 5).
@@ -48,6 +54,10 @@ pub struct NodeParams {
     pub nodelist: MemberList,
     /// Effective Totem timing.
     pub totem: TotemConfig,
+    /// This node's links (`totem.interface` / `ringL_addr`) and `link_mode`. Every node of a
+    /// cluster has the same link numbers. [`NodeParams::new`] sets link 0 alone, with knet's
+    /// defaults derived from the token.
+    pub links: LinksConfig,
     /// Cluster id carried in every header.
     pub cluster_id: u32,
     /// Persisted ring seq + 1 (1 on a fresh state dir, like corosync).
@@ -59,6 +69,13 @@ pub struct NodeParams {
     pub mutant: Option<Mutant>,
     /// Test-only broken behaviour of the CPG service (the simulator's CPG mutants).
     pub cpg_mutant: Option<CpgMutant>,
+    /// Test-only broken link behaviour.
+    pub link_mutant: Option<LinkMutant>,
+    /// Apply the partial-connectivity rule (Totem forms rings only within this node's
+    /// clique, docs/totem.md). `NodeParams::from_config` turns it on when two or more links
+    /// are configured; with one link it is off for now: a booting node would form a ring
+    /// alone before its link comes up, which shifts the ring seqs the scenario files pin.
+    pub clique_rule: bool,
     /// Validated votequorum settings; `None` means no quorum provider (`QUORUM_FREE`).
     pub quorum: Option<Settings>,
     /// The last persisted tracked expected votes (`ev_tracking`), if any.
@@ -80,12 +97,15 @@ impl NodeParams {
         NodeParams {
             my_id,
             nodelist,
+            links: LinksConfig::single(totem.token),
             totem,
             cluster_id: 0,
             start_seq: 1,
             incarnation: 0,
             mutant: None,
             cpg_mutant: None,
+            link_mutant: None,
+            clique_rule: false,
             quorum: None,
             persisted_expected_votes: None,
             access: AccessPolicy::default(),
@@ -96,11 +116,14 @@ impl NodeParams {
     }
 }
 
-/// A datagram ready for the network.
+/// A datagram ready for the network: send `bytes` from the socket of link `link` to the
+/// `ringL_addr` (L = `link`) of each node in `to`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transmit {
     /// Destinations.
     pub to: Vec<NodeId>,
+    /// The link to send on.
+    pub link: LinkId,
     /// The bytes to send to each.
     pub bytes: Vec<u8>,
 }
@@ -201,6 +224,8 @@ pub enum NodeEvent {
     },
     /// The clean leave is complete; the shell may exit.
     Left,
+    /// A link to a peer came up or went down, or the clique changed (log it: once per change).
+    Link(LinkEvent),
     /// Something a service did that the log should say (cfg shutdown, kill_node, ...).
     Notice {
         /// The subsystem, as log target (`CFG`).
@@ -227,6 +252,16 @@ pub struct Node {
     client_out: VecDeque<(ConnId, ClientOutput)>,
     dropped: u64,
     crypto: Option<crypto::NodeCrypto>,
+    links: Links,
+    clique_rule: bool,
+    /// The link layer's heartbeats run: with two or more links (a link failing must not be a
+    /// node failing), or when the clique rule needs them. With one link, a failed link is a
+    /// failed node, so Totem's own token timeout is the only detector and no heartbeat is
+    /// sent (as before links existed); `link_status` then reports a peer connected while it
+    /// is a member of the ring.
+    heartbeats: bool,
+    /// Plaintext datagrams routed to links, waiting for `poll_transmit` (crypto off).
+    routed: VecDeque<Transmit>,
     /// Transmits refused by sealing (too large, counters exhausted).
     unsealable: u64,
     cmap: services::CmapState,
@@ -241,6 +276,16 @@ impl Node {
         let cmap_keys = std::mem::take(&mut params.cmap);
         let vq = params.quorum.clone().map(|s| Votequorum::from_settings(s, params.persisted_expected_votes));
         let crypto = params.crypto.map(|c| crypto::NodeCrypto::new(c, params.my_id, params.nodelist.clone()));
+        let heartbeats = params.clique_rule || params.links.links.len() > 1;
+        let links = Links::new(
+            params.my_id,
+            params.nodelist.clone(),
+            params.cluster_id,
+            params.incarnation,
+            params.links,
+            params.link_mutant,
+            now,
+        );
         let totem = Totem::new(
             TotemParams {
                 my_id: params.my_id,
@@ -268,6 +313,10 @@ impl Node {
             client_out: VecDeque::new(),
             dropped: 0,
             crypto,
+            links,
+            clique_rule: params.clique_rule,
+            heartbeats,
+            routed: VecDeque::new(),
             unsealable: 0,
             cmap: services::CmapState::default(),
             svc: services::SvcSessions::new(),
@@ -275,6 +324,10 @@ impl Node {
             cpg: cpg::new_cpg(params.my_id.get()),
         };
         node.cpg.set_mutant(params.cpg_mutant);
+        if node.clique_rule {
+            let clique = node.links.clique().clone();
+            node.totem.set_reachable(now, clique);
+        }
         node.cmap_boot(cmap_keys);
         node.drain_vq(now);
         node.pump(now);
@@ -284,20 +337,42 @@ impl Node {
     // -----------------------------------------------------------------------------------------
     // Inputs
 
-    /// A datagram arrived, exactly as received. With crypto on it is opened first; a datagram
-    /// the transport refuses reaches nothing else (the error says why, for the shell to
-    /// count; nothing is logged here).
+    /// A datagram arrived on link 0 (a single-network cluster); see
+    /// [`Node::handle_link_datagram`].
     pub fn handle_datagram(&mut self, now: Instant, bytes: &[u8]) -> Result<(), DropReason> {
+        self.handle_link_datagram(now, LinkId::ZERO, bytes)
+    }
+
+    /// A datagram arrived on `link` (the shell knows it from the socket it read), exactly as
+    /// received; the sender's node id is in the header. With crypto on it is opened first; a
+    /// datagram the transport refuses reaches nothing else (the error says why, for the shell
+    /// to count; nothing is logged here). Heartbeats go to the link layer, the rest to Totem.
+    pub fn handle_link_datagram(
+        &mut self,
+        now: Instant,
+        link: LinkId,
+        bytes: &[u8],
+    ) -> Result<(), DropReason> {
         let plain = match self.crypto.as_mut() {
             None => Ok(Some(bytes)),
             Some(c) => c.open(bytes).map_err(DropReason::from),
         };
-        let result = match plain {
+        let decoded = match plain {
             Ok(Some(plain)) => wire::decode(plain).map_err(DropReason::from),
-            Ok(None) => return Ok(()),
+            Ok(None) => {
+                // A session datagram (first contact): the peer is there, and its heartbeats
+                // sealed before the session existed were refused; ping it now rather than at
+                // the next interval.
+                let sender = quorumd_crypto::claimed_sender(bytes).and_then(|s| NodeId::new(s).ok());
+                if let (Some(sender), true) = (sender, self.heartbeats) {
+                    self.links.probe(now, sender, link);
+                }
+                self.pump(now);
+                return Ok(());
+            }
             Err(e) => Err(e),
-        }
-        .and_then(|packet| self.totem.handle_packet(now, packet).map_err(DropReason::from));
+        };
+        let result = decoded.and_then(|packet| self.take_packet(now, link, packet));
         if result.is_err() {
             self.dropped += 1;
         }
@@ -305,8 +380,36 @@ impl Node {
         result
     }
 
+    fn take_packet(&mut self, now: Instant, link: LinkId, packet: Packet) -> Result<(), DropReason> {
+        let sender = packet.header.sender;
+        let known = sender != self.my_id && self.totem.nodelist().contains(sender);
+        let result = match packet.message {
+            Message::Ping(_) | Message::Pong(_) => {
+                if packet.header.cluster_id != self.totem.cluster_id() {
+                    Err(DropReason::Protocol(Dropped::OtherCluster))
+                } else if sender == self.my_id {
+                    Err(DropReason::Protocol(Dropped::FromSelf))
+                } else if !known {
+                    Err(DropReason::Protocol(Dropped::UnknownSender))
+                } else {
+                    self.links
+                        .handle_heartbeat(now, link, sender, packet.message)
+                        .map_err(|_| DropReason::Protocol(Dropped::Malformed))
+                }
+            }
+            _ => self.totem.handle_packet(now, packet).map_err(DropReason::from),
+        };
+        if known {
+            self.links.count_received(sender, link, result.is_ok());
+        }
+        result
+    }
+
     /// The deadline returned by `poll_timeout` passed.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.heartbeats {
+            self.links.handle_timeout(now);
+        }
         self.totem.handle_timeout(now);
         if let Some((at, generation)) = self.lms {
             if at <= now {
@@ -389,20 +492,77 @@ impl Node {
     // -----------------------------------------------------------------------------------------
     // Outputs and accessors
 
-    /// The next datagram to send. With crypto on each is sealed for its one destination.
+    /// The next datagram to send, on the link it names: heartbeats first, then Totem's
+    /// packets, each destination over the link(s) the link mode picks for it. With crypto on
+    /// each is sealed for its one destination.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        let Some(c) = self.crypto.as_mut() else {
-            return self.totem.poll_transmit().map(|t| Transmit { to: t.to, bytes: wire::encode(&t.packet) });
-        };
         loop {
-            if let Some(t) = c.poll() {
+            if let Some(c) = self.crypto.as_mut() {
+                if let Some(t) = c.poll() {
+                    return Some(t);
+                }
+                if let Some((to, bytes)) = c.poll_session() {
+                    // Already sealed by the session: routed like Totem's packets.
+                    for link in self.links.route(to) {
+                        self.routed.push_back(Transmit { to: vec![to], link, bytes: bytes.clone() });
+                    }
+                }
+                if let Some(t) = self.routed.pop_front() {
+                    return Some(t);
+                }
+            } else if let Some(t) = self.routed.pop_front() {
                 return Some(t);
             }
-            let t = self.totem.poll_transmit()?;
-            if c.seal(&t.to, &wire::encode(&t.packet)).is_err() {
-                self.unsealable += 1;
+            let (to, packet) = if let Some(hb) = self.links.poll_transmit() {
+                // A heartbeat goes on its own link only.
+                let bytes = wire::encode(&hb.packet);
+                self.emit(vec![hb.to], hb.link, bytes);
+                continue;
+            } else {
+                let t = self.totem.poll_transmit()?;
+                (t.to, t.packet)
+            };
+            let bytes = wire::encode(&packet);
+            let mut by_link: BTreeMap<LinkId, Vec<NodeId>> = BTreeMap::new();
+            for dest in to {
+                for link in self.links.route(dest) {
+                    by_link.entry(link).or_default().push(dest);
+                }
+            }
+            for (link, dests) in by_link {
+                self.emit(dests, link, bytes.clone());
             }
         }
+    }
+
+    /// Queues `bytes` for `to` on `link`, sealed per destination when crypto is on.
+    fn emit(&mut self, to: Vec<NodeId>, link: LinkId, bytes: Vec<u8>) {
+        match self.crypto.as_mut() {
+            None => self.routed.push_back(Transmit { to, link, bytes }),
+            Some(c) => {
+                if c.seal(&to, link, &bytes).is_err() {
+                    self.unsealable += 1;
+                }
+            }
+        }
+    }
+
+    /// The link layer: per peer, per link, connected / latency / last change / counters, and
+    /// the clique this node forms rings within.
+    pub fn link_status(&self) -> LinksStatus {
+        let mut status = self.links.status();
+        if !self.heartbeats {
+            // One link and no heartbeats: the ring is what tells a peer is there.
+            let members = self.totem.members();
+            for peer in &mut status.peers {
+                let member = members.contains(peer.node);
+                peer.reachable = member;
+                for l in &mut peer.links {
+                    l.connected = member;
+                }
+            }
+        }
+        status
     }
 
     /// The authenticated transport's counters and key id (`None`: crypto off).
@@ -427,10 +587,16 @@ impl Node {
 
     /// When `handle_timeout` must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.totem.poll_timeout(), self.lms.map(|(at, _)| at), self.leaving, self.cfg.deadline()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.totem.poll_timeout(),
+            self.links.poll_timeout().filter(|_| self.heartbeats),
+            self.lms.map(|(at, _)| at),
+            self.leaving,
+            self.cfg.deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// This node's id.
@@ -514,6 +680,17 @@ impl Node {
 
     /// Feeds Totem's events through the quorum service and forwards them to the shell.
     fn pump(&mut self, now: Instant) {
+        if self.links.nodelist() != self.totem.nodelist() {
+            // A reload changed the nodelist (Totem took it first).
+            let nodelist = self.totem.nodelist().clone();
+            self.links.set_nodelist(now, nodelist);
+        }
+        while let Some(ev) = self.links.poll_event() {
+            if let (true, LinkEvent::Clique(clique)) = (self.clique_rule, &ev) {
+                self.totem.set_reachable(now, clique.clone());
+            }
+            self.events.push_back(NodeEvent::Link(ev));
+        }
         while let Some(ev) = self.totem.poll_event() {
             match &ev {
                 TotemEvent::ConfChange(c) if c.kind == ConfKind::Transitional => {

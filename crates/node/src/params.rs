@@ -13,8 +13,9 @@ use std::fmt;
 
 use quorumd_config::uidgid::{Principal, UidGidKind};
 use quorumd_config::{Config, Location};
+use quorumd_proto::{Duration, LinkId};
 use quorumd_proto::{MemberList, NodeId};
-use quorumd_totem::{TimingError, TotemConfig, TotemKeys};
+use quorumd_totem::{LinkError, LinkKeys, LinkMode, LinksConfig, TimingError, TotemConfig, TotemKeys};
 use quorumd_votequorum::{Error as VqError, Settings, VqConfig};
 
 use crate::{AccessPolicy, NodeParams};
@@ -64,6 +65,9 @@ impl NodeParams {
             return Err(ParamsError::at(&config.totem.at, message));
         }
         let mut p = NodeParams::new(my_id, nodelist, totem_timing(config)?);
+        p.links = links_config(config, p.totem.token)?;
+        // Two links or more: heartbeats and the partial-connectivity rule (docs/totem.md).
+        p.clique_rule = p.links.links.len() > 1;
         p.cluster_id = config.cluster_id();
         p.quorum = quorum_settings(config, my_id)?;
         p.access = access;
@@ -158,6 +162,39 @@ pub fn access_policy(
         };
     }
     Ok(policy)
+}
+
+/// The links of `config` with their effective settings (knet's defaults derived from the
+/// effective `token`, as corosync derives them). An error names the link's `interface` block.
+pub fn links_config(config: &Config, token: Duration) -> Result<LinksConfig, ParamsError> {
+    let t = &config.totem;
+    let mode = match t.link_mode() {
+        quorumd_config::LinkMode::Passive => LinkMode::Passive,
+        quorumd_config::LinkMode::Active => LinkMode::Active,
+        quorumd_config::LinkMode::RoundRobin => LinkMode::Rr,
+    };
+    let mut keys = Vec::new();
+    for l in config.links() {
+        let link = LinkId::new(u32::from(l))
+            .map_err(|_| ParamsError::at(&t.at, format!("link {l} is out of range")))?;
+        let mut k = LinkKeys::new(link);
+        if let Some(i) = t.interface(l) {
+            k.priority = i.knet_link_priority;
+            k.ping_interval = i.knet_ping_interval;
+            k.ping_timeout = i.knet_ping_timeout;
+            k.pong_count = i.knet_pong_count.map(u32::from);
+        }
+        keys.push(k);
+    }
+    LinksConfig::derive(mode, &keys, token).map_err(|e| {
+        let at = match &e {
+            LinkError::OutOfRange { link, .. } | LinkError::Duplicate(link) => {
+                t.interface(link.get()).map_or(&t.at, |i| &i.at)
+            }
+            LinkError::NoLinks => &t.at,
+        };
+        ParamsError::at(at, format!("{e} (token is {} ms)", token.as_millis()))
+    })
 }
 
 /// The effective Totem timing of `config`. A value out of range is reported at the line of

@@ -114,6 +114,12 @@ impl Node {
         ] {
             let _ = m.set(&format!("runtime.config.totem.{k}"), v);
         }
+        // The effective knet link timers, as corosync publishes them.
+        for l in &self.links.config().links {
+            let p = format!("runtime.config.totem.interface.{}.", l.link);
+            let _ = m.set(&format!("{p}knet_ping_interval"), ms(l.ping_interval));
+            let _ = m.set(&format!("{p}knet_ping_timeout"), ms(l.ping_timeout));
+        }
         self.cmap_runtime_quorum();
     }
 

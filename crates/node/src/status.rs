@@ -114,6 +114,7 @@ pub(crate) fn status(node: &Node) -> Status {
         clients: node.sessions.table.len() as u64,
         votequorum,
         nodelist: None,
+        links: None,
         counters: Default::default(),
     }
 }

@@ -58,6 +58,7 @@ impl Net {
         let mut p = NodeParams::new(id(n), self.nodelist.clone(), TotemKeys::default().derive(3).unwrap());
         p.cluster_id = 7;
         p.crypto = Some(CryptoParams { key: self.key.clone(), boot_nonce: NonZeroU64::new(boot).unwrap() });
+        p.incarnation = boot; // a fresh incarnation at every boot, as the shell must draw
         let local = Instant::from_micros(self.now.as_micros() + shift);
         self.nodes.insert(id(n), (Node::new(p, local), shift));
         self.drain(id(n));

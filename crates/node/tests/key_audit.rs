@@ -216,6 +216,15 @@ fn sample(key: &str, example: &str) -> (String, u32) {
         }
     }
     lines.push("}".into());
+    // A key of link N > 0 needs that link on every node, and (as in corosync) node names.
+    let extra_link: Option<u8> = match key {
+        "totem.interface.linknumber" => example.parse().ok().filter(|l| *l > 0),
+        _ => parts
+            .get(2)
+            .filter(|_| top == "nodelist")
+            .and_then(|k| k.strip_prefix("ring")?.strip_suffix("_addr")?.parse().ok())
+            .filter(|l| *l > 0),
+    };
     lines.push("nodelist {".into());
     for n in 1..=2 {
         lines.push("  node {".into());
@@ -225,6 +234,12 @@ fn sample(key: &str, example: &str) -> (String, u32) {
         }
         if !(own && parts[2] == "ring0_addr") {
             lines.push(format!("    ring0_addr: 127.0.0.{n}"));
+        }
+        if let Some(link) = extra_link {
+            lines.push(format!("    name: n{n}"));
+            if !own {
+                lines.push(format!("    ring{link}_addr: 10.{link}.0.{n}"));
+            }
         }
         if own {
             put(&mut lines, entry(parts[2], "    "), true);
@@ -361,9 +376,12 @@ fn every_known_key_has_a_row() {
 #[test]
 fn the_audit_sees_a_key_that_drifts() {
     // The harness itself: a refused key run as if honoured is caught, and so is a wrong line.
-    let (text, line) = sample("nodelist.node.ring1_addr", "10.1.0.1");
+    let (text, line) = sample("totem.interface.knet_transport", "sctp");
     let e = run(&text).unwrap_err();
     assert!(e.starts_with(&format!("corosync.conf:{line}:")), "{e}");
+    // A second link's key is written on every node, so it can be accepted.
+    let (text, _) = sample("nodelist.node.ring1_addr", "10.1.0.1");
+    assert!(run(&text).is_ok(), "{text}");
     let (text, line) = sample("totem.send_join", "10");
     let c = run(&text).unwrap();
     assert!(c.warnings.iter().any(|w| w.at.line == line));

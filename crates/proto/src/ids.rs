@@ -46,6 +46,54 @@ impl TryFrom<u32> for NodeId {
     }
 }
 
+/// One of a node's links (networks): `nodelist.node.N.ringL_addr` and
+/// `totem.interface.linknumber` L, always in `0..8` ([`crate::limits::LINKS_MAX`]).
+///
+/// The shell knows a datagram's link from the socket it read it on, and sends a transmit
+/// from the socket of the link it names, to the destination's `ringL_addr`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LinkId(u8);
+
+/// A link number outside `0..8`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("link number {0} is out of range: link numbers must be between 0 and 7")]
+pub struct BadLinkId(pub u32);
+
+impl LinkId {
+    /// Link 0, the only link of a single-network cluster.
+    pub const ZERO: LinkId = LinkId(0);
+
+    /// Checks the range and makes a link id.
+    pub fn new(raw: u32) -> Result<LinkId, BadLinkId> {
+        if raw < crate::limits::LINKS_MAX as u32 {
+            Ok(LinkId(raw as u8))
+        } else {
+            Err(BadLinkId(raw))
+        }
+    }
+
+    /// The link number.
+    pub const fn get(self) -> u8 {
+        self.0
+    }
+
+    /// The link number as an index (`0..LINKS_MAX`).
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+
+    /// Every link id, in order.
+    pub fn all() -> impl Iterator<Item = LinkId> {
+        (0..crate::limits::LINKS_MAX as u8).map(LinkId)
+    }
+}
+
+impl fmt::Display for LinkId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 /// The identity of one Totem ring (one configuration).
 ///
 /// `rep` is the lowest node id of the ring, the node that built its commit token; `seq` is
@@ -100,6 +148,14 @@ mod tests {
         assert_eq!(NodeId::new(1).map(NodeId::get), Ok(1));
         assert_eq!(NodeId::new(65_535).map(NodeId::get), Ok(65_535));
         assert_eq!(NodeId::new(65_536), Err(BadNodeId(65_536)));
+    }
+
+    #[test]
+    fn link_ids_are_0_to_7() {
+        assert_eq!(LinkId::new(0), Ok(LinkId::ZERO));
+        assert_eq!(LinkId::new(7).map(LinkId::get), Ok(7));
+        assert_eq!(LinkId::new(8), Err(BadLinkId(8)));
+        assert_eq!(LinkId::all().count(), 8);
     }
 
     #[test]

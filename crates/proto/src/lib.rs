@@ -23,6 +23,6 @@ pub mod time;
 pub mod totem_keys;
 pub mod wire;
 
-pub use ids::{NodeId, RingId};
+pub use ids::{LinkId, NodeId, RingId};
 pub use members::MemberList;
 pub use time::{Duration, Instant};

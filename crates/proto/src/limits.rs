@@ -4,6 +4,10 @@
 /// Most nodes in one cluster (corosync's `PROCESSOR_COUNT_MAX`).
 pub const NODES_MAX: usize = 384;
 
+/// Most links (networks) a node may have: corosync's `ring0_addr` … `ring7_addr`, knet's
+/// `KNET_MAX_LINK` as corosync 3 uses it.
+pub const LINKS_MAX: usize = 8;
+
 /// Largest datagram we send or accept (fits UDP over IPv4 and IPv6 with room to spare).
 pub const DATAGRAM_MAX: usize = 65_000;
 

@@ -46,10 +46,86 @@ pub struct Status {
     /// addresses and the wall clock. `None` in the node's own document.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodelist: Option<Vec<ConfiguredNode>>,
+    /// The links as this node sees them: added by the daemon, which alone knows the addresses
+    /// and the wall clock. `None` in the node's own document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<LinksView>,
     /// Counters the daemon keeps (e.g. datagrams dropped, by reason), name → count: the place
     /// for any further counter, so the document's other keys never change for one.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub counters: BTreeMap<String, u64>,
+}
+
+/// The link layer of one node (`quorumtool links`, `quorumtool status`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinksView {
+    /// `totem.link_mode`: `passive`, `active` or `rr`.
+    pub mode: String,
+    /// This node's links, by link number.
+    pub links: Vec<LinkView>,
+    /// Every other configured node, ascending by id.
+    pub peers: Vec<PeerView>,
+    /// The nodes this node's Totem may form a ring with (two-way connectivity to each other).
+    pub clique: Vec<u32>,
+}
+
+/// One link of this node with its effective settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkView {
+    /// The link number.
+    pub link: u8,
+    /// Always `udp`.
+    pub transport: String,
+    /// This node's address and port on the link.
+    pub address: Option<String>,
+    /// `knet_link_priority`.
+    pub priority: u8,
+    /// `knet_ping_interval`, effective.
+    pub ping_interval_ms: u64,
+    /// `knet_ping_timeout`, effective.
+    pub ping_timeout_ms: u64,
+    /// `knet_pong_count`, effective.
+    pub pong_count: u32,
+}
+
+/// Every link to one other node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerView {
+    /// The node.
+    pub nodeid: u32,
+    /// Some link to it is up.
+    pub reachable: bool,
+    /// This node counts it as connected both ways (it may be in the ring).
+    pub admitted: bool,
+    /// One entry per link, by link number.
+    pub links: Vec<PeerLinkView>,
+}
+
+/// One link to one other node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerLinkView {
+    /// The link number.
+    pub link: u8,
+    /// The node's address and port on the link.
+    pub address: Option<String>,
+    /// Up: heartbeats are answered.
+    pub connected: bool,
+    /// The last heartbeat's round trip, in microseconds.
+    pub latency_us: Option<u64>,
+    /// When `connected` last changed, UTC RFC 3339 with milliseconds (`None`: never).
+    pub last_change: Option<String>,
+    /// The same instant in Unix milliseconds.
+    pub last_change_unix_ms: Option<u64>,
+    /// Datagrams sent to the node on this link (heartbeats included).
+    pub sent: u64,
+    /// Datagrams received from it on this link.
+    pub received: u64,
+    /// Datagrams from it on this link that were refused (malformed, undecryptable, ...).
+    pub dropped: u64,
+    /// Times the link came up.
+    pub up: u64,
+    /// Times the link went down.
+    pub down: u64,
 }
 
 /// votequorum's part of the status.
@@ -359,6 +435,37 @@ mod tests {
                 since_unix_ms: None,
                 local: false,
             }]),
+            links: Some(LinksView {
+                mode: "passive".into(),
+                links: vec![LinkView {
+                    link: 1,
+                    transport: "udp".into(),
+                    address: Some("10.1.0.1:5406".into()),
+                    priority: 1,
+                    ping_interval_ms: 250,
+                    ping_timeout_ms: 500,
+                    pong_count: 2,
+                }],
+                peers: vec![PeerView {
+                    nodeid: 3,
+                    reachable: true,
+                    admitted: false,
+                    links: vec![PeerLinkView {
+                        link: 1,
+                        address: None,
+                        connected: true,
+                        latency_us: Some(120),
+                        last_change: None,
+                        last_change_unix_ms: Some(7),
+                        sent: 1,
+                        received: 2,
+                        dropped: 3,
+                        up: 4,
+                        down: 5,
+                    }],
+                }],
+                clique: vec![1, 3],
+            }),
             counters: BTreeMap::new(),
         }
     }

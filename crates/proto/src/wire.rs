@@ -19,7 +19,7 @@
 //! body is read) and the body length (so trailing garbage is an error). The header is also the
 //! associated data of the AEAD when crypto is on.
 
-use crate::ids::{NodeId, RingId};
+use crate::ids::{LinkId, NodeId, RingId};
 use crate::limits::{DATAGRAM_MAX, HEADER_LEN, MCAST_PAYLOAD_MAX, NODES_MAX, RTR_MAX};
 use crate::members::MemberList;
 
@@ -104,6 +104,10 @@ pub enum MsgType {
     Commit = 4,
     /// Ask the representative to release a held token.
     TokenHoldCancel = 5,
+    /// A link heartbeat request (below Totem: see [`Heartbeat`]).
+    Ping = 6,
+    /// The answer to a [`MsgType::Ping`], on the same link.
+    Pong = 7,
 }
 
 impl MsgType {
@@ -115,6 +119,8 @@ impl MsgType {
             3 => MsgType::Join,
             4 => MsgType::Commit,
             5 => MsgType::TokenHoldCancel,
+            6 => MsgType::Ping,
+            7 => MsgType::Pong,
             other => return Err(DecodeError::BadType(other)),
         })
     }
@@ -225,6 +231,35 @@ pub struct Commit {
     pub entries: Vec<CommitEntry>,
 }
 
+/// One node's connectivity row, as the link layer relays it: the peers `node` has admitted
+/// (two-way connectivity proven by pongs, see docs/totem.md, "Links").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnRow {
+    /// Whose row.
+    pub node: NodeId,
+    /// Increases every time `node` changes its row (the newest version wins).
+    pub version: u64,
+    /// The peers `node` admits.
+    pub peers: MemberList,
+}
+
+/// A link heartbeat (knet's ping/pong, below Totem). A ping is answered by a pong on the
+/// same link echoing `seq` and `stamp`; the pong proves both directions of the link and
+/// gives its round-trip latency. Both carry the connectivity rows the sender knows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// The link it was sent on (a datagram arriving on another link is refused).
+    pub link: LinkId,
+    /// The pinger's sequence number (echoed by the pong).
+    pub seq: u64,
+    /// The pinger's clock when it sent the ping, in microseconds (echoed by the pong).
+    pub stamp: u64,
+    /// The sender's boot incarnation (a restarted node is a new peer, not a flapping one).
+    pub incarnation: u64,
+    /// Connectivity rows, sorted by node, at most one per node.
+    pub rows: Vec<ConnRow>,
+}
+
 /// A decoded message body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
@@ -240,6 +275,10 @@ pub enum Message {
     Commit(Commit),
     /// Release a held token.
     TokenHoldCancel,
+    /// A link heartbeat request.
+    Ping(Heartbeat),
+    /// A link heartbeat answer.
+    Pong(Heartbeat),
 }
 
 impl Message {
@@ -252,6 +291,8 @@ impl Message {
             Message::Join(_) => MsgType::Join,
             Message::Commit(_) => MsgType::Commit,
             Message::TokenHoldCancel => MsgType::TokenHoldCancel,
+            Message::Ping(_) => MsgType::Ping,
+            Message::Pong(_) => MsgType::Pong,
         }
     }
 }
@@ -352,6 +393,18 @@ pub fn encode_body(message: &Message) -> Vec<u8> {
             w.u64(j.join_seq);
             w.nodes(&j.proc_list);
             w.nodes(&j.failed_list);
+        }
+        Message::Ping(h) | Message::Pong(h) => {
+            w.u8(h.link.get());
+            w.u64(h.seq);
+            w.u64(h.stamp);
+            w.u64(h.incarnation);
+            w.u16(h.rows.len().min(NODES_MAX) as u16);
+            for row in h.rows.iter().take(NODES_MAX) {
+                w.u32(row.node.get());
+                w.u64(row.version);
+                w.nodes(&row.peers);
+            }
         }
         Message::Commit(c) => {
             w.ring(c.new_ring_id);
@@ -535,6 +588,32 @@ pub fn decode_body(msg_type: MsgType, body: &[u8]) -> Result<Message, DecodeErro
             let failed_list = r.nodes("failed list")?;
             Message::Join(Join { ring_seq, incarnation, join_seq, proc_list, failed_list })
         }
+        MsgType::Ping | MsgType::Pong => {
+            let raw = r.u8()?;
+            let link = LinkId::new(u32::from(raw))
+                .map_err(|_| DecodeError::BadValue { what: "link number", value: u64::from(raw) })?;
+            let seq = r.u64()?;
+            let stamp = r.u64()?;
+            let incarnation = r.u64()?;
+            // Each row is at least 14 bytes (node, version, empty list).
+            let n = r.count("connectivity rows", NODES_MAX, 14)?;
+            let mut rows: Vec<ConnRow> = Vec::with_capacity(n);
+            for _ in 0..n {
+                let node = r.node()?;
+                if rows.last().is_some_and(|last| last.node >= node) {
+                    return Err(DecodeError::Unsorted("connectivity rows"));
+                }
+                let version = r.u64()?;
+                let peers = r.nodes("connectivity row")?;
+                rows.push(ConnRow { node, version, peers });
+            }
+            let h = Heartbeat { link, seq, stamp, incarnation, rows };
+            if msg_type == MsgType::Ping {
+                Message::Ping(h)
+            } else {
+                Message::Pong(h)
+            }
+        }
         MsgType::Commit => {
             let new_ring_id = r.ring()?;
             let rotation = r.u8()?;
@@ -640,6 +719,25 @@ mod tests {
                     Message::Commit(Commit { new_ring_id, rotation, token_seq, entries })
                 }
             ),
+            (0u8..8, any::<(u64, u64, bool)>(), nodes(12), nodes(12)).prop_map(
+                |(link, (seq, stamp, pong), row_nodes, peers)| {
+                    let rows = row_nodes
+                        .iter()
+                        .map(|node| ConnRow {
+                            node,
+                            version: seq ^ u64::from(node.get()),
+                            peers: peers.clone(),
+                        })
+                        .collect();
+                    let link = LinkId::new(u32::from(link)).unwrap();
+                    let h = Heartbeat { link, seq, stamp, incarnation: stamp ^ seq, rows };
+                    if pong {
+                        Message::Pong(h)
+                    } else {
+                        Message::Ping(h)
+                    }
+                }
+            ),
         ]
     }
 
@@ -669,6 +767,15 @@ mod tests {
             longer.extend(std::iter::repeat_n(0u8, extra));
             prop_assert!(decode(&longer).is_err());
         }
+    }
+
+    #[test]
+    fn heartbeat_with_a_link_number_past_7_is_refused() {
+        let h = Header { cluster_id: 1, sender: NodeId::new(2).unwrap(), ring_id: RingId::ZERO };
+        let hb = Heartbeat { link: LinkId::ZERO, seq: 1, stamp: 2, incarnation: 3, rows: Vec::new() };
+        let mut dg = encode(&Packet { header: h, message: Message::Ping(hb) });
+        dg[HEADER_LEN] = 8;
+        assert_eq!(decode(&dg), Err(DecodeError::BadValue { what: "link number", value: 8 }));
     }
 
     #[test]

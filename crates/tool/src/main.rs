@@ -2,7 +2,8 @@
 //!
 //! Commands: `status`, `list`, `monitor`, `explain` (why this node is or is not quorate),
 //! `what-if` (a simulated failure on this cluster's real config, no daemon needed),
-//! `set-expected`, `set-votes`, `cancel-wait-for-all`, and the hidden `man` (the man page from
+//! `set-expected`, `set-votes`, `cancel-wait-for-all`, `links` (corosync-cfgtool -s's
+//! layout), and the hidden `man` (the man page from
 //! this very definition); corosync-quorumtool's flags too ([`compat`]). Exit codes are stable for scripts: see [`fail::Exit`] and the README.
 //!
 //! Modules: [`fail`] (exit codes, connecting with distinct errors), [`info`] (the daemon's
@@ -18,6 +19,7 @@ mod drops;
 mod explain;
 mod fail;
 mod info;
+mod links;
 mod man;
 mod monitor;
 mod render;
@@ -118,6 +120,9 @@ pub enum Command {
     /// Let nodes waiting for all expected votes (wait_for_all) become quorate with a majority.
     #[command(name = "cancel-wait-for-all")]
     CancelWaitForAll,
+    /// This node's links in the layout of corosync-cfgtool -s (--json: the status document's
+    /// `links`, with latency, last change and counters per node and link).
+    Links,
     /// Make the daemon reload its corosync.conf (as corosync-cfgtool -R; root only): nodelist,
     /// votes, expected votes, uidgid and logging change without a restart.
     Reload,
@@ -216,6 +221,19 @@ fn run(cli: &Cli) -> Result<Exit> {
                 Err((_, why)) => Err(failure(Exit::Error, why)),
             }
         }
+        Command::Links => {
+            let s = fetch(&sock)?;
+            let Some(view) = &s.doc.links else {
+                return Err(failure(Exit::Error, "links: the daemon did not report its links"));
+            };
+            if cli.json {
+                print_json(&serde_json::to_value(view)?)?;
+            } else {
+                let nodes: Vec<u32> = s.nodelist.iter().map(|n| n.nodeid).collect();
+                print!("{}", links::cfgtool(view, s.node_id, &nodes));
+            }
+            Ok(Exit::Quorate)
+        }
         Command::Man { dir } => man::write_all(dir).map(|()| Exit::Quorate),
     }
 }
@@ -244,6 +262,7 @@ fn status(sock: &Path, as_json: bool) -> Result<Exit> {
         println!("{}", s.to_json(&raw));
     } else {
         print!("{}", render::status(&s));
+        print!("{}", s.doc.links.as_ref().map(links::details).unwrap_or_default());
         print!("{}", dropped.as_ref().map(drops::render).unwrap_or_default());
     }
     Ok(verdict(s.quorate))

@@ -16,12 +16,17 @@
 //! Deviations from the paper and from corosync are listed in `docs/totem.md`.
 
 mod config;
+pub mod links;
 mod ring;
 mod srp;
 mod timers;
 
 pub use config::{
     TimingError, TotemConfig, TotemKeys, DEFAULT_TOKEN_MS, MIN_HOLD_MS, MIN_TIMEOUT_MS, TIMING_KEYS,
+};
+pub use links::{
+    LinkConfig, LinkCounters, LinkError, LinkEvent, LinkKeys, LinkMode, LinkMutant, LinkStatus, Links,
+    LinksConfig, LinksStatus, PeerLinks,
 };
 pub use srp::{Footprint, Totem};
 
@@ -234,6 +239,10 @@ pub enum Dropped {
     /// Inconsistent content (e.g. a commit token that does not list the sender).
     #[error("malformed protocol content")]
     Malformed,
+    /// From a node outside this node's clique: no working link both ways, or held back by
+    /// the partial-connectivity rule (docs/totem.md, "Partial connectivity").
+    #[error("sender is outside this node's clique")]
+    Unreachable,
 }
 
 /// Counters for logs, metrics and tests.

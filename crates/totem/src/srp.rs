@@ -179,6 +179,10 @@ pub struct Totem {
     stuck_rotations: u32,
     last_visit_aru: u64,
 
+    /// The nodes the link layer lets this node form a ring with (its clique, docs/totem.md
+    /// "Partial connectivity"); `None`: no link layer, every configured node.
+    reachable: Option<MemberList>,
+
     submit_queue: VecDeque<Vec<u8>>,
     timers: Timers,
     transmits: VecDeque<Transmit>,
@@ -252,6 +256,7 @@ impl Totem {
             last_visit_seq: 0,
             stuck_rotations: 0,
             last_visit_aru: 0,
+            reachable: None,
             submit_queue: VecDeque::new(),
             timers: Timers::default(),
             transmits: VecDeque::new(),
@@ -291,6 +296,9 @@ impl Totem {
         if !self.nodelist.contains(header.sender) {
             return Err(Dropped::UnknownSender);
         }
+        if !self.is_reachable(header.sender) {
+            return Err(Dropped::Unreachable);
+        }
         match message {
             Message::Join(j) => self.on_join(now, header, j),
             Message::Commit(c) => self.on_commit(now, header, c),
@@ -298,6 +306,8 @@ impl Totem {
             Message::Mcast(m) => self.on_mcast(header, m),
             Message::MergeDetect => self.on_merge_detect(now, header),
             Message::TokenHoldCancel => self.on_hold_cancel(now, header),
+            // Heartbeats belong to the link layer below (`links`), never to Totem.
+            Message::Ping(_) | Message::Pong(_) => Err(Dropped::NotApplicable),
         }
     }
 
@@ -458,6 +468,56 @@ impl Totem {
         self.max_seq_seen
     }
 
+    /// The cluster id carried in every header.
+    pub fn cluster_id(&self) -> u32 {
+        self.cluster_id
+    }
+
+    /// The link layer's clique changed: from now on this node forms rings only with
+    /// `reachable` (it always holds this node), and takes packets only from its members.
+    /// A member of the ring outside it starts a gather at once, in which it is failed.
+    pub fn set_reachable(&mut self, now: Instant, reachable: MemberList) {
+        let reachable = reachable.union(&MemberList::single(self.my_id)).unwrap_or(reachable);
+        if self.reachable.as_ref() == Some(&reachable) {
+            return;
+        }
+        self.reachable = Some(reachable);
+        if self.left {
+            return;
+        }
+        let lost = |m: &MemberList| m.iter().any(|n| !self.is_reachable(n));
+        match self.state {
+            State::Operational if lost(&self.members) => {
+                self.enter_gather(now, "a member has no working link");
+            }
+            State::Commit | State::Recovery if self.forming.as_ref().is_some_and(|f| lost(&f.members)) => {
+                self.enter_gather(now, "a member of the new ring has no working link");
+            }
+            State::Gather => {
+                let before = (self.proc_set.clone(), self.failed_set.clone());
+                self.fail_unreachable();
+                if (self.proc_set.clone(), self.failed_set.clone()) != before {
+                    self.join_changed(now, &before);
+                    self.check_consensus(now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn is_reachable(&self, n: NodeId) -> bool {
+        self.reachable.as_ref().is_none_or(|r| r.contains(n))
+    }
+
+    /// Puts every node of the proc set the link layer cannot reach into the failed set.
+    fn fail_unreachable(&mut self) {
+        let unreachable: Vec<NodeId> = self.proc_set.iter().filter(|n| !self.is_reachable(*n)).collect();
+        for n in unreachable {
+            let _ = self.failed_set.insert(n);
+            self.joins.remove(&n);
+        }
+    }
+
     /// The configured nodes.
     pub fn nodelist(&self) -> &MemberList {
         &self.nodelist
@@ -497,7 +557,10 @@ impl Totem {
         }
     }
 
-    fn send(&mut self, to: Vec<NodeId>, message: Message) {
+    fn send(&mut self, mut to: Vec<NodeId>, message: Message) {
+        if let Some(r) = &self.reachable {
+            to.retain(|n| r.contains(*n));
+        }
         if to.is_empty() {
             return;
         }
@@ -593,6 +656,9 @@ impl Totem {
         self.set_state(State::Gather, reason);
         self.consensus_round_at = now + self.cfg.consensus;
         self.timers.arm(Timer::Consensus, self.consensus_round_at);
+        // Members the link layer cannot reach are failed at once: waiting a consensus period
+        // for nodes that no link reaches would only delay the ring.
+        self.fail_unreachable();
         // Our first join of this gather goes to everyone and is due at once, as a timer: the
         // shell fires it after the rest of the input at hand (the daemon: after draining its
         // socket), so that it carries whatever that input teaches us (a merge probe's sender,
@@ -835,7 +901,14 @@ impl Totem {
         let repeated = self.agrees(from);
         let nodelist = self.nodelist.clone();
         let known = |n: &NodeId| nodelist.contains(*n);
-        let procs: Vec<NodeId> = j.proc_list.iter().filter(known).chain([from]).collect();
+        let reachable = self.reachable.clone();
+        let procs: Vec<NodeId> = j
+            .proc_list
+            .iter()
+            .filter(known)
+            .filter(|n| reachable.as_ref().is_none_or(|r| r.contains(*n)))
+            .chain([from])
+            .collect();
         for n in procs {
             self.add_proc(n, now);
         }
