@@ -262,7 +262,10 @@ fn status(sock: &Path, as_json: bool) -> Result<Exit> {
         println!("{}", s.to_json(&raw));
     } else {
         print!("{}", render::status(&s));
-        print!("{}", s.doc.links.as_ref().map(links::details).unwrap_or_default());
+        // With one link the membership table already says who is connected; the per-link
+        // table (and `quorumtool links` at any count) is for redundant links.
+        let redundant = s.doc.links.as_ref().filter(|l| l.links.len() > 1);
+        print!("{}", redundant.map(links::details).unwrap_or_default());
         print!("{}", dropped.as_ref().map(drops::render).unwrap_or_default());
     }
     Ok(verdict(s.quorate))

@@ -435,6 +435,10 @@ impl LinkMutant {
 /// admitted again (docs/totem.md, "Partial connectivity").
 pub const READMIT_HOLD_TIMEOUTS: u64 = 4;
 
+/// How late `handle_timeout` may run before the lateness is taken as this node's own stall
+/// and not held against the peers (see `Links::forgive_own_stall`).
+pub const STALL_SLACK: Duration = Duration::from_millis(50);
+
 impl Links {
     /// A link layer for `me` among `nodelist`, starting at `now` (pings go out at once).
     /// `incarnation` is this boot's (Totem's), told to peers in every heartbeat.
@@ -597,6 +601,7 @@ impl Links {
 
     /// Timers: pings to send, overdue pongs, held re-admissions.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.forgive_own_stall(now);
         let ids: Vec<LinkId> = self.config.ids().collect();
         // Overdue pongs first, so that the pings below carry the new row.
         let mut changed = Vec::new();
@@ -628,6 +633,28 @@ impl Links {
                 continue;
             }
             self.ping_all(now, l);
+        }
+    }
+
+    /// Silence is judged on an on-time clock, as Totem judges it: when this node itself ran
+    /// late (its loop stalled on a slow `fsync` of the ring seq, or it was descheduled), the
+    /// peers' pongs waited unread in the socket, so the time it was late is not counted as
+    /// their silence. Without this, one stall took every link down at once, the clique
+    /// shrank, Totem re-formed, stored a new ring seq, and could stall again.
+    /// Deviation from corosync: knet's heartbeats run in threads of their own, which a stall
+    /// of corosync's main loop does not stop; ours share the node's loop.
+    fn forgive_own_stall(&mut self, now: Instant) {
+        let Some(due) = self.poll_timeout() else { return };
+        let late = now.saturating_since(due);
+        if late <= STALL_SLACK {
+            return;
+        }
+        for peer in self.peers.values_mut() {
+            for pl in &mut peer.links {
+                if let Some(at) = pl.last_pong {
+                    pl.last_pong = Some((at + late).min(now));
+                }
+            }
         }
     }
 
@@ -1120,5 +1147,40 @@ mod tests {
         step(&mut a, &mut b, &[], 2000);
         assert_eq!(a.clique(), &list(&[1, 2]));
         assert_eq!(b.clique(), &list(&[1, 2]));
+    }
+
+    #[test]
+    fn a_stall_of_this_node_does_not_take_its_links_down() {
+        let token = Duration::from_millis(1000);
+        let keys = [LinkKeys::new(link(0)), LinkKeys::new(link(1))];
+        let cfg = LinksConfig::derive(LinkMode::Passive, &keys, token).unwrap();
+        let t0 = Instant::from_micros(1_000_000);
+        let mut a = Links::new(id(1), list(&[1, 2]), 7, 11, cfg.clone(), None, t0);
+        let mut b = Links::new(id(2), list(&[1, 2]), 7, 12, cfg, None, t0);
+        let mut now = t0;
+        for _ in 0..30 {
+            now = now + Duration::from_millis(10);
+            a.handle_timeout(now);
+            b.handle_timeout(now);
+            exchange(&mut a, &mut b, now, &[]);
+        }
+        assert!(a.status().peers[0].links.iter().all(|l| l.connected));
+        // Node 1's loop stalls for 2 s (4 ping timeouts) while node 2 keeps going; node 2's
+        // pongs to pings sent before the stall wait in the socket. When node 1 runs again its
+        // first timer is late: the links stay up, and fresh pings go out.
+        let woke = now + Duration::from_millis(2000);
+        a.handle_timeout(woke);
+        let s = a.status();
+        assert!(s.peers[0].links.iter().all(|l| l.connected), "{s:?}");
+        assert_eq!(a.clique(), &list(&[1, 2]));
+        // Real silence after the stall still counts: with node 2 gone for a ping timeout on
+        // an on-time clock, the links go down.
+        let mut t = woke;
+        for _ in 0..80 {
+            t = t + Duration::from_millis(10);
+            a.handle_timeout(t);
+            while a.poll_transmit().is_some() {}
+        }
+        assert!(a.status().peers[0].links.iter().all(|l| !l.connected));
     }
 }
