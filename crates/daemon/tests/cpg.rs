@@ -8,11 +8,8 @@
 
 use std::io::{Read, Write};
 use std::mem::MaybeUninit;
-use std::net::UdpSocket;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use quorumd_proto::ipc::{self, WireRingId};
@@ -22,88 +19,28 @@ use quorumd_proto::svc_cpg::{
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
 
-const BIN: &str = env!("CARGO_BIN_EXE_quorumd");
+mod wire_cluster;
+use wire_cluster::Cluster;
 
-struct Cluster {
-    dir: PathBuf,
-    procs: Vec<(u32, Child)>,
+/// A cluster of `size` nodes on loopback, every node started.
+fn up(name: &str, size: u32) -> Cluster {
+    let mut c = Cluster::new(&format!("cpg-{name}"), size);
+    for n in 1..=size {
+        c.start(n);
+    }
+    c
 }
 
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for (_, c) in &mut self.procs {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl Cluster {
-    fn new(name: &str, size: u32) -> Cluster {
-        let dir = std::env::temp_dir().join(format!("quorumd-cpg-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let nodes: String = (1..=size)
-            .map(|n| {
-                format!("  node {{\n    nodeid: {n}\n    ring0_addr: 127.0.0.{n}\n    name: n{n}\n  }}\n")
-            })
-            .collect();
-        let conf = format!(
-            "totem {{\n  version: 2\n  cluster_name: {name}\n  crypto_cipher: none\n  crypto_hash: none\n  interface {{\n    linknumber: 0\n    mcastport: {port}\n  }}\n}}\nnodelist {{\n{nodes}}}\nquorum {{\n  provider: corosync_votequorum\n}}\n"
-        );
-        std::fs::write(dir.join("corosync.conf"), conf).unwrap();
-        let mut c = Cluster { dir, procs: Vec::new() };
-        for n in 1..=size {
-            c.start(n);
-        }
-        c
-    }
-
-    fn socket(&self, n: u32) -> PathBuf {
-        self.dir.join(format!("n{n}.sock"))
-    }
-
-    fn start(&mut self, n: u32) {
-        let log = std::fs::File::create(self.dir.join(format!("n{n}.log"))).unwrap();
-        let child = Command::new(BIN)
-            .arg("--config")
-            .arg(self.dir.join("corosync.conf"))
-            .args(["--nodeid", &n.to_string(), "--socket"])
-            .arg(self.socket(n))
-            .arg("--state-dir")
-            .arg(self.dir.join(format!("state{n}")))
-            .env("QUORUMD_LOG", "debug")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.procs.push((n, child));
-    }
-
-    fn kill(&mut self, n: u32) {
-        let pos = self.procs.iter().position(|(id, _)| *id == n).unwrap();
-        let (_, mut child) = self.procs.remove(pos);
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-
-    fn log(&self, n: u32) -> String {
-        std::fs::read_to_string(self.dir.join(format!("n{n}.log"))).unwrap_or_default()
-    }
-
-    /// A CPG session on node `n`, retrying while the daemon is not ready.
-    fn session(&self, n: u32) -> Session {
-        let start = Instant::now();
-        loop {
-            match Session::open(&self.socket(n)) {
-                Ok(s) => return s,
-                Err(e) if start.elapsed() > Duration::from_secs(20) => {
-                    panic!("node {n}: no CPG session ({e})\n{}", self.log(n))
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+/// A CPG session on node `n`, retrying while the daemon is not ready.
+fn session(c: &Cluster, n: u32) -> Session {
+    let start = Instant::now();
+    loop {
+        match Session::open(&c.socket(n)) {
+            Ok(s) => return s,
+            Err(e) if start.elapsed() > Duration::from_secs(20) => {
+                panic!("node {n}: no CPG session ({e})\n{}", c.log(n))
             }
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
         }
     }
 }
@@ -273,13 +210,13 @@ fn payload(node: u32, i: u32) -> Vec<u8> {
 
 #[test]
 fn three_daemons_cpg_virtual_synchrony_procdown_and_nodedown() {
-    let mut c = Cluster::new("vs", 3);
-    let mut s: Vec<Session> = (1..=3).map(|n| c.session(n)).collect();
+    let mut c = up("vs", 3);
+    let mut s: Vec<Session> = (1..=3).map(|n| session(&c, n)).collect();
     for (i, sess) in s.iter_mut().enumerate() {
         sess.join("g", 100 + i as u32 + 1);
     }
     // A second process on node 3, in the same group, whose connection will close.
-    let mut extra = c.session(3);
+    let mut extra = session(&c, 3);
     extra.join("g", 300);
     for sess in &mut s {
         sess.until(Duration::from_secs(20), |e| matches!(e, Ev::Conf { members, .. } if members.len() == 4));
@@ -338,7 +275,7 @@ fn three_daemons_cpg_virtual_synchrony_procdown_and_nodedown() {
     }
 
     // A killed daemon: NODEDOWN for its process, then the totem confchg of the new ring.
-    c.kill(3);
+    c.signal(3, "-KILL");
     let mut rings = Vec::new();
     for sess in &mut s[..2] {
         let seen = sess.until(Duration::from_secs(10), |e| matches!(e, Ev::Totem(_, m) if m == &vec![1, 2]));
@@ -372,9 +309,9 @@ fn three_daemons_cpg_virtual_synchrony_procdown_and_nodedown() {
 /// messages; every message must reach the other node, in order. Prints the rates.
 #[test]
 fn cpg_traffic_rates_on_loopback() {
-    let c = Cluster::new("rate", 3);
-    let mut tx = c.session(1);
-    let mut rx = c.session(2);
+    let c = up("rate", 3);
+    let mut tx = session(&c, 1);
+    let mut rx = session(&c, 2);
     tx.join("rate", 1);
     rx.join("rate", 2);
     rx.until(Duration::from_secs(20), |e| matches!(e, Ev::Conf { members, .. } if members.len() == 2));
