@@ -513,19 +513,24 @@ impl Node {
             } else if let Some(t) = self.routed.pop_front() {
                 return Some(t);
             }
-            let (to, packet) = if let Some(hb) = self.links.poll_transmit() {
+            let (to, packet, every_link) = if let Some(hb) = self.links.poll_transmit() {
                 // A heartbeat goes on its own link only.
                 let bytes = wire::encode(&hb.packet);
                 self.emit(vec![hb.to], hb.link, bytes);
                 continue;
             } else {
                 let t = self.totem.poll_transmit()?;
-                (t.to, t.packet)
+                (t.to, t.packet, t.every_link)
             };
             let bytes = wire::encode(&packet);
             let mut by_link: BTreeMap<LinkId, Vec<NodeId>> = BTreeMap::new();
             for dest in to {
-                for link in self.links.route(dest) {
+                // Deviation from corosync: knet's passive mode sends everything over the best
+                // link. The token and retransmissions go over every link: the best link may be the
+                // one that just failed, and waiting for its heartbeats to say so
+                // (ping_timeout) would stall the ring for longer than half the token timeout.
+                let links = if every_link { self.links.route_every(dest) } else { self.links.route(dest) };
+                for link in links {
                     by_link.entry(link).or_default().push(dest);
                 }
             }

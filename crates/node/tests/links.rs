@@ -151,13 +151,14 @@ impl Net {
         self.cut.insert((b, a, l));
     }
 
-    /// The longest gap between two deliveries at node `n` after `since`.
+    /// The longest time without a delivery at node `n` from `since` (the fault) to now: from
+    /// `since` to the first delivery, between two deliveries, and from the last one to now.
     fn longest_gap(&self, n: u32, since: Instant) -> Duration {
-        let times: Vec<Instant> = self
-            .delivered
-            .get(&id(n))
-            .map(|v| v.iter().copied().filter(|t| *t >= since).collect())
-            .unwrap_or_default();
+        let mut times = vec![since];
+        if let Some(v) = self.delivered.get(&id(n)) {
+            times.extend(v.iter().copied().filter(|t| *t >= since));
+        }
+        times.push(self.now);
         times.windows(2).map(|w| w[1].saturating_since(w[0])).max().unwrap_or(Duration::ZERO)
     }
 }

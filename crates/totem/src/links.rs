@@ -721,6 +721,22 @@ impl Links {
         chosen
     }
 
+    /// Every configured link to `peer` (counted as sent on each): where a retransmission
+    /// goes, so that it does not depend on the best link still working. Receivers drop the
+    /// duplicates as they do in `active` mode. With one link this is [`Links::route`].
+    pub fn route_every(&mut self, peer: NodeId) -> Vec<LinkId> {
+        if self.config.links.len() < 2 {
+            return self.route(peer);
+        }
+        let chosen: Vec<LinkId> = self.config.ids().collect();
+        if let Some(p) = self.peers.get_mut(&peer) {
+            for l in &chosen {
+                p.links[l.index()].counters.sent += 1;
+            }
+        }
+        chosen
+    }
+
     /// A snapshot for observers.
     pub fn status(&self) -> LinksStatus {
         let peers = self
