@@ -120,11 +120,14 @@ pm_holder_start() { # N
 	return 1
 }
 
-# The fence agent's map ($PM_DIR/fence.map): "nN mnt:[INODE]" for every node, rewritten (by a
-# rename, so a running agent never reads half a file) whenever a node boots.
+# The fence agent's map ($PM_DIR/fence.map): "nN HOLDER_PID HOLDER_START_TIME mnt:[INODE]" for
+# every node, rewritten (by a rename, so a running agent never reads half a file) at each boot.
 pm_fence_map_set() { # N
-	local n=$1 m=$PM_DIR/fence.map
-	{ grep -v "^n$n " "$m" 2>/dev/null || true; echo "n$n $(readlink "/proc/${PM_HOLDER[$n]}/ns/mnt")"; } >"$m.new"
+	local n=$1 m=$PM_DIR/fence.map h=${PM_HOLDER[$1]}
+	{
+		grep -v "^n$n " "$m" 2>/dev/null || true
+		echo "n$n $h $(awk '{ print $22 }' "/proc/$h/stat") $(readlink "/proc/$h/ns/mnt")"
+	} >"$m.new"
 	mv "$m.new" "$m"
 }
 
