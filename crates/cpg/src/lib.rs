@@ -81,9 +81,12 @@ use wire::{Body, Entry, Msg, FRAG_DATA_MAX, JOINLIST_PART_MAX};
 /// room for two messages of [`MSG_MAX`]; joins, leaves and departures count against it).
 pub const INFLIGHT_MAX: usize = 2 * wire::FRAGS_MAX;
 /// A multicast is accepted while fewer fragments than this are not yet delivered back (about
-/// 2 MiB of data; a larger message is accepted when nothing is). Bounds the wait of a message
+/// 4 MiB of data: three 1 MiB messages in flight keep the ring busy while the sender streams
+/// the next; a larger message is accepted when nothing is). Bounds the wait of a message
 /// behind its node's backlog and what a slow reader may have to absorb.
-pub const BACKLOG_FRAGS: usize = 256;
+/// Deviation from corosync: its senders are held back by their IPC ring and Totem's queue
+/// level, not by a per-node count of undelivered fragments.
+pub const BACKLOG_FRAGS: usize = 512;
 /// A local reader this many event bytes behind makes the node hold every sender back.
 pub const READER_HOLD_ON: usize = 8 << 20;
 /// The hold ends once the slowest local reader is fewer bytes than this behind.
@@ -737,12 +740,18 @@ impl Cpg {
         self.stats.delivered += 1;
         let Ok(frames) = deliver_frames(&group, sender.nodeid, sender.pid, payload) else { return };
         let mut out = Vec::new();
-        for local in self.local_members(&group) {
+        let locals = self.local_members(&group);
+        let last = locals.len().saturating_sub(1);
+        let mut frames = Some(frames);
+        for (i, local) in locals.into_iter().enumerate() {
             if self.mutant == Some(Mutant::DropSelfDelivery) && origin == self.my_id && local == conn {
                 continue;
             }
-            for f in &frames {
-                out.push((local, f.clone()));
+            // The last member takes the frames themselves: one copy fewer of every delivery.
+            match (i == last, frames.as_ref()) {
+                (true, _) => out.extend(frames.take().into_iter().flatten().map(|f| (local, f))),
+                (false, Some(fs)) => out.extend(fs.iter().map(|f| (local, f.clone()))),
+                (false, None) => {}
             }
         }
         match self.mutant {
