@@ -398,7 +398,10 @@ impl Daemon {
                         let pending: Vec<i32> = signals.pending().collect();
                         for signal in pending {
                             if signal == SIGHUP {
-                                let _ = self.reload(); // logged either way
+                                // Through the node, as a cfg reload_config: cmap's
+                                // config.reload_* keys follow, the reload itself runs at
+                                // NodeEvent::ReloadRequested (logged either way).
+                                self.node.reload_starting(None);
                             } else {
                                 self.begin_stop();
                             }

@@ -37,9 +37,10 @@ impl Node {
         self.reload_starting(Some(conn));
     }
 
-    /// A reload is due (asked by `conn`, or by another node's cfg `reload_config`): corosync's
-    /// `config.reload_in_progress` goes to 1 until [`Node::reload_answer`].
-    pub(crate) fn reload_starting(&mut self, conn: Option<ConnId>) {
+    /// A reload is due (asked by `conn`, by another node's cfg `reload_config`, or by the
+    /// shell on SIGHUP with `None`): corosync's `config.reload_in_progress` goes to 1 until
+    /// [`Node::reload_answer`].
+    pub fn reload_starting(&mut self, conn: Option<ConnId>) {
         let m = &mut self.cmap.map;
         let _ = m.delete("config.reload_error_message");
         let _ = m.set("config.totemconfig_reload_in_progress", CmapValue::U8(1));
