@@ -72,11 +72,12 @@ pub struct NodeParams {
     /// Test-only broken link behaviour.
     pub link_mutant: Option<LinkMutant>,
     /// Apply the partial-connectivity rule (Totem forms rings only within this node's
-    /// clique, docs/totem.md "Partial connectivity"). On by default. With two or more links
-    /// it runs on knet's permanent heartbeats; with one link in quiet mode (heartbeats only
-    /// while Totem changes membership or a peer is down, `Links::set_quiet`). Off (tests
-    /// only): a dead link is a dead node and a one-way cut re-forms again and again, as in
-    /// corosync.
+    /// clique, docs/totem.md "Partial connectivity"). `NodeParams::from_config` (the daemon,
+    /// configured simulations) turns it on: with two or more links it runs on knet's
+    /// permanent heartbeats, with one link in quiet mode (heartbeats only while Totem changes
+    /// membership or a peer is down, `Links::set_quiet`). Off ([`NodeParams::new`], the
+    /// simulator's default worlds): with one link a dead link is a dead node and a one-way
+    /// cut re-forms again and again, as in corosync.
     pub clique_rule: bool,
     /// Validated votequorum settings; `None` means no quorum provider (`QUORUM_FREE`).
     pub quorum: Option<Settings>,
@@ -107,7 +108,7 @@ impl NodeParams {
             mutant: None,
             cpg_mutant: None,
             link_mutant: None,
-            clique_rule: true,
+            clique_rule: false,
             quorum: None,
             persisted_expected_votes: None,
             access: AccessPolicy::default(),
