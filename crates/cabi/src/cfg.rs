@@ -2,7 +2,9 @@
 //! [`quorumd_client::cfg`].
 //!
 //! Deviation from corosync: NULL out-pointers corosync would write through give
-//! `CS_ERR_INVALID_PARAM` instead of a crash.
+//! `CS_ERR_INVALID_PARAM` instead of a crash. Deviation from corosync: an unknown
+//! `cs_dispatch_flags_t` is `CS_ERR_INVALID_PARAM`; corosync's library does not check it and
+//! waits for ever.
 #![allow(unsafe_code)]
 
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr};

@@ -6,7 +6,9 @@
 //! is `CS_ERR_INVALID_PARAM`; a `cmap_get` buffer smaller than the value likewise.
 //!
 //! Deviation from corosync: NULL out-pointers corosync would write through (`fd`, `context`,
-//! `handle`) give `CS_ERR_INVALID_PARAM` instead of a crash.
+//! `handle`) give `CS_ERR_INVALID_PARAM` instead of a crash. Deviation from corosync: an
+//! unknown `cs_dispatch_flags_t` is `CS_ERR_INVALID_PARAM`; corosync's library does not check
+//! it and waits for ever.
 #![allow(unsafe_code)]
 
 use std::collections::BTreeMap;

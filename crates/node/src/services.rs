@@ -561,10 +561,12 @@ impl Node {
                 let error = if s.vq_track.take().is_some() { cs::OK } else { cs::ERR_NOT_EXIST };
                 VqResponse::Result { error }
             }
-            // No quorum device can be configured (quorumd refuses `quorum.device`), so the
-            // qdevice calls answer what corosync answers without one: register, poll and
-            // master_wins are refused (ACCESS: no device may operate), unregister and update
-            // find nothing registered (NOT_EXIST).
+            // No quorum device can be configured (quorumd refuses `quorum.device`): register,
+            // poll and master_wins are refused (ACCESS: no device may operate), unregister and
+            // update find nothing registered (NOT_EXIST). Deviation from corosync: without a
+            // configured device corosync still lets a device register (and then unregister,
+            // with poll and master_wins NOT_EXIST before registering), as its
+            // `qdevice_can_operate` starts true; quorumd has no device votes to give it.
             VqRequest::Qdevice { op, .. } => VqResponse::Result {
                 error: match op {
                     0 | 3 | 4 => cs::ERR_ACCESS,
