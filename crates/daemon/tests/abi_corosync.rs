@@ -139,7 +139,7 @@ fn deviations_aside(service: &str, text: &str) -> String {
                 format!("{} mtu=MTU{}", &l[..i], &l[j..])
             }
             // Deviation from corosync: no qdevice in quorumd; registration is refused.
-            "votequorum" if l.starts_with("votequorum_qdevice_") && l.contains("\"Qdevice\"") => {
+            "votequorum" if l.starts_with("votequorum_qdevice_") && l.contains("(h, \"Qdevice\"") => {
                 code_aside(l)
             }
             // Deviations from corosync: the atomic message size is one IPC frame; a send
