@@ -175,6 +175,8 @@ impl Node {
         let pos = crate::services::local_node_pos(want.iter().map(|(k, v)| (k, v)), self.my_id.get());
         if let Some(pos) = pos {
             want.push(("nodelist.local_node_pos".into(), CmapValue::U32(pos)));
+            let derived = crate::services::bindnetaddrs(want.iter().map(|(k, v)| (k, v)), pos);
+            want.extend(derived);
         }
         let keep: BTreeSet<&str> = want.iter().map(|(k, _)| k.as_str()).collect();
         let m = &mut self.cmap.map;
