@@ -434,6 +434,10 @@ impl Daemon {
             if self.accept_backlog {
                 self.accept();
             }
+            // CPG readers far behind hold every sender of the ring back (quorumd_cpg docs).
+            let backlog = self.clients.events.cpg_reader_backlog(StdInstant::now());
+            self.node.cpg_reader_backlog(backlog);
+            self.drain_outputs()?;
             for conn in self.clients.init_expired(StdInstant::now()) {
                 debug!(target: "IPC", "connection {}: no Init within {:?}; closed", conn.0, crate::clients::INIT_TIMEOUT);
                 self.drop_client(conn);
