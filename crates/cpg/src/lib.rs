@@ -893,6 +893,14 @@ impl Cpg {
             self.confchg(&g, &left, &joined);
         }
         self.synced = Some(sync.ring);
+        // The ring is the one this sync started in, with its members, as Corosync's
+        // `last_sync_ring_id`: it may be the ring Totem is just leaving (its last joinlist among
+        // the old ring's deliveries before the change), never an older one; the quorum
+        // notification of the same ring carries the same id (docs/cpg.md, "Ring id").
+        // Deviation from corosync: Corosync syncs CPG before votequorum, so its totem confchg of
+        // a ring is emitted before the quorum notification of that ring; here the two syncs run
+        // side by side and the quorum notification usually comes first. They go to different
+        // connections, so no client can rely on either order (dlm_controld waits for both).
         let ev = CpgEvent::TotemConfChg { ring_id: wr(sync.ring), members: self.members.clone() };
         if let Ok(f) = ev.encode() {
             let conns: Vec<u64> = self.sessions.keys().copied().collect();
