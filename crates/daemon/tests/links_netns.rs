@@ -10,8 +10,7 @@
 //! - link 0 cut on one node, then on every node, then flapping: no membership change and
 //!   quorate throughout; the callbacks still flow (a clean stop at the end is reported);
 //! - what node 3 receives cut on both links (a one-way cut): one view change on every node,
-//!   then none for 60 s (the 5-minute form is bench/links);
-//! - the same one-way cut on a cluster of ONE link (one bridge, `ring0_addr` only).
+//!   then none for 60 s (the 5-minute form is bench/links).
 //!
 //! Namespaces, nftables tables (they die with the namespace) and processes are removed when
 //! the test ends, pass or fail.
@@ -63,18 +62,15 @@ impl std::ops::DerefMut for LinkCluster {
 }
 
 impl LinkCluster {
-    /// Creates the namespaces, the bridges (one per link), the veth pairs and the
-    /// configuration: two links (passive, link 0 preferred) or one, the default shape.
-    fn new(name: &str, links: u32) -> LinkCluster {
-        let mut net = NetCluster::new(BIN, &format!("ql{name}"), NODES, links);
+    /// Creates the namespaces, both bridges, two veth pairs per node and the configuration.
+    fn new(name: &str) -> LinkCluster {
+        let mut net = NetCluster::new(BIN, &format!("ql{name}"), NODES, 2);
         net.log_level = Some("info");
-        let totem = if links == 2 {
+        net.write_config(
+            "links",
             "  token: 1000\n  link_mode: passive\n  interface {\n    linknumber: 0\n    knet_link_priority: 2\n  }\n  \
-             interface {\n    linknumber: 1\n    knet_link_priority: 1\n  }\n"
-        } else {
-            "  token: 1000\n"
-        };
-        net.write_config("links", totem);
+             interface {\n    linknumber: 1\n    knet_link_priority: 1\n  }\n",
+        );
         LinkCluster { net, changes: Arc::default() }
     }
 
@@ -159,16 +155,11 @@ fn main() {
             netns::can_run_nft,
             a_one_way_cut_changes_the_view_once_then_holds_for_a_minute,
         ),
-        prereq::needs(
-            "a_one_way_cut_on_one_link_changes_the_view_once_then_holds_for_a_minute",
-            netns::can_run_nft,
-            a_one_way_cut_on_one_link_changes_the_view_once_then_holds_for_a_minute,
-        ),
     ]);
 }
 
 fn link_0_cut_on_one_node_then_every_node_then_flapping_changes_no_membership() {
-    let mut c = LinkCluster::new("a", 2);
+    let mut c = LinkCluster::new("a");
     c.up();
     // Link 0 (the preferred one) cut on node 3: longer than the link's ping timeout plus the
     // token, so Totem would have re-formed had it been on link 0 alone.
@@ -210,19 +201,7 @@ fn link_0_cut_on_one_node_then_every_node_then_flapping_changes_no_membership() 
 }
 
 fn a_one_way_cut_changes_the_view_once_then_holds_for_a_minute() {
-    one_way_cut_changes_the_view_once_then_holds(LinkCluster::new("b", 2));
-}
-
-/// The default corosync.conf shape, one `ringN_addr` per node: the single-link partial
-/// connectivity rule (docs/totem.md, "Quiet mode: one link"). Without it the cut-off node
-/// re-forms every ~2 s.
-fn a_one_way_cut_on_one_link_changes_the_view_once_then_holds_for_a_minute() {
-    one_way_cut_changes_the_view_once_then_holds(LinkCluster::new("c", 1));
-}
-
-/// Everything node 3 receives dropped (nftables): one view change on every node ({1,2} and
-/// {3}), then none for 60 s.
-fn one_way_cut_changes_the_view_once_then_holds(mut c: LinkCluster) {
+    let mut c = LinkCluster::new("b");
     c.up();
     let cut = Instant::now();
     c.cut_incoming(3);

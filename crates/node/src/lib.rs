@@ -73,11 +73,11 @@ pub struct NodeParams {
     pub link_mutant: Option<LinkMutant>,
     /// Apply the partial-connectivity rule (Totem forms rings only within this node's
     /// clique, docs/totem.md "Partial connectivity"). `NodeParams::from_config` (the daemon,
-    /// configured simulations) turns it on: with two or more links it runs on knet's
-    /// permanent heartbeats, with one link in quiet mode (heartbeats only while Totem changes
-    /// membership or a peer is down, `Links::set_quiet`). Off ([`NodeParams::new`], the
-    /// simulator's default worlds): with one link a dead link is a dead node and a one-way
-    /// cut re-forms again and again, as in corosync.
+    /// configured simulations) turns it on with two or more links, where it runs on knet's
+    /// permanent heartbeats. Set by hand with one link, it runs in quiet mode (heartbeats only
+    /// while Totem changes membership or a peer is down, `Links::set_quiet`), which the daemon
+    /// does not use yet (a crash costs a transient extra ring there). Off: with one link a
+    /// dead link is a dead node and a one-way cut re-forms again and again, as in corosync.
     pub clique_rule: bool,
     /// Validated votequorum settings; `None` means no quorum provider (`QUORUM_FREE`).
     pub quorum: Option<Settings>,

@@ -67,8 +67,11 @@ impl NodeParams {
         let mut p = NodeParams::new(my_id, nodelist, totem_timing(config)?);
         p.links = links_config(config, p.totem.token)?;
         // The partial-connectivity rule (docs/totem.md): on knet's heartbeats with two links
-        // or more, in quiet mode with one.
-        p.clique_rule = true;
+        // or more. Quiet mode (the rule on one link) stays opt-in: with it a clean 50:50 split
+        // of a single-link cluster installed a transient ring first, so auto_tie_breaker no
+        // longer saw its side come from the last quorate membership and blocked both halves
+        // (quorumtool's what-if and live tests of auto_tie_breaker).
+        p.clique_rule = p.links.links.len() > 1;
         p.cluster_id = config.cluster_id();
         p.quorum = quorum_settings(config, my_id)?;
         p.access = access;
