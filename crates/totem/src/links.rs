@@ -823,8 +823,13 @@ impl Links {
         let mut bumped = false;
         for row in rows {
             if row.node == self.me {
-                // A row of an earlier boot of ours: publish above it, at once.
-                if row.version >= self.my_version {
+                // A row of an earlier boot of ours: publish above it, at once. Our own row
+                // relayed back by a peer (same version, same peers) is not one: bumping on it
+                // made every relay of it a new version, pinged at once, relayed back again —
+                // a heartbeat storm at the speed of the network.
+                let earlier = row.version > self.my_version
+                    || (row.version == self.my_version && row.peers != self.my_row().peers);
+                if earlier {
                     self.my_version = row.version + 1;
                     bumped = true;
                 }
