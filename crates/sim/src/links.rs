@@ -142,6 +142,10 @@ pub struct LinkEnv {
     /// passed both ways, neither cut nor flapping, for the grace [`LinkWatch::grace`], and the
     /// last disturbance is [`LinkWatch::quiet`] old. `None`: some pair has no such link now.
     pub connected_from: Option<Instant>,
+    /// From when on every link between every pair of running nodes has passed steadily both
+    /// ways (the grace and the quiet after a disturbance included). `None`: some link is cut
+    /// or flapping now.
+    pub whole_from: Option<Instant>,
     /// Some pair of running nodes has no working link at all now (cut or flapping in some
     /// direction on every link, or apart at node level): partial connectivity or a partition.
     pub partial: bool,
@@ -166,7 +170,7 @@ pub struct LinkWatch {
     /// bring the link up, with room for jitter).
     pub grace: Duration,
     /// How long after a disturbance (a node started, crashed, stopped, paused or resumed, an
-    /// adversary's burst) the environment stays unprotected: two token timeouts, for what it
+    /// adversary's burst) the environment stays unprotected: one token timeout, for what it
     /// set off to finish.
     pub quiet: Duration,
     last_disturbed: Option<Instant>,
@@ -181,7 +185,7 @@ impl LinkWatch {
     /// A watch over `links` links with the timing of `token`.
     pub fn new(links: u32, token: Duration) -> LinkWatch {
         let (interval, timeout) = ping_timing(token);
-        LinkWatch { links, grace: interval + timeout, quiet: token + token, ..LinkWatch::default() }
+        LinkWatch { links, grace: interval + timeout, quiet: token, ..LinkWatch::default() }
     }
 
     /// The environment at `now`: `net` is the network, `running` the running nodes, `paused`
@@ -195,6 +199,7 @@ impl LinkWatch {
     ) -> LinkEnv {
         let links: Vec<LinkId> = (0..self.links).filter_map(|l| LinkId::new(l).ok()).collect();
         let mut connected_from = Some(Instant::ZERO);
+        let mut whole_from = Some(Instant::ZERO);
         let mut partial = false;
         for (i, &a) in running.iter().enumerate() {
             for &b in &running[i + 1..] {
@@ -217,6 +222,10 @@ impl LinkWatch {
                         let from = t + self.grace;
                         best = Some(best.map_or(from, |b: Instant| b.min(from)));
                     }
+                    whole_from = match (whole_from, both) {
+                        (Some(w), Some(t)) => Some(w.max(t + self.grace)),
+                        _ => None,
+                    };
                 }
                 partial |= !any;
                 connected_from = match (connected_from, best) {
@@ -231,6 +240,7 @@ impl LinkWatch {
         }
         if let Some(d) = self.last_disturbed {
             connected_from = connected_from.map(|c| c.max(d + self.quiet));
+            whole_from = whole_from.map(|c| c.max(d + self.quiet));
         }
         LinkEnv {
             disturbed,
@@ -238,6 +248,7 @@ impl LinkWatch {
             paused,
             lossless: net.params.loss == 0.0,
             connected_from,
+            whole_from,
             partial,
         }
     }

@@ -77,10 +77,14 @@ impl Checker for LinkChecker {
     fn on_links(&mut self, now: Instant, env: &LinkEnv) -> Result<(), Violation> {
         let was_armed = self.armed.take();
         self.window = None;
+        // Partial connectivity is judged for one fault on a whole network: every link of every
+        // pair worked until then (a link cut or flapping unnoticed yet loses what rr and
+        // passive send on it, which is not the rule's doing).
+        let was_whole = self.env.as_ref().is_some_and(|e| e.whole_from.is_some_and(|t| t <= now));
         if let (false, Some(armed)) = (env.disturbed, was_armed) {
             if env.protected_at(now) {
                 self.armed = Some(armed);
-            } else if env.partial && env.lossless && !env.paused {
+            } else if env.partial && env.lossless && !env.paused && was_whole {
                 self.window = Some((now, BTreeMap::new()));
             }
         }
@@ -164,6 +168,7 @@ mod tests {
             paused: false,
             lossless: true,
             connected_from: connected_from.map(t),
+            whole_from: connected_from.map(t),
             partial,
         }
     }

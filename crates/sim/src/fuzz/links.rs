@@ -52,7 +52,7 @@ impl fmt::Display for LinkFault {
 pub fn menu(world: &World) -> [(u64, bool); 6] {
     let multi = world.link_count() > 1;
     let cut = world.net().links.cut().next().is_some();
-    [(6, multi), (4, multi && cut), (3, multi), (2, multi), (2, multi), (2, multi)]
+    [(12, multi), (6, multi && cut), (6, multi), (3, multi), (3, multi), (3, multi)]
 }
 
 /// A duration between `lo` and `hi` µs.
