@@ -159,7 +159,7 @@ impl Checker for LinkChecker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::testing::{list, n, regular, ring, t, transitional};
+    use crate::check::testing::{n, regular, ring, t, transitional};
 
     fn env(running: &[u32], connected_from: Option<u64>, partial: bool) -> LinkEnv {
         LinkEnv {
