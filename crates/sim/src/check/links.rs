@@ -202,7 +202,8 @@ mod tests {
     #[test]
     fn a_view_change_after_a_disturbance_or_without_a_working_link_is_not_judged() {
         for e in [
-            LinkEnv { disturbed: true, ..env(&[1, 2, 3], Some(5), false) },
+            // A disturbance: the watch protects again only a token later.
+            LinkEnv { disturbed: true, ..env(&[1, 2, 3], Some(1020), false) },
             LinkEnv { paused: true, ..env(&[1, 2, 3], Some(5), false) },
             LinkEnv { lossless: false, ..env(&[1, 2, 3], Some(5), false) },
             // A link restored a moment ago does not count yet.
