@@ -88,6 +88,11 @@ pm_holder_start() { # N
 	if [ "$PM_IMPL" = quorumd ] && [ "${PM_LIBMODE:-bind}" = bind ]; then
 		binds=$(pm_our_libs | while read -r ours deb; do printf 'mount --bind %s %s && ' "$ours" "$deb"; done)
 	fi
+	if [ -n "${PM_FENCING:-}" ]; then
+		# our fence agent, installed into this node's /usr/sbin only (a read-only overlay over
+		# the host's, where Pacemaker's fencer looks for fence_* agents)
+		binds="${binds}mount -t overlay overlay -o lowerdir=$PM_OUT/sbin:/usr/sbin /usr/sbin && "
+	fi
 	rm -f "$d/ready"
 	# exec all the way down: $! is the holder itself (ip netns exec and unshare exec).
 	ip netns exec "$(bc_ns "$n")" unshare --mount --uts --propagation private sh -c "
@@ -104,12 +109,26 @@ pm_holder_start() { # N
 	disown "$!"  # no job-control chatter when a crash kills it
 	local i
 	for i in $(seq 300); do
-		[ -e "$d/ready" ] && [ "$(cat "/proc/${PM_HOLDER[$n]}/comm" 2>/dev/null)" = sleep ] && return 0
+		if [ -e "$d/ready" ] && [ "$(cat "/proc/${PM_HOLDER[$n]}/comm" 2>/dev/null)" = sleep ]; then
+			pm_fence_map_set "$n"
+			return 0
+		fi
 		[ -e "/proc/${PM_HOLDER[$n]}" ] || break
 		sleep 0.02
 	done
 	pm_log "node $n: namespace holder did not come up: $(cat "$d/holder.log")"
 	return 1
+}
+
+# The fence agent's map ($PM_DIR/fence.map): "nN HOLDER_PID HOLDER_START_TIME mnt:[INODE]" for
+# every node, rewritten (by a rename, so a running agent never reads half a file) at each boot.
+pm_fence_map_set() { # N
+	local n=$1 m=$PM_DIR/fence.map h=${PM_HOLDER[$1]}
+	{
+		grep -v "^n$n " "$m" 2>/dev/null || true
+		echo "n$n $h $(awk '{ print $22 }' "/proc/$h/stat") $(readlink "/proc/$h/ns/mnt")"
+	} >"$m.new"
+	mv "$m.new" "$m"
 }
 
 pm_in() { # N CMD...: run CMD inside node N
@@ -169,8 +188,17 @@ pm_stack_start() { # N: the cluster daemon (corosync or quorumd)
 	disown "$!"
 }
 
-pm_stack_ready() { # N: the cluster daemon answers IPC (what systemd's Type=notify waits for)
-	pm_in "$1" corosync-cmapctl totem.cluster_name >/dev/null 2>&1
+# N: the cluster daemon accepts IPC, which both daemons do from the moment they tell systemd
+# READY=1 (Type=notify): after their first membership is installed. corosync-quorumtool -s
+# exits 0 (quorate) or 2 (not quorate) then, and 1 at once while the daemon is not there or still
+# answers CS_ERR_TRY_AGAIN. (corosync-cmapctl is no probe for this: on CS_ERR_TRY_AGAIN it sleeps
+# a whole second before it asks again, which cost a restart up to 1 s depending on when the
+# first poll landed -- on quorumd nearly always, as its socket exists from the first
+# millisecond while Corosync's appears only after knet's start.)
+pm_stack_ready() {
+	local rc=0
+	pm_in "$1" corosync-quorumtool -s >/dev/null 2>&1 || rc=$?
+	[ "$rc" = 0 ] || [ "$rc" = 2 ]
 }
 
 pm_pcmk_start() { # N
@@ -187,12 +215,14 @@ pm_pcmk_start() { # N
 
 pm_node_start() { # N: holder, cluster daemon, then pacemakerd once the daemon answers
 	local n=$1 i
+	pm_log "node $n: boot (namespace holder, cluster daemon)"
 	pm_holder_start "$n"
 	pm_stack_start "$n"
-	for i in $(seq 200); do
+	for i in $(seq 400); do
 		pm_stack_ready "$n" && break
-		sleep 0.05
+		sleep 0.02
 	done
+	pm_log "node $n: cluster daemon ready, starting pacemakerd"
 	pm_pcmk_start "$n"
 }
 
@@ -204,9 +234,12 @@ pm_node_pids() { # N: every process in node N's mount namespace (the holder last
 	echo "$h"
 }
 
+pm_alive() { local h=${PM_HOLDER[$1]:-}; [ -n "$h" ] && [ -e "/proc/$h" ]; }
+
 pm_node_kill() { # N: a crash: SIGKILL to every process of the node at once
 	local n=$1 pids
 	pids=$(pm_node_pids "$n")
+	[ -z "$pids" ] || pm_log "node $n: SIGKILL to every process"
 	[ -n "$pids" ] && kill -9 $pids 2>/dev/null
 	local i
 	for i in $(seq 200); do

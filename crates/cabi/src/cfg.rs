@@ -2,7 +2,9 @@
 //! [`quorumd_client::cfg`].
 //!
 //! Deviation from corosync: NULL out-pointers corosync would write through give
-//! `CS_ERR_INVALID_PARAM` instead of a crash.
+//! `CS_ERR_INVALID_PARAM` instead of a crash. Deviation from corosync: an unknown
+//! `cs_dispatch_flags_t` is `CS_ERR_INVALID_PARAM`; corosync's library does not check it and
+//! waits for ever.
 #![allow(unsafe_code)]
 
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
@@ -261,8 +263,9 @@ pub unsafe extern "C" fn corosync_cfg_get_node_addrs(
             // SAFETY: i < n <= max_addrs entries are writable (contract).
             unsafe { addrs.add(i).write(out) };
         }
+        // As Corosync: the number of addresses the node has, even when fewer fit in `addrs`.
         // SAFETY: checked non-NULL and writable.
-        unsafe { *num_addrs = c_int::try_from(n).unwrap_or(c_int::MAX) };
+        unsafe { *num_addrs = c_int::try_from(list.len()).unwrap_or(c_int::MAX) };
         CS_OK
     })
 }
@@ -281,8 +284,9 @@ pub unsafe extern "C" fn corosync_cfg_node_status_get(
         if node_status.is_null() {
             return CsError::InvalidParam.raw();
         }
+        // As Corosync's library: a version it does not know is refused before asking.
         if version != 1 {
-            return CsError::NotSupported.raw();
+            return CsError::InvalidParam.raw();
         }
         let s = match HANDLES.get(handle).and_then(|e| e.client.node_status(nodeid)) {
             Ok(s) => s,
@@ -412,7 +416,12 @@ pub extern "C" fn corosync_cfg_try_shutdown(handle: CfgHandleT, flags: u32) -> C
 
 /// `corosync_cfg_replyto_shutdown(handle, flags)`: `COROSYNC_CFG_SHUTDOWN_FLAG_YES` (1) or NO (0).
 pub extern "C" fn corosync_cfg_replyto_shutdown(handle: CfgHandleT, flags: u32) -> CsErrorT {
-    guard(|| code(&HANDLES.get(handle).and_then(|e| e.client.replyto_shutdown(flags == 1))))
+    // As Corosync's library: the daemon's verdict (CS_ERR_ACCESS when no shutdown is asking)
+    // is not returned, only whether the request reached it.
+    guard(|| match HANDLES.get(handle).and_then(|e| e.client.replyto_shutdown(flags == 1)) {
+        Ok(()) | Err(CsError::Access) => CS_OK,
+        Err(e) => e.raw(),
+    })
 }
 
 /// `corosync_cfg_reload_config(handle)`.

@@ -6,7 +6,9 @@
 //! is `CS_ERR_INVALID_PARAM`; a `cmap_get` buffer smaller than the value likewise.
 //!
 //! Deviation from corosync: NULL out-pointers corosync would write through (`fd`, `context`,
-//! `handle`) give `CS_ERR_INVALID_PARAM` instead of a crash.
+//! `handle`) give `CS_ERR_INVALID_PARAM` instead of a crash. Deviation from corosync: an
+//! unknown `cs_dispatch_flags_t` is `CS_ERR_INVALID_PARAM`; corosync's library does not check
+//! it and waits for ever.
 #![allow(unsafe_code)]
 
 use std::collections::BTreeMap;
@@ -97,7 +99,13 @@ fn initialize_map(handle: *mut CmapHandleT, map: u32) -> CsErrorT {
         let map = match map {
             0 => CmapMap::Default,
             1 => CmapMap::Stats,
-            _ => return CsError::InvalidParam.raw(),
+            // As Corosync: the session opens, then the daemon refuses a map it does not have.
+            _ => {
+                return match CmapClient::connect_map(quorumd_client::socket_path(), CmapMap::Default) {
+                    Ok(_) => CsError::NotExist.raw(),
+                    Err(e) => e.code().raw(),
+                }
+            }
         };
         let client = match CmapClient::connect_map(quorumd_client::socket_path(), map) {
             Ok(c) => c,
@@ -557,7 +565,7 @@ pub unsafe extern "C" fn cmap_track_add(
     track: *mut CmapHandleT,
 ) -> CsErrorT {
     guard(|| {
-        if track.is_null() {
+        if track.is_null() || notify_fn.is_none() {
             return CsError::InvalidParam.raw();
         }
         // SAFETY: per this function's contract.

@@ -54,6 +54,26 @@ impl<T> Handles<T> {
         (u64::from(check) << 32) | index as u64
     }
 
+    /// A handle value that is not (and will not become) valid, for a failed initialize that
+    /// must still write one (libquorum's `*handle`): a slot's check value is drawn and left
+    /// without an entry, and the next insert into that slot draws another.
+    pub fn dead(&self) -> u64 {
+        let mut t = self.lock();
+        t.1 = t.1.wrapping_add(0x9e37_79b9) | 1;
+        let check = t.1;
+        let index = match t.0.iter().position(|s| s.entry.is_none()) {
+            Some(i) => {
+                t.0[i].check = check;
+                i
+            }
+            None => {
+                t.0.push(Slot { check, entry: None });
+                t.0.len() - 1
+            }
+        };
+        (u64::from(check) << 32) | index as u64
+    }
+
     /// The entry of `handle`.
     pub fn get(&self, handle: u64) -> Result<Arc<T>, CsError> {
         let (index, check) = (handle as u32 as usize, (handle >> 32) as u32);
@@ -92,5 +112,17 @@ mod tests {
         assert_eq!(t.get(a).unwrap_err(), CsError::BadHandle);
         assert_eq!(t.remove(a).unwrap_err(), CsError::BadHandle);
         assert_eq!(*t.get(b).unwrap(), 2);
+    }
+
+    #[test]
+    fn a_dead_handle_is_refused_and_stays_refused_after_its_slot_is_used() {
+        let t = Handles::new();
+        let dead = t.dead();
+        assert_eq!(t.get(dead).unwrap_err(), CsError::BadHandle);
+        assert_eq!(t.remove(dead).unwrap_err(), CsError::BadHandle);
+        let live = t.insert(Arc::new(7));
+        assert_eq!(dead as u32, live as u32, "the slot is reused");
+        assert_eq!(t.get(dead).unwrap_err(), CsError::BadHandle);
+        assert_eq!(*t.get(live).unwrap(), 7);
     }
 }

@@ -1,5 +1,5 @@
-//! What quorumd's drop-in C libraries share (`libcmap.so.4`, `libvotequorum.so.8`,
-//! `libcorosync_common.so.4`, and
+//! What quorumd's drop-in C libraries share (`libquorum.so.5`, `libcmap.so.4`,
+//! `libvotequorum.so.8`, `libcfg.so.7`, `libcorosync_common.so.4`, and
 //! the services that follow): the handle tables, the sessions behind them and the `unsafe`
 //! conversions between C arguments and `quorumd_client`'s safe API.
 //!
@@ -20,6 +20,8 @@ pub mod cfg;
 pub mod cmap;
 pub mod common;
 pub mod handles;
+pub mod quorum;
+pub mod quorum_types;
 pub mod votequorum;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

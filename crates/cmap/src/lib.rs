@@ -286,20 +286,32 @@ impl Cmap {
         }
     }
 
+    /// Queues the notifications of a change of `key`, in Corosync's order (its tracks hang on
+    /// the nodes of a trie, notified from the key's own node up to the root): tracks on longer
+    /// keys first; on one key the exact tracks newest first, then the prefix tracks oldest first.
     fn notify(&mut self, key: &str, event: u32, new: Option<CmapValue>, old: Option<CmapValue>) {
-        for (id, t) in &self.tracks {
-            let hit = if t.flags & track::PREFIX != 0 { key.starts_with(&t.key) } else { key == t.key };
-            if hit && t.flags & event != 0 {
-                self.out.push_back(Notification {
-                    owner: t.owner,
-                    track: *id,
-                    event,
-                    key: key.to_string(),
-                    new: new.clone(),
-                    old: old.clone(),
-                });
-            }
-        }
+        let mut hits: Vec<(u64, &Track)> = (self.tracks.iter())
+            .filter(|(_, t)| {
+                let hit = if t.flags & track::PREFIX != 0 { key.starts_with(&t.key) } else { key == t.key };
+                hit && t.flags & event != 0
+            })
+            .map(|(id, t)| (*id, t))
+            .collect();
+        hits.sort_by_key(|(id, t)| {
+            let prefix = t.flags & track::PREFIX != 0;
+            (std::cmp::Reverse(t.key.len()), prefix, if prefix { *id } else { u64::MAX - *id })
+        });
+        let queued: Vec<Notification> = (hits.into_iter())
+            .map(|(id, t)| Notification {
+                owner: t.owner,
+                track: id,
+                event,
+                key: key.to_string(),
+                new: new.clone(),
+                old: old.clone(),
+            })
+            .collect();
+        self.out.extend(queued);
     }
 
     fn handle(&mut self) -> u64 {
@@ -308,10 +320,11 @@ impl Cmap {
     }
 
     /// `cmap_track_add`: a track of `owner` on `key` (a prefix with `track::PREFIX`) for the
-    /// event bits in `flags`. No event bit, or unknown bits: `CS_ERR_INVALID_PARAM`.
+    /// event bits in `flags`. Unknown bits: `CS_ERR_INVALID_PARAM`; no event bit is a track
+    /// that never fires, as Corosync accepts it.
     pub fn track_add(&mut self, owner: Owner, key: &str, flags: u32) -> Result<u64, CmapError> {
         let events = track::ADD | track::DELETE | track::MODIFY;
-        if flags & events == 0 || flags & !(events | track::PREFIX) != 0 || key.len() > KEYNAME_MAX {
+        if flags & !(events | track::PREFIX) != 0 || key.len() > KEYNAME_MAX {
             return Err(CmapError::InvalidParam);
         }
         if self.tracks.values().filter(|t| t.owner == owner).count() >= TRACKS_MAX {
@@ -452,7 +465,7 @@ mod tests {
         let mut m = Cmap::new();
         let exact = m.track_add(1, "quorum.two_node", track::ADD | track::MODIFY | track::DELETE).unwrap();
         let pfx = m.track_add(2, "quorum.", track::ADD | track::DELETE | track::PREFIX).unwrap();
-        assert_eq!(m.track_add(2, "x.y.z", track::PREFIX), Err(CmapError::InvalidParam));
+        assert_eq!(m.track_add(2, "x.y.z", 0x40), Err(CmapError::InvalidParam));
         m.client_set("quorum.two_node", CmapValue::U8(0)).unwrap();
         m.client_set("quorum.two_node", CmapValue::U8(0)).unwrap(); // unchanged: no event
         m.client_set("quorum.two_node", CmapValue::U8(1)).unwrap();
@@ -493,5 +506,31 @@ mod tests {
             m.iter_init(1, "").unwrap();
         }
         assert_eq!(m.iter_init(1, ""), Err(CmapError::NoResources));
+    }
+
+    #[test]
+    fn a_track_without_events_is_accepted_and_never_fires() {
+        let mut m = Cmap::new();
+        let t = m.track_add(1, "a.", 0).unwrap();
+        m.track_add(1, "a.", track::PREFIX).unwrap();
+        m.client_set("a.b", CmapValue::U8(1)).unwrap();
+        assert!(m.poll_notification().is_none());
+        m.track_delete(1, t).unwrap();
+    }
+
+    #[test]
+    fn notifications_come_in_corosyncs_trie_order() {
+        let mut m = Cmap::new();
+        let all = track::ADD | track::MODIFY | track::DELETE;
+        let p1 = m.track_add(1, "t.", all | track::PREFIX).unwrap();
+        let e1 = m.track_add(1, "t.x", all).unwrap();
+        let p2 = m.track_add(1, "t.", all | track::PREFIX).unwrap();
+        let e2 = m.track_add(1, "t.x", all).unwrap();
+        let px = m.track_add(1, "t.x", all | track::PREFIX).unwrap();
+        let root = m.track_add(1, "", all | track::PREFIX).unwrap();
+        m.client_set("t.x", CmapValue::U8(1)).unwrap();
+        let got: Vec<u64> = std::iter::from_fn(|| m.poll_notification()).map(|n| n.track).collect();
+        // The key's own node (exact newest first, then prefix), then "t.", then the root.
+        assert_eq!(got, vec![e2, e1, px, p1, p2, root]);
     }
 }

@@ -43,10 +43,22 @@
 //! beginning was in another ring, or its node left) is dropped by every node alike.
 //!
 //! # Bounds and back-pressure
-//! A node keeps at most [`INFLIGHT_MAX`] fragments of its own messages not yet delivered back;
-//! a multicast that would exceed it is answered `CS_ERR_TRY_AGAIN` and nothing is kept. Totem
-//! is fed while its queue holds fewer than [`TOTEM_SHARE`] messages, so other services keep
-//! room. Reassembly holds at most one message ([`MSG_MAX`]) per sending node.
+//! A node accepts a multicast while fewer than [`BACKLOG_FRAGS`] fragments of its own messages
+//! are not yet delivered back (a message of any size is accepted when none is), and never keeps
+//! more than [`INFLIGHT_MAX`]; a multicast beyond that is answered `CS_ERR_TRY_AGAIN` and
+//! nothing is kept. Totem is fed while its queue holds fewer than [`TOTEM_SHARE`] messages, so
+//! other services keep room. Reassembly holds at most one message ([`MSG_MAX`]) per sending
+//! node.
+//!
+//! # Readers hold every sender back
+//! Every node delivers every message of a group to its local members, however fast they read.
+//! The node tells the service how far behind its slowest live reader is
+//! ([`Cpg::set_reader_backlog`]); past [`READER_HOLD_ON`] bytes the node multicasts `HOLD on`
+//! (and refuses its own senders at once), below [`READER_HOLD_OFF`] `HOLD off`. While any
+//! node of the ring holds, every node answers multicasts `CS_ERR_TRY_AGAIN`. So a slow reader
+//! falls at most about `READER_HOLD_ON` + every node's accepted backlog behind, and is never
+//! disconnected for reading slowly. Deviation from corosync: corosync queues a slow reader's
+//! events without a bound and never holds senders back for it.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -66,8 +78,19 @@ use quorumd_proto::RingId;
 use wire::{Body, Entry, Msg, FRAG_DATA_MAX, JOINLIST_PART_MAX};
 
 /// Most fragments of this node's own messages kept until delivered back (32 MiB of data:
-/// room for two messages of [`MSG_MAX`]).
+/// room for two messages of [`MSG_MAX`]; joins, leaves and departures count against it).
 pub const INFLIGHT_MAX: usize = 2 * wire::FRAGS_MAX;
+/// A multicast is accepted while fewer fragments than this are not yet delivered back (about
+/// 4 MiB of data: three 1 MiB messages in flight keep the ring busy while the sender streams
+/// the next; a larger message is accepted when nothing is). Bounds the wait of a message
+/// behind its node's backlog and what a slow reader may have to absorb.
+/// Deviation from corosync: its senders are held back by their IPC ring and Totem's queue
+/// level, not by a per-node count of undelivered fragments.
+pub const BACKLOG_FRAGS: usize = 512;
+/// A local reader this many event bytes behind makes the node hold every sender back.
+pub const READER_HOLD_ON: usize = 8 << 20;
+/// The hold ends once the slowest local reader is fewer bytes than this behind.
+pub const READER_HOLD_OFF: usize = 2 << 20;
 /// CPG hands Totem more only while Totem's queue holds fewer messages than this.
 pub const TOTEM_SHARE: usize = 1024;
 
@@ -203,6 +226,12 @@ pub struct Cpg {
     /// Deliveries a mutant holds back.
     held: Vec<(u64, Vec<u8>)>,
     held_origin: Option<u32>,
+    /// A local reader is behind (hysteresis between READER_HOLD_OFF and READER_HOLD_ON).
+    hold_local: bool,
+    /// `hold_local` changed (or a new ring began with it on): tell the ring.
+    hold_announce: bool,
+    /// Nodes whose `HOLD on` was delivered in this ring (and not yet their `HOLD off`).
+    held_by: BTreeSet<u32>,
 }
 
 fn wr(r: RingId) -> WireRingId {
@@ -237,6 +266,9 @@ impl Cpg {
             mutant: None,
             held: Vec::new(),
             held_origin: None,
+            hold_local: false,
+            hold_announce: false,
+            held_by: BTreeSet::new(),
         }
     }
 
@@ -314,7 +346,7 @@ impl Cpg {
             CpgRequest::FlowControlStateGet => {
                 // Deviation from corosync: its library always says DISABLED; we say ENABLED
                 // while this node's backlog is past half its bound.
-                let state = if self.inflight >= INFLIGHT_MAX / 2 {
+                let state = if self.holding() || self.inflight >= BACKLOG_FRAGS / 2 {
                     flow_control::ENABLED
                 } else {
                     flow_control::DISABLED
@@ -389,12 +421,35 @@ impl Cpg {
             return cs::ERR_TOO_BIG;
         }
         let frags = payload.len().div_ceil(FRAG_DATA_MAX).max(1);
-        if self.inflight + frags > INFLIGHT_MAX {
+        let over_backlog = self.inflight > 0 && self.inflight + frags > BACKLOG_FRAGS;
+        if self.holding() || over_backlog || self.inflight + frags > INFLIGHT_MAX {
             self.stats.try_again += 1;
             return cs::ERR_TRY_AGAIN;
         }
         self.push_out(OutBody::Mcast { conn, payload });
         cs::OK
+    }
+
+    /// Whether multicasts are held back: a local reader is behind, or a node of the ring said
+    /// one of its readers is.
+    fn holding(&self) -> bool {
+        self.hold_local || !self.held_by.is_empty()
+    }
+
+    /// How many event bytes the slowest local session that still reads is behind (the node
+    /// measures it). Past [`READER_HOLD_ON`] every node of the ring holds its senders back
+    /// until it is below [`READER_HOLD_OFF`] (see the crate docs).
+    pub fn set_reader_backlog(&mut self, bytes: usize) {
+        let on = if self.hold_local { bytes >= READER_HOLD_OFF } else { bytes >= READER_HOLD_ON };
+        if on != self.hold_local {
+            self.hold_local = on;
+            self.hold_announce = true;
+        }
+    }
+
+    /// Whether this node holds senders back now (its own reader, or another node's).
+    pub fn holding_senders(&self) -> bool {
+        self.holding()
     }
 
     fn iterate(&self, kind: u32, group: &[u8]) -> CpgResponse {
@@ -459,6 +514,12 @@ impl Cpg {
             return Some(p);
         }
         let tag = self.synced?;
+        if self.hold_announce {
+            self.hold_announce = false;
+            return Some(
+                Msg { tag, out_seq: 0, body: Body::Hold { on: self.hold_local } }.encode(self.prefix),
+            );
+        }
         let o = self.pending.get(self.fed)?;
         let body = match &o.body {
             OutBody::Join { conn, pid, group } => Body::Join { conn: *conn, pid: *pid, group: group.clone() },
@@ -492,6 +553,7 @@ impl Cpg {
         self.sync = None;
         self.urgent.clear();
         self.assembly.clear();
+        self.held_by.retain(|n| members.contains(n));
         let names: Vec<Vec<u8>> = self.groups.keys().cloned().collect();
         for g in names {
             let left: Vec<Proc> =
@@ -518,6 +580,9 @@ impl Cpg {
         self.ring = ring;
         self.members = members.to_vec();
         self.sync = Some(Sync { ring, waiting: members.iter().copied().collect(), lists: BTreeMap::new() });
+        // Holds are per ring: each node says again, once synchronised, if it still holds.
+        self.held_by.clear();
+        self.hold_announce = self.hold_local;
         // Everything not delivered back goes again once the sync completes.
         self.stats.resent += self.fed as u64 + u64::from(self.fed_frags > 0);
         self.fed = 0;
@@ -561,6 +626,14 @@ impl Cpg {
         if let Body::JoinList { last, entries } = msg.body {
             return self.joinlist(origin, ring, last, entries);
         }
+        if let Body::Hold { on } = msg.body {
+            if on {
+                self.held_by.insert(origin);
+            } else {
+                self.held_by.remove(&origin);
+            }
+            return;
+        }
         // Tagged with this ring: its sender passed this ring's barrier before handing it over,
         // and so did every node before delivering it.
         let complete = match msg.body {
@@ -579,7 +652,7 @@ impl Cpg {
             Body::Frag { conn, index, count, total_len, data } => {
                 self.fragment(origin, msg.out_seq, conn, index, count, total_len, data)
             }
-            Body::JoinList { .. } => unreachable!("handled above"),
+            Body::JoinList { .. } | Body::Hold { .. } => unreachable!("handled above"),
         };
         if complete && origin == self.my_id {
             self.delivered_back(msg.out_seq);
@@ -667,12 +740,18 @@ impl Cpg {
         self.stats.delivered += 1;
         let Ok(frames) = deliver_frames(&group, sender.nodeid, sender.pid, payload) else { return };
         let mut out = Vec::new();
-        for local in self.local_members(&group) {
+        let locals = self.local_members(&group);
+        let last = locals.len().saturating_sub(1);
+        let mut frames = Some(frames);
+        for (i, local) in locals.into_iter().enumerate() {
             if self.mutant == Some(Mutant::DropSelfDelivery) && origin == self.my_id && local == conn {
                 continue;
             }
-            for f in &frames {
-                out.push((local, f.clone()));
+            // The last member takes the frames themselves: one copy fewer of every delivery.
+            match (i == last, frames.as_ref()) {
+                (true, _) => out.extend(frames.take().into_iter().flatten().map(|f| (local, f))),
+                (false, Some(fs)) => out.extend(fs.iter().map(|f| (local, f.clone()))),
+                (false, None) => {}
             }
         }
         match self.mutant {
@@ -814,6 +893,14 @@ impl Cpg {
             self.confchg(&g, &left, &joined);
         }
         self.synced = Some(sync.ring);
+        // The ring is the one this sync started in, with its members, as Corosync's
+        // `last_sync_ring_id`: it may be the ring Totem is just leaving (its last joinlist among
+        // the old ring's deliveries before the change), never an older one; the quorum
+        // notification of the same ring carries the same id (docs/cpg.md, "Ring id").
+        // Deviation from corosync: Corosync syncs CPG before votequorum, so its totem confchg of
+        // a ring is emitted before the quorum notification of that ring; here the two syncs run
+        // side by side and the quorum notification usually comes first. They go to different
+        // connections, so no client can rely on either order (dlm_controld waits for both).
         let ev = CpgEvent::TotemConfChg { ring_id: wr(sync.ring), members: self.members.clone() };
         if let Ok(f) = ev.encode() {
             let conns: Vec<u64> = self.sessions.keys().copied().collect();
@@ -897,6 +984,8 @@ impl Cpg {
     }
 }
 
+#[cfg(test)]
+mod hold_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -331,7 +331,6 @@ fn back_pressure_is_try_again_and_keeps_nothing() {
     r.run();
     let big = vec![1u8; MSG_MAX];
     assert_eq!(r.mcast(1, 1, &big), cs::OK);
-    assert_eq!(r.mcast(1, 1, &big), cs::OK);
     assert_eq!(r.mcast(1, 1, &big), cs::ERR_TRY_AGAIN);
     let before = r.nodes[&1].inflight();
     assert_eq!(r.mcast(1, 1, &big), cs::ERR_TRY_AGAIN);
@@ -403,4 +402,56 @@ fn iteration_and_membership_list_the_table() {
         panic!()
     };
     assert_eq!(members, vec![CpgAddress { nodeid: 1, pid: 1, reason: 0 }]);
+}
+
+#[test]
+fn a_flood_of_joins_from_one_client_is_bounded_and_leaves_the_others_alone() {
+    let join = |group: &str, pid: u32| CpgRequest::Join { group: group.into(), pid };
+    let answer = |error| Answer::Respond(CpgResponse::Join { error });
+    let mut r = Ring::new(&[1, 2, 3]);
+    r.open(2, 1);
+    r.join(2, 1, "g", 900);
+    r.open(3, 1);
+    r.join(3, 1, "other", 300);
+    r.run();
+    // One process (pid 500) on node 1 joins; the same handle again, or the same pid on another
+    // handle, is CS_ERR_EXIST (Corosync's answers) and sends nothing.
+    r.open(1, 1);
+    r.join(1, 1, "g", 500);
+    assert_eq!(r.req(1, 1, join("g", 500)), answer(cs::ERR_EXIST));
+    assert_eq!(r.req(1, 1, join("other", 500)), answer(cs::ERR_EXIST));
+    r.open(1, 2);
+    assert_eq!(r.req(1, 2, join("g", 500)), answer(cs::ERR_EXIST));
+    r.run();
+    // Its children flood the group: 300 handles, each with a pid of its own, in one burst
+    // (answered before any of them is ordered), then one more after the burst is applied.
+    let flood: Vec<u64> = (100..400).collect();
+    for &c in &flood {
+        r.open(1, c);
+        let a = r.req(1, c, join("g", 10_000 + c as u32));
+        assert!(a == answer(cs::OK) || a == answer(cs::ERR_TRY_AGAIN), "{a:?}");
+    }
+    r.run();
+    for n in [1, 2, 3] {
+        assert_eq!(r.nodes[&n].groups()[&b"g".to_vec()].len(), CPG_MEMBERS_MAX, "node {n}");
+    }
+    r.open(1, 999);
+    assert_eq!(r.req(1, 999, join("g", 99_999)), answer(cs::ERR_TRY_AGAIN));
+    // Exactly the processes that fit were told of their join; the others got nothing and
+    // may not send.
+    let told: Vec<u64> = flood.iter().copied().filter(|c| !r.log(1, *c).is_empty()).collect();
+    assert_eq!(told.len(), CPG_MEMBERS_MAX - 2);
+    let left_out = *flood.iter().find(|c| !told.contains(c)).unwrap();
+    assert_eq!(r.mcast(1, left_out, b"not a member"), cs::ERR_NOT_EXIST);
+    // The others are unaffected: the member on node 2 and a new member see the crowd's
+    // traffic, node 3's other group sees no change of its own and its traffic flows.
+    let conf_before = r.log(3, 1).iter().filter(|l| l.starts_with("conf")).count();
+    assert_eq!(r.mcast(2, 1, b"to the crowd"), cs::OK);
+    assert_eq!(r.mcast(3, 1, b"still here"), cs::OK);
+    r.run();
+    assert_eq!(r.msgs(2, 1).last().unwrap(), "msg 2/900 to the crowd");
+    assert_eq!(r.msgs(1, told[told.len() - 1]).last().unwrap(), "msg 2/900 to the crowd");
+    assert_eq!(r.msgs(3, 1).last().unwrap(), "msg 3/300 still here");
+    assert_eq!(r.log(3, 1).iter().filter(|l| l.starts_with("conf")).count(), conf_before);
+    assert_eq!(conf_before, 1, "{:?}", r.log(3, 1));
 }

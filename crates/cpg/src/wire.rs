@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! every message (big-endian):
-//!   0  type     u8    JOIN 1, LEAVE 2, PROCDOWN 3, FRAG 4, JOINLIST 5
+//!   0  type     u8    JOIN 1, LEAVE 2, PROCDOWN 3, FRAG 4, JOINLIST 5, HOLD 6
 //!   1  tag      u32 rep + u64 seq: the ring the sender was synchronised in when it handed
 //!                     the message to Totem; a message delivered in another ring is dropped
 //!                     by every node (the sender sends it again, see the crate docs)
@@ -13,7 +13,12 @@
 //! PROCDOWN  conn u64
 //! FRAG      conn u64, index u32, count u32, total_len u32, data (the rest)
 //! JOINLIST  last u8 (1 on the sender's last part), n u16, n × (conn u64, pid u32, group)
+//! HOLD      on u8 (1: a reader on the sender is behind, every node holds its senders back;
+//!           0: it caught up). out_seq is 0 (not one of the sender's messages).
 //! ```
+//!
+//! A node that does not know a type drops the message (counted as malformed), so HOLD (added
+//! after the first five) only costs an older node its flow control, never its order.
 //!
 //! Decoding checks every length against what is left and against the CPG bounds before it
 //! allocates; a message that does not decode is dropped (and counted) by every node alike.
@@ -87,6 +92,11 @@ pub enum Body {
         /// Its processes.
         entries: Vec<Entry>,
     },
+    /// Cluster-wide flow control: whether a local reader of the sender is far behind.
+    Hold {
+        /// True: hold senders back; false: the sender's readers caught up.
+        on: bool,
+    },
 }
 
 /// One message.
@@ -130,6 +140,7 @@ impl Msg {
             Body::ProcDown { .. } => 3,
             Body::Frag { .. } => 4,
             Body::JoinList { .. } => 5,
+            Body::Hold { .. } => 6,
         };
         b.push(ty);
         b.extend_from_slice(&self.tag.rep.to_be_bytes());
@@ -158,6 +169,7 @@ impl Msg {
                     group(&mut b, &e.group);
                 }
             }
+            Body::Hold { on } => b.push(u8::from(*on)),
         }
         debug_assert!(b.len() <= MCAST_PAYLOAD_MAX);
         b
@@ -203,6 +215,11 @@ impl Msg {
                 }
                 Body::JoinList { last, entries }
             }
+            6 => match r.u8()? {
+                0 => Body::Hold { on: false },
+                1 => Body::Hold { on: true },
+                _ => return Err(WireError::Malformed),
+            },
             t => return Err(WireError::Type(t)),
         };
         if r.p != b.len() {
@@ -259,6 +276,8 @@ mod tests {
             Body::ProcDown { conn: u64::MAX },
             Body::Frag { conn: 3, index: 1, count: 2, total_len: 9000, data: vec![5; FRAG_DATA_MAX] },
             Body::JoinList { last: true, entries },
+            Body::Hold { on: true },
+            Body::Hold { on: false },
         ] {
             let m = Msg { tag, out_seq: 77, body };
             let b = m.encode(9);
@@ -282,6 +301,9 @@ mod tests {
         j.push(0);
         assert_eq!(Msg::decode(&j[1..]), Err(WireError::Malformed));
         assert_eq!(Msg::decode(&[9; 30]), Err(WireError::Type(9)));
+        let mut h = Msg { tag, out_seq: 0, body: Body::Hold { on: true } }.encode(0);
+        h[22] = 2;
+        assert_eq!(Msg::decode(&h[1..]), Err(WireError::Malformed));
     }
 
     proptest! {

@@ -34,6 +34,10 @@ use crate::clients::{Clients, OUT_MAX};
 /// Deviation from corosync: corosync queues a slow client's events without a bound.
 pub const CPG_EVENT_OUT_MAX: usize = 4 * quorumd_proto::svc_cpg::MSG_MAX;
 
+/// A CPG session whose queued events have not shrunk for this long no longer counts as a
+/// reader the cluster waits for (see [`EventChannels::cpg_reader_backlog`]).
+pub const CPG_READER_STALL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Event-socket tokens start here (far above the request sockets' tokens).
 const EVENT_TOKEN_BASE: usize = usize::MAX / 2;
 
@@ -58,6 +62,8 @@ struct Chan {
     /// The bound on `queued`.
     max: usize,
     registered: bool,
+    /// When `queue` last became non-empty or shrank.
+    progress: std::time::Instant,
 }
 
 /// The daemon's ends of the event sockets, by connection.
@@ -74,7 +80,11 @@ impl EventChannels {
         // Events only go one way: the daemon never reads this socket.
         rustix::net::shutdown(&ours, rustix::net::Shutdown::Read)?;
         let max = if service == Service::Cpg { CPG_EVENT_OUT_MAX } else { OUT_MAX };
-        self.map.insert(conn, Chan { fd: ours, queue: VecDeque::new(), queued: 0, max, registered: false });
+        let progress = std::time::Instant::now();
+        self.map.insert(
+            conn,
+            Chan { fd: ours, queue: VecDeque::new(), queued: 0, max, registered: false, progress },
+        );
         Ok(theirs)
     }
 
@@ -93,6 +103,9 @@ impl EventChannels {
         if c.queued + frame.len() > c.max {
             return false;
         }
+        if c.queue.is_empty() {
+            c.progress = std::time::Instant::now();
+        }
         c.queued += frame.len();
         c.queue.push_back(frame.to_vec());
         set_interest(registry, conn, c, true)
@@ -106,12 +119,28 @@ impl EventChannels {
                 Ok(true) => {
                     c.queued -= frame.len();
                     c.queue.pop_front();
+                    c.progress = std::time::Instant::now();
                 }
                 Ok(false) => return true,
                 Err(()) => return false,
             }
         }
         set_interest(registry, conn, c, false)
+    }
+
+    /// The most event bytes queued for one CPG session that still reads (its queue became
+    /// non-empty or shrank within [`CPG_READER_STALL`]): the node holds every CPG sender of the
+    /// ring back while it is large, so a slow reader is never disconnected. A session that
+    /// reads nothing for longer is not waited for: it is disconnected at [`CPG_EVENT_OUT_MAX`].
+    pub fn cpg_reader_backlog(&self, now: std::time::Instant) -> usize {
+        self.map
+            .values()
+            .filter(|c| {
+                c.max == CPG_EVENT_OUT_MAX && now.saturating_duration_since(c.progress) < CPG_READER_STALL
+            })
+            .map(|c| c.queued)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Forgets `conn`'s event socket (closing the daemon's end: the client sees POLLHUP).

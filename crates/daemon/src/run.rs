@@ -398,7 +398,10 @@ impl Daemon {
                         let pending: Vec<i32> = signals.pending().collect();
                         for signal in pending {
                             if signal == SIGHUP {
-                                let _ = self.reload(); // logged either way
+                                // Through the node, as a cfg reload_config: cmap's
+                                // config.reload_* keys follow, the reload itself runs at
+                                // NodeEvent::ReloadRequested (logged either way).
+                                self.node.reload_starting(None);
                             } else {
                                 self.begin_stop();
                             }
@@ -434,6 +437,10 @@ impl Daemon {
             if self.accept_backlog {
                 self.accept();
             }
+            // CPG readers far behind hold every sender of the ring back (quorumd_cpg docs).
+            let backlog = self.clients.events.cpg_reader_backlog(StdInstant::now());
+            self.node.cpg_reader_backlog(backlog);
+            self.drain_outputs()?;
             for conn in self.clients.init_expired(StdInstant::now()) {
                 debug!(target: "IPC", "connection {}: no Init within {:?}; closed", conn.0, crate::clients::INIT_TIMEOUT);
                 self.drop_client(conn);

@@ -33,126 +33,18 @@ use quorumd_client::CsError;
 #[path = "../../../tests/support/prereq.rs"]
 mod prereq;
 
+#[path = "../../../tests/support/netns.rs"]
+mod netns;
+
+use netns::NetCluster;
+
 const BIN: &str = env!("CARGO_BIN_EXE_quorumd");
 const GROUPS: [&str; 3] = ["vs-a", "vs-b", "vs-c"];
 
-fn sh(args: &[&str]) -> bool {
-    Command::new(args[0])
-        .args(&args[1..])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn must(args: &[&str]) {
-    let out = Command::new(args[0]).args(&args[1..]).output().expect("run command");
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-struct Net {
-    tag: String,
-    dir: PathBuf,
-    procs: BTreeMap<u32, Child>,
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        for c in self.procs.values_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        for n in 0..=3 {
-            sh(&["ip", "netns", "del", &self.ns(n)]);
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl Net {
-    fn ns(&self, n: u32) -> String {
-        if n == 0 {
-            format!("{}-br", self.tag)
-        } else {
-            format!("{}-n{n}", self.tag)
-        }
-    }
-
-    fn new() -> Net {
-        let tag = format!("cv{}", std::process::id() % 100_000);
-        let dir = std::env::temp_dir().join(format!("quorumd-cpg-netns-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let net = Net { tag, dir, procs: BTreeMap::new() };
-        let br = net.ns(0);
-        must(&["ip", "netns", "add", &br]);
-        must(&["ip", "-n", &br, "link", "add", "br0", "type", "bridge"]);
-        must(&["ip", "-n", &br, "link", "set", "br0", "up"]);
-        for n in 1..=3 {
-            let ns = net.ns(n);
-            must(&["ip", "netns", "add", &ns]);
-            must(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
-            let (a, b) = (format!("v{n}"), format!("p{n}"));
-            must(&["ip", "-n", &br, "link", "add", &b, "type", "veth", "peer", "name", &a, "netns", &ns]);
-            must(&["ip", "-n", &br, "link", "set", &b, "master", "br0", "up"]);
-            // Addresses that exist only inside these namespaces.
-            must(&["ip", "-n", &ns, "addr", "add", &format!("10.213.0.{n}/24"), "dev", &a]);
-            must(&["ip", "-n", &ns, "link", "set", &a, "up"]);
-        }
-        let nodes: String = (1..=3)
-            .map(|n| format!("  node {{\n    nodeid: {n}\n    ring0_addr: 10.213.0.{n}\n  }}\n"))
-            .collect();
-        let conf = format!(
-            "totem {{\n  version: 2\n  cluster_name: cpgvs\n  token: 1000\n  crypto_cipher: none\n  crypto_hash: none\n}}\nnodelist {{\n{nodes}}}\nquorum {{\n  provider: corosync_votequorum\n}}\n"
-        );
-        std::fs::write(net.dir.join("corosync.conf"), conf).unwrap();
-        net
-    }
-
-    fn socket(&self, n: u32) -> PathBuf {
-        self.dir.join(format!("n{n}.sock"))
-    }
-
-    fn start(&mut self, n: u32) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join(format!("n{n}.log")))
-            .unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.ns(n), BIN, "--config"])
-            .arg(self.dir.join("corosync.conf"))
-            .arg("--socket")
-            .arg(self.socket(n))
-            .arg("--state-dir")
-            .arg(self.dir.join(format!("state{n}")))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.procs.insert(n, child);
-    }
-
-    fn kill(&mut self, n: u32) {
-        if let Some(mut c) = self.procs.remove(&n) {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn link(&self, n: u32, up: bool) {
-        must(&["ip", "-n", &self.ns(0), "link", "set", &format!("p{n}"), if up { "up" } else { "down" }]);
-    }
-
-    fn logs(&self) -> String {
-        (1..=3)
-            .map(|n| {
-                let t = std::fs::read_to_string(self.dir.join(format!("n{n}.log"))).unwrap_or_default();
-                let tail: Vec<&str> = t.lines().rev().take(15).collect();
-                format!("--- node {n} ---\n{}\n", tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
-            })
-            .collect()
-    }
+fn new_net() -> NetCluster {
+    let net = NetCluster::new(BIN, "cv", 3, 1);
+    net.write_config("cpgvs", "  token: 1000\n");
+    net
 }
 
 /// A member: node and incarnation (node 3's members after the restart are incarnation 1).
@@ -269,7 +161,7 @@ fn main() {
     prereq::run(vec![
         prereq::needs(
             "three_groups_keep_virtual_synchrony_through_a_kill_a_restart_and_a_partition",
-            can_run,
+            netns::can_run,
             three_groups_keep_virtual_synchrony_through_a_kill_a_restart_and_a_partition,
         ),
         prereq::test("the_checker_catches_each_broken_promise", the_checker_catches_each_broken_promise),
@@ -277,17 +169,10 @@ fn main() {
     ]);
 }
 
-fn can_run() -> Option<String> {
-    prereq::missing(&[
-        (prereq::is_root(), "root"),
-        (sh(&["ip", "netns", "list"]), "iproute2 with network namespaces (ip netns)"),
-    ])
-}
-
 type Logs = BTreeMap<(&'static str, MemberId), Arc<Mutex<Log>>>;
 
 fn spawn(
-    net: &Net,
+    net: &NetCluster,
     node: u32,
     inc: u32,
     stop: &Arc<AtomicBool>,
@@ -304,7 +189,7 @@ fn spawn(
         .collect()
 }
 
-fn wait_members(net: &Net, node: u32, group: &str, want: usize) {
+fn wait_members(net: &NetCluster, node: u32, group: &str, want: usize) {
     let start = Instant::now();
     let g = GroupName::new(group).unwrap();
     let mut c = None;
@@ -317,11 +202,11 @@ fn wait_members(net: &Net, node: u32, group: &str, want: usize) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("node {node}: group {group} never had {want} members\n{}", net.logs());
+    panic!("node {node}: group {group} never had {want} members\n{}", net.logs_tail(15));
 }
 
 fn three_groups_keep_virtual_synchrony_through_a_kill_a_restart_and_a_partition() {
-    let mut net = Net::new();
+    let mut net = new_net();
     for n in 1..=3 {
         net.start(n);
     }
@@ -348,12 +233,12 @@ fn three_groups_keep_virtual_synchrony_through_a_kill_a_restart_and_a_partition(
     }
     std::thread::sleep(Duration::from_secs(2));
     // Node 3 is cut off, then the partition heals.
-    net.link(3, false);
+    net.link(3, 0, false);
     for g in GROUPS {
         wait_members(&net, 1, g, 2);
     }
     std::thread::sleep(Duration::from_secs(2));
-    net.link(3, true);
+    net.link(3, 0, true);
     for g in GROUPS {
         wait_members(&net, 1, g, 3);
         wait_members(&net, 3, g, 3);
@@ -366,9 +251,11 @@ fn three_groups_keep_virtual_synchrony_through_a_kill_a_restart_and_a_partition(
     let logs: BTreeMap<_, _> =
         logs.into_iter().map(|(k, v)| (k, std::mem::take(&mut *v.lock().unwrap()))).collect();
     match check(&logs) {
-        Ok(total) if total < 1000 => panic!("only {total} deliveries: traffic did not flow\n{}", net.logs()),
+        Ok(total) if total < 1000 => {
+            panic!("only {total} deliveries: traffic did not flow\n{}", net.logs_tail(15))
+        }
         Ok(total) => eprintln!("{total} deliveries checked in {} member logs", logs.len()),
-        Err(e) => panic!("{e}\n{}", net.logs()),
+        Err(e) => panic!("{e}\n{}", net.logs_tail(15)),
     }
 }
 

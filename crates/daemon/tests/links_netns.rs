@@ -10,14 +10,13 @@
 //! - link 0 cut on one node, then on every node, then flapping: no membership change and
 //!   quorate throughout; the callbacks still flow (a clean stop at the end is reported);
 //! - what node 3 receives cut on both links (a one-way cut): one view change on every node,
-//!   then none for 60 s (the 5-minute form is bench/links).
+//!   then none for 60 s (the 5-minute form is bench/links);
+//! - the same one-way cut on a cluster of ONE link (one bridge, `ring0_addr` only).
 //!
 //! Namespaces, nftables tables (they die with the namespace) and processes are removed when
 //! the test ends, pass or fail.
 #![allow(clippy::disallowed_methods)] // a test harness: processes, files, clocks, threads
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,22 +25,13 @@ use quorumd_client::{Model, QuorumClient, QuorumEvent, TrackFlags};
 #[path = "../../../tests/support/prereq.rs"]
 mod prereq;
 
+#[path = "../../../tests/support/netns.rs"]
+mod netns;
+
+use netns::NetCluster;
+
 const BIN: &str = env!("CARGO_BIN_EXE_quorumd");
 const NODES: u32 = 3;
-
-fn sh(args: &[&str]) -> bool {
-    Command::new(args[0])
-        .args(&args[1..])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn must(args: &[&str]) {
-    let out = Command::new(args[0]).args(&args[1..]).output().expect("run command");
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
 
 /// A nodelist callback of one node's tracking client for a ring other than the one it was in
 /// when tracking started: a membership change. (A callback repeating the current ring, as
@@ -55,126 +45,37 @@ struct Change {
 }
 
 struct LinkCluster {
-    tag: String,
-    dir: PathBuf,
-    procs: Vec<(u32, Child)>,
+    net: NetCluster,
     changes: Arc<Mutex<Vec<Change>>>,
 }
 
-impl Drop for LinkCluster {
-    fn drop(&mut self) {
-        for (_, c) in &mut self.procs {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        for n in 1..=NODES {
-            sh(&["ip", "netns", "del", &self.ns(n)]);
-        }
-        sh(&["ip", "netns", "del", &self.ns(0)]);
-        let _ = std::fs::remove_dir_all(&self.dir);
+impl std::ops::Deref for LinkCluster {
+    type Target = NetCluster;
+    fn deref(&self) -> &NetCluster {
+        &self.net
+    }
+}
+
+impl std::ops::DerefMut for LinkCluster {
+    fn deref_mut(&mut self) -> &mut NetCluster {
+        &mut self.net
     }
 }
 
 impl LinkCluster {
-    fn ns(&self, n: u32) -> String {
-        if n == 0 {
-            format!("{}-br", self.tag)
+    /// Creates the namespaces, the bridges (one per link), the veth pairs and the
+    /// configuration: two links (passive, link 0 preferred) or one, the default shape.
+    fn new(name: &str, links: u32) -> LinkCluster {
+        let mut net = NetCluster::new(BIN, &format!("ql{name}"), NODES, links);
+        net.log_level = Some("info");
+        let totem = if links == 2 {
+            "  token: 1000\n  link_mode: passive\n  interface {\n    linknumber: 0\n    knet_link_priority: 2\n  }\n  \
+             interface {\n    linknumber: 1\n    knet_link_priority: 1\n  }\n"
         } else {
-            format!("{}-n{n}", self.tag)
-        }
-    }
-
-    /// The address of node `n` on link `link`; exists only inside this test's namespaces.
-    fn addr(n: u32, link: u32) -> String {
-        format!("10.{}.0.{n}", 213 + link)
-    }
-
-    /// Creates the namespaces, both bridges, two veth pairs per node and the configuration.
-    fn new(name: &str) -> LinkCluster {
-        let tag = format!("ql{}{name}", std::process::id() % 10_000);
-        let dir = std::env::temp_dir().join(format!("quorumd-links-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let c = LinkCluster { tag, dir, procs: Vec::new(), changes: Arc::default() };
-        let br = c.ns(0);
-        must(&["ip", "netns", "add", &br]);
-        for bridge in ["br0", "lk0"] {
-            must(&["ip", "-n", &br, "link", "add", bridge, "type", "bridge"]);
-            must(&["ip", "-n", &br, "link", "set", bridge, "up"]);
-        }
-        for n in 1..=NODES {
-            let ns = c.ns(n);
-            must(&["ip", "netns", "add", &ns]);
-            must(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
-            for (link, (dev, port, bridge)) in [("v", "p", "br0"), ("w", "q", "lk0")].into_iter().enumerate()
-            {
-                let (a, b) = (format!("{dev}{n}"), format!("{port}{n}"));
-                must(&["ip", "-n", &br, "link", "add", &b, "type", "veth", "peer", "name", &a, "netns", &ns]);
-                must(&["ip", "-n", &br, "link", "set", &b, "master", bridge, "up"]);
-                let addr = format!("{}/24", Self::addr(n, link as u32));
-                must(&["ip", "-n", &ns, "addr", "add", &addr, "dev", &a]);
-                must(&["ip", "-n", &ns, "link", "set", &a, "up"]);
-            }
-        }
-        let nodes_conf: String = (1..=NODES)
-            .map(|n| {
-                format!(
-                    "  node {{\n    nodeid: {n}\n    name: n{n}\n    ring0_addr: {}\n    ring1_addr: {}\n  }}\n",
-                    Self::addr(n, 0),
-                    Self::addr(n, 1)
-                )
-            })
-            .collect();
-        let conf = format!(
-            "totem {{\n  version: 2\n  cluster_name: links\n  token: 1000\n  crypto_cipher: none\n  \
-             crypto_hash: none\n  link_mode: passive\n  interface {{\n    linknumber: 0\n    \
-             knet_link_priority: 2\n  }}\n  interface {{\n    linknumber: 1\n    knet_link_priority: 1\n  \
-             }}\n}}\nnodelist {{\n{nodes_conf}}}\nquorum {{\n  provider: corosync_votequorum\n}}\n"
-        );
-        std::fs::write(c.dir.join("corosync.conf"), conf).unwrap();
-        c
-    }
-
-    fn socket(&self, n: u32) -> PathBuf {
-        self.dir.join(format!("n{n}.sock"))
-    }
-
-    fn log(&self, n: u32) -> String {
-        std::fs::read_to_string(self.dir.join(format!("n{n}.log"))).unwrap_or_default()
-    }
-
-    fn start(&mut self, n: u32) {
-        let log = std::fs::File::create(self.dir.join(format!("n{n}.log"))).unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.ns(n), BIN, "--config"])
-            .arg(self.dir.join("corosync.conf"))
-            .arg("--socket")
-            .arg(self.socket(n))
-            .arg("--state-dir")
-            .arg(self.dir.join(format!("state{n}")))
-            .env("QUORUMD_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.procs.push((n, child));
-    }
-
-    /// Takes node `n`'s port on link `link`'s bridge down (`up: false`) or up.
-    fn link(&self, n: u32, link: u32, up: bool) {
-        let port = format!("{}{n}", if link == 0 { "p" } else { "q" });
-        must(&["ip", "-n", &self.ns(0), "link", "set", &port, if up { "up" } else { "down" }]);
-    }
-
-    /// Drops everything node `n` receives on both links (nftables in its namespace).
-    fn cut_incoming(&self, n: u32) {
-        let rules = format!(
-            "table inet links_test {{\n chain c {{\n  type filter hook input priority 0; policy accept;\n  \
-             iifname \"v{n}\" drop\n  iifname \"w{n}\" drop\n }}\n}}\n"
-        );
-        let path = self.dir.join("oneway.nft");
-        std::fs::write(&path, rules).unwrap();
-        must(&["ip", "netns", "exec", &self.ns(n), "nft", "-f", path.to_str().unwrap()]);
+            "  token: 1000\n"
+        };
+        net.write_config("links", totem);
+        LinkCluster { net, changes: Arc::default() }
     }
 
     /// The ring node `n` is in (`rep`, `seq`), from its status.
@@ -182,25 +83,6 @@ impl LinkCluster {
         let c = QuorumClient::connect_with(self.socket(n), Model::V1).expect("client");
         let s = quorumd_proto::status::Status::from_json(&c.status().expect("status")).expect("status JSON");
         (s.ring_rep, s.ring_seq)
-    }
-
-    fn view(&self, n: u32) -> Option<(Vec<u64>, bool)> {
-        let c = QuorumClient::connect_with(self.socket(n), Model::V1).ok()?;
-        let status = c.status().ok()?;
-        let list = status.split("\"members\":[").nth(1)?.split(']').next()?;
-        let members = list.split(',').filter(|s| !s.is_empty()).filter_map(|s| s.parse().ok()).collect();
-        Some((members, c.getquorate().ok()?))
-    }
-
-    fn wait(&self, n: u32, members: &[u64], quorate: bool) {
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(20) {
-            if self.view(n).is_some_and(|(m, q)| m == members && q == quorate) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("node {n}: want {members:?} quorate={quorate}, have {:?}\n{}", self.view(n), self.log(n));
     }
 
     /// Starts every node, waits for the full quorate view, then attaches one tracking client
@@ -269,34 +151,24 @@ fn main() {
     prereq::run(vec![
         prereq::needs(
             "link_0_cut_on_one_node_then_every_node_then_flapping_changes_no_membership",
-            can_run,
+            netns::can_run,
             link_0_cut_on_one_node_then_every_node_then_flapping_changes_no_membership,
         ),
         prereq::needs(
             "a_one_way_cut_changes_the_view_once_then_holds_for_a_minute",
-            can_run_nft,
+            netns::can_run_nft,
             a_one_way_cut_changes_the_view_once_then_holds_for_a_minute,
+        ),
+        prereq::needs(
+            "a_one_way_cut_on_one_link_changes_the_view_once_then_holds_for_a_minute",
+            netns::can_run_nft,
+            a_one_way_cut_on_one_link_changes_the_view_once_then_holds_for_a_minute,
         ),
     ]);
 }
 
-fn can_run() -> Option<String> {
-    prereq::missing(&[
-        (prereq::is_root(), "root"),
-        (sh(&["ip", "netns", "list"]), "iproute2 with network namespaces (ip netns)"),
-    ])
-}
-
-fn can_run_nft() -> Option<String> {
-    prereq::missing(&[
-        (prereq::is_root(), "root"),
-        (sh(&["ip", "netns", "list"]), "iproute2 with network namespaces (ip netns)"),
-        (prereq::has_command("nft"), "nftables (nft)"),
-    ])
-}
-
 fn link_0_cut_on_one_node_then_every_node_then_flapping_changes_no_membership() {
-    let mut c = LinkCluster::new("a");
+    let mut c = LinkCluster::new("a", 2);
     c.up();
     // Link 0 (the preferred one) cut on node 3: longer than the link's ping timeout plus the
     // token, so Totem would have re-formed had it been on link 0 alone.
@@ -324,9 +196,7 @@ fn link_0_cut_on_one_node_then_every_node_then_flapping_changes_no_membership() 
     c.quorate_throughout(Duration::from_secs(2), "after flapping");
     c.assert_no_change("link 0 of node 2 flapping");
     // The callbacks still flow: a clean stop of node 3 is reported to nodes 1 and 2.
-    let (_, mut three) = c.procs.remove(2);
-    sh(&["kill", "-TERM", &three.id().to_string()]);
-    let _ = three.wait();
+    c.stop(3, "TERM");
     c.wait(1, &[1, 2], true);
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
@@ -340,7 +210,19 @@ fn link_0_cut_on_one_node_then_every_node_then_flapping_changes_no_membership() 
 }
 
 fn a_one_way_cut_changes_the_view_once_then_holds_for_a_minute() {
-    let mut c = LinkCluster::new("b");
+    one_way_cut_changes_the_view_once_then_holds(LinkCluster::new("b", 2));
+}
+
+/// The default corosync.conf shape, one `ringN_addr` per node: the single-link partial
+/// connectivity rule (docs/totem.md, "Quiet mode: one link"). Without it the cut-off node
+/// re-forms every ~2 s.
+fn a_one_way_cut_on_one_link_changes_the_view_once_then_holds_for_a_minute() {
+    one_way_cut_changes_the_view_once_then_holds(LinkCluster::new("c", 1));
+}
+
+/// Everything node 3 receives dropped (nftables): one view change on every node ({1,2} and
+/// {3}), then none for 60 s.
+fn one_way_cut_changes_the_view_once_then_holds(mut c: LinkCluster) {
     c.up();
     let cut = Instant::now();
     c.cut_incoming(3);

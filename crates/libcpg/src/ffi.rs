@@ -432,6 +432,9 @@ pub unsafe extern "C" fn cpg_mcast_joined(
             Ok(e) => e,
             Err(e) => return e.raw(),
         };
+        // Deviation from corosync: an unknown guarantee is refused (corosync's library sends
+        // it, and it is delivered as agreed); a send while not joined is NOT_EXIST (corosync's
+        // library does not wait for the daemon's refusal and says CS_OK).
         let Some(guarantee) = u32::try_from(guarantee).ok().and_then(Guarantee::from_raw) else {
             return CsError::InvalidParam.raw();
         };

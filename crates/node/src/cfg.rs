@@ -177,15 +177,45 @@ impl Node {
                         // `remote` at 0), so `corosync-cfgtool -n` prints no "remote".
                         remote: 0,
                         external: 0,
-                        onwire: [1, 1, 1],
+                        // As Debian's corosync 3.1.7 reports every node: built without knet's
+                        // on-wire version call, it leaves these at 0.
+                        onwire: [0, 0, 0],
                         links,
                     };
                     CfgResponse::NodeStatus { error: cs::OK, status }
                 }
             },
             CfgRequest::RingStatus => {
+                // As corosync with knet: per link "<link number> <this node's address>", and
+                // one character per configured node in node id order: 'n' for this node,
+                // else '0' + (enabled | connected << 1 | dynconnected << 2).
                 let mine = self.node_addrs(me).unwrap_or_default();
-                let links = mine.into_iter().map(|a| (a, "OK".to_string())).collect();
+                let mut ids: Vec<u32> = (self.cmap.map.prefix("nodelist.node."))
+                    .filter(|(k, _)| k.ends_with(".nodeid"))
+                    .filter_map(|(_, v)| match v {
+                        CmapValue::U32(id) => Some(*id),
+                        _ => None,
+                    })
+                    .collect();
+                ids.sort_unstable();
+                let st = self.link_status();
+                let links = (st.links.iter().enumerate())
+                    .map(|(i, c)| {
+                        let name = format!("{} {}", c.link.get(), mine.get(i).map_or("", String::as_str));
+                        let status = (ids.iter())
+                            .map(|&id| {
+                                let peer = st.peers.iter().find(|p| p.node.get() == id);
+                                let link = peer.and_then(|p| p.links.iter().find(|l| l.link == c.link));
+                                match link {
+                                    _ if id == me => 'n',
+                                    Some(l) if l.connected => '3',
+                                    _ => '1',
+                                }
+                            })
+                            .collect();
+                        (name, status)
+                    })
+                    .collect();
                 CfgResponse::RingStatus { error: cs::OK, links }
             }
             CfgRequest::TrackStart { .. } => {

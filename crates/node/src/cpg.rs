@@ -102,6 +102,14 @@ impl Node {
         }
     }
 
+    /// How many event bytes the slowest local CPG session that still reads is behind (the
+    /// daemon measures its queues): past a bound every node holds its CPG senders back with
+    /// `CS_ERR_TRY_AGAIN` until the reader catches up (see `quorumd_cpg::Cpg::set_reader_backlog`).
+    pub fn cpg_reader_backlog(&mut self, bytes: usize) {
+        self.cpg.set_reader_backlog(bytes);
+        self.cpg_flush();
+    }
+
     /// The CPG service (for status, the simulator and tests).
     pub fn cpg(&self) -> &Cpg {
         &self.cpg

@@ -72,9 +72,12 @@ pub struct NodeParams {
     /// Test-only broken link behaviour.
     pub link_mutant: Option<LinkMutant>,
     /// Apply the partial-connectivity rule (Totem forms rings only within this node's
-    /// clique, docs/totem.md). `NodeParams::from_config` turns it on when two or more links
-    /// are configured; with one link it is off for now: a booting node would form a ring
-    /// alone before its link comes up, which shifts the ring seqs the scenario files pin.
+    /// clique, docs/totem.md "Partial connectivity"). `NodeParams::from_config` (the daemon,
+    /// configured simulations) turns it on: with two or more links it runs on knet's
+    /// permanent heartbeats, with one link in quiet mode (heartbeats only while Totem changes
+    /// membership or a peer is down, `Links::set_quiet`). Off ([`NodeParams::new`], the
+    /// simulator's default worlds): with one link a dead link is a dead node and a one-way
+    /// cut re-forms again and again, as in corosync.
     pub clique_rule: bool,
     /// Validated votequorum settings; `None` means no quorum provider (`QUORUM_FREE`).
     pub quorum: Option<Settings>,
@@ -277,7 +280,9 @@ impl Node {
         let vq = params.quorum.clone().map(|s| Votequorum::from_settings(s, params.persisted_expected_votes));
         let crypto = params.crypto.map(|c| crypto::NodeCrypto::new(c, params.my_id, params.nodelist.clone()));
         let heartbeats = params.clique_rule || params.links.links.len() > 1;
-        let links = Links::new(
+        let quiet = params.clique_rule && params.links.links.len() == 1;
+        let silence_limit = params.totem.token + params.totem.consensus;
+        let mut links = Links::new(
             params.my_id,
             params.nodelist.clone(),
             params.cluster_id,
@@ -286,6 +291,11 @@ impl Node {
             params.link_mutant,
             now,
         );
+        // A peer silent everywhere is judged unreachable no sooner than Totem would fail it.
+        links.set_silence_limit(silence_limit);
+        if quiet {
+            links.set_quiet(now);
+        }
         let totem = Totem::new(
             TotemParams {
                 my_id: params.my_id,
@@ -383,6 +393,12 @@ impl Node {
     fn take_packet(&mut self, now: Instant, link: LinkId, packet: Packet) -> Result<(), DropReason> {
         let sender = packet.header.sender;
         let known = sender != self.my_id && self.totem.nodelist().contains(sender);
+        if known && self.heartbeats && packet.header.cluster_id == self.totem.cluster_id() {
+            // The peer is there: before Totem judges the packet, so that a peer lost to
+            // silence and heard again (quiet mode) is in the clique when its packet is taken.
+            self.links.heard(now, sender, link);
+            self.link_events(now);
+        }
         let result = match packet.message {
             Message::Ping(_) | Message::Pong(_) => {
                 if packet.header.cluster_id != self.totem.cluster_id() {
@@ -513,19 +529,24 @@ impl Node {
             } else if let Some(t) = self.routed.pop_front() {
                 return Some(t);
             }
-            let (to, packet) = if let Some(hb) = self.links.poll_transmit() {
+            let (to, packet, every_link) = if let Some(hb) = self.links.poll_transmit() {
                 // A heartbeat goes on its own link only.
                 let bytes = wire::encode(&hb.packet);
                 self.emit(vec![hb.to], hb.link, bytes);
                 continue;
             } else {
                 let t = self.totem.poll_transmit()?;
-                (t.to, t.packet)
+                (t.to, t.packet, t.every_link)
             };
             let bytes = wire::encode(&packet);
             let mut by_link: BTreeMap<LinkId, Vec<NodeId>> = BTreeMap::new();
             for dest in to {
-                for link in self.links.route(dest) {
+                // Deviation from corosync: knet's passive mode sends everything over the best
+                // link. The token and retransmissions go over every link: the best link may be the
+                // one that just failed, and waiting for its heartbeats to say so
+                // (ping_timeout) would stall the ring for longer than half the token timeout.
+                let links = if every_link { self.links.route_every(dest) } else { self.links.route(dest) };
+                for link in links {
                     by_link.entry(link).or_default().push(dest);
                 }
             }
@@ -678,6 +699,16 @@ impl Node {
     // -----------------------------------------------------------------------------------------
     // Membership → quorum service
 
+    /// Hands the link layer's clique changes to Totem and its events to the shell.
+    fn link_events(&mut self, now: Instant) {
+        while let Some(ev) = self.links.poll_event() {
+            if let (true, LinkEvent::Clique(clique)) = (self.clique_rule, &ev) {
+                self.totem.set_reachable(now, clique.clone());
+            }
+            self.events.push_back(NodeEvent::Link(ev));
+        }
+    }
+
     /// Feeds Totem's events through the quorum service and forwards them to the shell.
     fn pump(&mut self, now: Instant) {
         if self.links.nodelist() != self.totem.nodelist() {
@@ -685,13 +716,20 @@ impl Node {
             let nodelist = self.totem.nodelist().clone();
             self.links.set_nodelist(now, nodelist);
         }
-        while let Some(ev) = self.links.poll_event() {
-            if let (true, LinkEvent::Clique(clique)) = (self.clique_rule, &ev) {
-                self.totem.set_reachable(now, clique.clone());
-            }
-            self.events.push_back(NodeEvent::Link(ev));
-        }
+        self.link_events(now);
         while let Some(ev) = self.totem.poll_event() {
+            match &ev {
+                TotemEvent::StateChanged { state: State::Gather, .. } if self.heartbeats => {
+                    self.links.suspect_all(now);
+                }
+                TotemEvent::NodesFailed(failed) if self.heartbeats => {
+                    let failed = failed.clone();
+                    self.links.totem_failed(now, &failed);
+                    // A clique change from it reaches Totem before its next join goes out.
+                    self.link_events(now);
+                }
+                _ => {}
+            }
             match &ev {
                 TotemEvent::ConfChange(c) if c.kind == ConfKind::Transitional => {
                     self.service.trans = c.members.clone();

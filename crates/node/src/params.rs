@@ -66,8 +66,9 @@ impl NodeParams {
         }
         let mut p = NodeParams::new(my_id, nodelist, totem_timing(config)?);
         p.links = links_config(config, p.totem.token)?;
-        // Two links or more: heartbeats and the partial-connectivity rule (docs/totem.md).
-        p.clique_rule = p.links.links.len() > 1;
+        // The partial-connectivity rule (docs/totem.md): on knet's heartbeats with two links
+        // or more, in quiet mode with one.
+        p.clique_rule = true;
         p.cluster_id = config.cluster_id();
         p.quorum = quorum_settings(config, my_id)?;
         p.access = access;

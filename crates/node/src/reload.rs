@@ -37,9 +37,10 @@ impl Node {
         self.reload_starting(Some(conn));
     }
 
-    /// A reload is due (asked by `conn`, or by another node's cfg `reload_config`): corosync's
-    /// `config.reload_in_progress` goes to 1 until [`Node::reload_answer`].
-    pub(crate) fn reload_starting(&mut self, conn: Option<ConnId>) {
+    /// A reload is due (asked by `conn`, by another node's cfg `reload_config`, or by the
+    /// shell on SIGHUP with `None`): corosync's `config.reload_in_progress` goes to 1 until
+    /// [`Node::reload_answer`].
+    pub fn reload_starting(&mut self, conn: Option<ConnId>) {
         let m = &mut self.cmap.map;
         let _ = m.delete("config.reload_error_message");
         let _ = m.set("config.totemconfig_reload_in_progress", CmapValue::U8(1));
@@ -174,6 +175,8 @@ impl Node {
         let pos = crate::services::local_node_pos(want.iter().map(|(k, v)| (k, v)), self.my_id.get());
         if let Some(pos) = pos {
             want.push(("nodelist.local_node_pos".into(), CmapValue::U32(pos)));
+            let derived = crate::services::bindnetaddrs(want.iter().map(|(k, v)| (k, v)), pos);
+            want.extend(derived);
         }
         let keep: BTreeSet<&str> = want.iter().map(|(k, _)| k.as_str()).collect();
         let m = &mut self.cmap.map;

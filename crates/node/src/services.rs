@@ -62,6 +62,20 @@ pub(crate) fn local_node_pos<'a>(
         .find_map(|(k, _)| k.strip_prefix("nodelist.node.")?.strip_suffix(".nodeid")?.parse().ok())
 }
 
+/// corosync's `totem.interface.<link>.bindnetaddr` keys, which it derives from the nodelist:
+/// this node's `ring<link>_addr` for every link (`pos` is `nodelist.local_node_pos`).
+pub(crate) fn bindnetaddrs<'a>(
+    keys: impl Iterator<Item = (&'a String, &'a CmapValue)>,
+    pos: u32,
+) -> Vec<(String, CmapValue)> {
+    let mine = format!("nodelist.node.{pos}.ring");
+    keys.filter_map(|(k, v)| {
+        let link: u8 = k.strip_prefix(&mine)?.strip_suffix("_addr")?.parse().ok()?;
+        Some((format!("totem.interface.{link}.bindnetaddr"), v.clone()))
+    })
+    .collect()
+}
+
 fn ms(d: quorumd_proto::Duration) -> CmapValue {
     CmapValue::U32(u32::try_from(d.as_millis()).unwrap_or(u32::MAX))
 }
@@ -88,6 +102,9 @@ impl Node {
         }
         if let Some(pos) = local_node_pos(m.prefix("nodelist.node."), self.my_id.get()) {
             let _ = m.set("nodelist.local_node_pos", CmapValue::U32(pos));
+            for (k, v) in bindnetaddrs(m.prefix("nodelist.node."), pos) {
+                let _ = m.set(&k, v);
+            }
         }
         for uid in &self.access.uids {
             let _ = m.set(&format!("uidgid.config.uid.{uid}"), CmapValue::U8(1));
@@ -544,10 +561,12 @@ impl Node {
                 let error = if s.vq_track.take().is_some() { cs::OK } else { cs::ERR_NOT_EXIST };
                 VqResponse::Result { error }
             }
-            // No quorum device can be configured (quorumd refuses `quorum.device`), so the
-            // qdevice calls answer what corosync answers without one: register, poll and
-            // master_wins are refused (ACCESS: no device may operate), unregister and update
-            // find nothing registered (NOT_EXIST).
+            // No quorum device can be configured (quorumd refuses `quorum.device`): register,
+            // poll and master_wins are refused (ACCESS: no device may operate), unregister and
+            // update find nothing registered (NOT_EXIST). Deviation from corosync: without a
+            // configured device corosync still lets a device register (and then unregister,
+            // with poll and master_wins NOT_EXIST before registering), as its
+            // `qdevice_can_operate` starts true; quorumd has no device votes to give it.
             VqRequest::Qdevice { op, .. } => VqResponse::Result {
                 error: match op {
                     0 | 3 | 4 => cs::ERR_ACCESS,

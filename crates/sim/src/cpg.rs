@@ -60,6 +60,12 @@ pub struct CpgClients {
     checker: CpgChecker,
     /// The last regular configurations each running node installed, newest last.
     installed: BTreeMap<NodeId, Vec<(RingId, Vec<u32>)>>,
+    /// Regular configurations installed by the input being drained (counted by
+    /// [`CpgClients::installed`], taken by [`CpgClients::set_in_change`]).
+    pending: usize,
+    /// How many of the newest `installed` entries the input whose outputs are being handled
+    /// installed.
+    fresh: usize,
     /// Multicasts answered OK, TRY_AGAIN, other.
     pub counts: (u64, u64, u64),
 }
@@ -238,11 +244,14 @@ impl CpgClients {
             l.remove(0);
         }
         l.push((ring, members));
+        self.pending += 1;
     }
 
-    /// See [`CpgChecker::set_in_change`].
+    /// See [`CpgChecker::set_in_change`]; called once the regular configurations of the input
+    /// are known (`installed`) and before its outputs, then with `false` after them.
     pub(crate) fn set_in_change(&mut self, in_change: bool) {
         self.checker.set_in_change(in_change);
+        self.fresh = std::mem::take(&mut self.pending);
     }
 }
 
@@ -331,22 +340,21 @@ impl World {
         }
     }
 
-    /// The rings (with members) a totem confchg of `node` may name now: its quorum service's
-    /// and Totem's current one; in an input where Totem changed configuration, also the
-    /// regular configurations this incarnation installed last.
+    /// The ring (with its members) a totem confchg of `node` may name now: the regular
+    /// configuration the node installed last before the point of Totem's order where CPG's
+    /// sync completed, as in Corosync (cpg.c names `last_sync_ring_id`, the ring its sync
+    /// started in; any configuration change aborts that sync).
     ///
-    /// Not only the current one: CPG completes the sync of ring R when the last joinlist of
-    /// R is delivered, which may be among the old-ring deliveries Totem makes at the change to
-    /// the next ring; its totem confchg then names R, just before the next change.
+    /// That is the newest regular configuration the node installed, or, in an input where it
+    /// installed new ones, also the one it had before that input: the sync of ring R completes
+    /// when R's last joinlist is delivered, which may be among the old ring's deliveries Totem
+    /// makes just before its change to the next ring (Corosync alike: its sync barrier of R may
+    /// be among them, and names R).
     fn cpg_rings(&self, node: NodeId) -> Vec<(RingId, Vec<u32>)> {
-        let Some(n) = self.node(node) else { return Vec::new() };
-        let ids = |m: &quorumd_proto::MemberList| m.iter().map(NodeId::get).collect::<Vec<u32>>();
-        let (qr, qm) = n.quorum_view();
-        let mut v = vec![(qr, ids(qm)), (n.ring_id(), ids(n.members()))];
-        if self.cpg_clients().checker.in_change() {
-            v.extend(self.cpg_clients().installed.get(&node).into_iter().flatten().cloned());
-        }
-        v
+        let c = self.cpg_clients();
+        let Some(l) = c.installed.get(&node) else { return Vec::new() };
+        let keep = if c.checker.in_change() { c.fresh + 1 } else { 1 };
+        l[l.len().saturating_sub(keep)..].to_vec()
     }
 
     /// The end of a converged run: every surviving sender got its messages back and every
@@ -359,8 +367,18 @@ impl World {
             .filter(|s| self.status(s.node) == Some(Status::Running))
             .map(|s| s.pid)
             .collect();
+        let quorum: BTreeMap<u32, (RingId, Vec<u32>)> = self
+            .with_status(Status::Running)
+            .into_iter()
+            .filter_map(|n| {
+                // Without a quorum provider there is no quorum notification to compare with.
+                let node = self.node(n).filter(|node| node.quorum_state().is_some())?;
+                let (ring, members) = node.quorum_view();
+                Some((n.get(), (ring, members.iter().map(NodeId::get).collect())))
+            })
+            .collect();
         let now = self.now();
-        if let Err(v) = self.cpg_clients().checker.at_end(now, &live) {
+        if let Err(v) = self.cpg_clients().checker.at_end(now, &live, &quorum) {
             self.record_violation(v);
         }
     }

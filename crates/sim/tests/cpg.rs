@@ -58,3 +58,45 @@ fn every_cpg_mutant_is_caught_by_the_cpg_checker() {
     // The mutants are on: a CPG mutant without CPG clients would be vacuous.
     assert!(AnyMutant::Cpg(CpgMutant::DropSelfDelivery).apply(&FuzzOptions::default()).cpg);
 }
+
+/// A node restarted from a wiped state directory, or from an older copy of it, while the
+/// others' CPG clients keep sending: the seeds of 1..=80 where such a restart follows CPG
+/// traffic and the restarted node then serves CPG clients of its own keep virtual synchrony,
+/// the ring-id rules and converge. Each kind of state loss must occur at least once.
+#[test]
+fn cpg_traffic_across_restarts_with_a_wiped_or_older_state_directory() {
+    let opts = FuzzOptions { nodes: (3, 5), log: true, ..opts() };
+    let mut seen = [0usize; 2];
+    for seed in 1..=80 {
+        let o = run_seed(seed, &opts);
+        assert!(
+            o.violations.is_empty() && o.unconverged.is_none(),
+            "seed {seed}: {:?} {:?}\n  reproduce: {}",
+            o.violations,
+            o.unconverged,
+            repro_command(seed, o.nodes, &opts)
+        );
+        let Some(first_open) = o.log.iter().position(|l| l.contains("opens and joins")) else { continue };
+        for (i, line) in o.log.iter().enumerate().skip(first_open) {
+            let kind = if line.contains("with its state dir wiped") {
+                0
+            } else if line.contains("from the state copy") {
+                1
+            } else {
+                continue;
+            };
+            // "fault: start N ...": N serves CPG clients again afterwards.
+            let Some(node) = line.split("fault: start ").nth(1).and_then(|r| r.split(' ').next()) else {
+                continue;
+            };
+            let serves = format!("cpg: node {node} process");
+            if o.log[i..].iter().any(|l| l.contains(&serves) && l.contains("opens and joins")) {
+                seen[kind] += 1;
+            }
+        }
+        if seen.iter().all(|n| *n >= 2) {
+            break;
+        }
+    }
+    assert!(seen.iter().all(|n| *n >= 1), "wiped, older restarts under CPG traffic: {seen:?}");
+}

@@ -40,7 +40,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("sim", &["quorumd-node", "quorumd-config", "quorumd-proto", "quorumd-totem", "quorumd-votequorum"]),
     ("client", &["quorumd-proto"]),
-    ("capi", &["quorumd-client", "quorumd-proto"]),
+    ("capi", &["quorumd-client", "quorumd-cabi", "quorumd-proto"]),
     // The drop-in C libraries: thin packages over the shared C-ABI crate.
     ("cabi", &["quorumd-client", "quorumd-proto"]),
     ("libcmap", &["quorumd-cabi"]),

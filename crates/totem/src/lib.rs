@@ -148,6 +148,12 @@ pub struct Transmit {
     pub to: Vec<NodeId>,
     /// What to send.
     pub packet: Packet,
+    /// Send over every link, not only the best one: the token (and the commit token) at each
+    /// hop, and every retransmission (the token again after `token_retransmit`, a message a
+    /// member asked for again). One lost token costs the whole ring `token_retransmit` per
+    /// hop, so the token must not depend on the best link still working while its
+    /// heartbeats have not yet said it failed; receivers drop the copies (`token_seq`, `seq`).
+    pub every_link: bool,
 }
 
 /// Which half of a configuration change (EVS: transitional first, then regular).

@@ -314,6 +314,13 @@ struct PeerLink {
     /// Pongs counted towards `pong_count` while down.
     pongs: u32,
     last_pong: Option<Instant>,
+    /// Quiet mode: since when a probe of this link waits for a pong (`None`: not probing).
+    probe_from: Option<Instant>,
+    /// The first datagram from the peer (on any link) while a ping on this link waited for
+    /// its pong: from then on the peer is heard but does not answer here.
+    heard_unanswered: Option<Instant>,
+    /// When the last ping on this link went to the peer.
+    last_ping: Option<Instant>,
     latency: Option<Duration>,
     last_change: Option<Instant>,
     counters: LinkCounters,
@@ -332,6 +339,13 @@ struct Peer {
     rr: usize,
     /// The peer's boot incarnation, from its heartbeats.
     incarnation: Option<u64>,
+    /// When anything (Totem or heartbeat, any link) last arrived from the peer.
+    heard_at: Option<Instant>,
+    /// The peer was lost because it fell silent (crash, stall, cut both ways), not while it
+    /// was heard: in quiet mode hearing it again admits it again at once.
+    lost_silent: bool,
+    /// Its last link went down while it was heard but did not answer (partial connectivity).
+    lost_heard: bool,
 }
 
 impl Peer {
@@ -343,6 +357,9 @@ impl Peer {
             reachable_since: None,
             rr: 0,
             incarnation: None,
+            heard_at: None,
+            lost_silent: false,
+            lost_heard: false,
         }
     }
     fn reachable(&self) -> bool {
@@ -394,6 +411,16 @@ pub struct Links {
     /// Sent pings not yet answered are recognised by seq: at most this many back.
     readmit_hold: Duration,
     clique: MemberList,
+    /// A clique that loses members only because rows grew (a peer admitted here before the
+    /// others): applied at this deadline unless the others' rows catch up first.
+    pending_shrink: Option<Instant>,
+    /// Quiet mode (one link): no heartbeat while Totem runs; see [`Links::set_quiet`].
+    quiet: bool,
+    /// A peer silent on every link is judged unreachable only after this long (or when
+    /// Totem fails it); see [`Links::set_silence_limit`].
+    silence_limit: Duration,
+    /// When `handle_timeout` last ran (deadlines already passed are not reported again).
+    checked_at: Instant,
     out: VecDeque<HeartbeatTransmit>,
     events: VecDeque<LinkEvent>,
     /// Test-only broken behaviour.
@@ -439,6 +466,35 @@ pub const READMIT_HOLD_TIMEOUTS: u64 = 4;
 /// and not held against the peers (see `Links::forgive_own_stall`).
 pub const STALL_SLACK: Duration = Duration::from_millis(50);
 
+/// Quiet mode: the shortest gap between two pings that traffic from a peer whose link is
+/// down triggers (a burst of datagrams makes one ping, not one each).
+pub const HEARD_PING_GAP: Duration = Duration::from_millis(10);
+
+/// Whether a link to a peer is watched by heartbeats: always, except in quiet mode, where
+/// only a link that is down, probed, or to a peer whose re-admission is held is.
+fn watched(quiet: bool, admitted: bool, pl: &PeerLink) -> bool {
+    !quiet || pl.probe_from.is_some() || !pl.connected || !admitted
+}
+
+/// Takes a link to a peer down.
+fn link_down(pl: &mut PeerLink, now: Instant) {
+    pl.connected = false;
+    pl.pongs = 0;
+    pl.probe_from = None;
+    pl.last_change = Some(now);
+    pl.counters.down += 1;
+}
+
+impl Peer {
+    /// Quiet mode: presumed connected on every link and admitted, until shown otherwise.
+    fn presume(&mut self, ids: &[LinkId]) {
+        for l in ids {
+            self.links[l.index()].connected = true;
+        }
+        self.admitted = true;
+    }
+}
+
 impl Links {
     /// A link layer for `me` among `nodelist`, starting at `now` (pings go out at once).
     /// `incarnation` is this boot's (Totem's), told to peers in every heartbeat.
@@ -459,6 +515,7 @@ impl Links {
             config.max_ping_timeout().as_micros().saturating_mul(READMIT_HOLD_TIMEOUTS),
         );
         let peers = nodelist.iter().filter(|n| *n != me).map(|n| (n, Peer::new())).collect();
+        let silence_limit = config.max_ping_timeout();
         let mut links = Links {
             me,
             cluster_id,
@@ -472,6 +529,10 @@ impl Links {
             ping_seq: 0,
             readmit_hold,
             clique: MemberList::new(),
+            pending_shrink: None,
+            quiet: false,
+            silence_limit,
+            checked_at: now,
             out: VecDeque::new(),
             events: VecDeque::new(),
             mutant,
@@ -498,12 +559,56 @@ impl Links {
     /// The configured nodes changed (a reload): peers no longer listed are forgotten.
     pub fn set_nodelist(&mut self, now: Instant, nodelist: MemberList) {
         self.peers.retain(|n, _| nodelist.contains(*n));
+        let (quiet, ids): (bool, Vec<LinkId>) = (self.quiet, self.config.ids().collect());
         for n in nodelist.iter().filter(|n| *n != self.me) {
-            self.peers.entry(n).or_insert_with(Peer::new);
+            self.peers.entry(n).or_insert_with(|| {
+                let mut p = Peer::new();
+                if quiet {
+                    p.presume(&ids);
+                }
+                p
+            });
         }
         self.rows.retain(|n, _| nodelist.contains(*n));
         self.nodelist = nodelist;
-        self.row_changed(now);
+        self.row_changed(now, false);
+    }
+
+    /// Quiet mode, for a cluster of one link: no heartbeat flows while Totem's own traffic
+    /// shows that the peers are there. Every peer starts presumed connected and admitted, and
+    /// a row not heard yet is presumed to admit everyone, so a boot forms exactly as it would
+    /// without a link layer. Heartbeats flow only while a peer is in doubt: a probe of every
+    /// presumed link when Totem starts a membership change ([`Links::suspect_all`]), and
+    /// every ping interval to a peer whose link is down or whose re-admission is held; rows
+    /// are pushed (and relayed, once per new version) when they change. A peer is judged
+    /// down when Totem fails it while its probe waits ([`Links::totem_failed`]), when it is
+    /// heard but does not answer for `ping_timeout`, or when it has been silent for the
+    /// silence limit; one lost to silence is admitted again as soon as it is heard.
+    ///
+    /// Deviation from corosync: with one link, knet pings every peer all the time and its
+    /// link state does not change the membership; here heartbeats flow only while Totem is
+    /// changing membership or a peer is down, and they feed the partial-connectivity rule.
+    pub fn set_quiet(&mut self, now: Instant) {
+        self.quiet = true;
+        self.next_ping = [None; LINKS_MAX];
+        let ids: Vec<LinkId> = self.config.ids().collect();
+        for p in self.peers.values_mut() {
+            p.presume(&ids);
+        }
+        self.recompute(now, false, false);
+    }
+
+    /// How long a peer silent on every link may stay reachable when Totem has not failed it
+    /// (the node sets Totem's `token + consensus`: a stall of the peer Totem would survive
+    /// does not take its links down). A link whose peer is still heard on another link, or
+    /// heard without answering, is judged on `ping_timeout` alone.
+    pub fn set_silence_limit(&mut self, limit: Duration) {
+        self.silence_limit = limit.max(self.config.max_ping_timeout());
+    }
+
+    /// Whether the link layer runs in quiet mode ([`Links::set_quiet`]).
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
     }
 
     // -----------------------------------------------------------------------------------------
@@ -517,6 +622,101 @@ impl Links {
                 pl.counters.dropped += 1;
             }
         }
+    }
+
+    /// A datagram (any type, before it is judged) from the configured peer `from` arrived on
+    /// `link`: the peer is there. Silence is measured from here. In quiet mode a peer lost to
+    /// silence is presumed connected again (and probed), and a link that is down is pinged
+    /// at once.
+    pub fn heard(&mut self, now: Instant, from: NodeId, link: LinkId) {
+        let quiet = self.quiet;
+        let known_link = self.config.get(link).is_some();
+        let Some(p) = self.peers.get_mut(&from) else { return };
+        p.heard_at = Some(now);
+        for pl in &mut p.links {
+            // Heard while a ping of ours waits for its pong: from now on the peer talks to us
+            // without answering. (What it sent before our ping, e.g. just before it stalled,
+            // proves nothing.)
+            let outstanding = pl.last_ping.is_some_and(|s| pl.last_pong.is_none_or(|r| s > r));
+            if outstanding && pl.heard_unanswered.is_none() {
+                pl.heard_unanswered = Some(now);
+            }
+        }
+        if !quiet || !known_link || p.links[link.index()].connected {
+            return;
+        }
+        if p.lost_silent {
+            p.lost_silent = false;
+            let pl = &mut p.links[link.index()];
+            pl.connected = true;
+            pl.pongs = 0;
+            pl.last_change = Some(now);
+            pl.counters.up += 1;
+            pl.probe_from = Some(now);
+            self.events.push_back(LinkEvent::Changed { peer: from, link, connected: true });
+            self.reachability_changed(now, from);
+            self.ping_one(now, from, link);
+        } else if p.links[link.index()].last_ping.is_none_or(|t| now.saturating_since(t) >= HEARD_PING_GAP) {
+            self.ping_one(now, from, link);
+        }
+        self.schedule_pings(now);
+    }
+
+    /// Totem started a membership change: in quiet mode every link presumed up is probed
+    /// (pinged now, then every ping interval until a pong comes back).
+    pub fn suspect_all(&mut self, now: Instant) {
+        if !self.quiet {
+            return;
+        }
+        let ids: Vec<LinkId> = self.config.ids().collect();
+        let peers: Vec<NodeId> = self.peers.keys().copied().collect();
+        for n in peers {
+            for &l in &ids {
+                let Some(pl) = self.peers.get_mut(&n).map(|p| &mut p.links[l.index()]) else { continue };
+                if pl.connected && pl.probe_from.is_none() {
+                    pl.probe_from = Some(now);
+                    pl.heard_unanswered = None;
+                    self.ping_one(now, n, l);
+                }
+            }
+        }
+        self.schedule_pings(now);
+    }
+
+    /// Totem failed `nodes` for silence in a membership change. A link to one of them that
+    /// waits for a pong (quiet mode: its probe is unanswered; otherwise: its last pong is
+    /// older than `ping_timeout`) goes down now: Totem has judged the silence, and the link
+    /// layer neither waits longer nor judged sooner.
+    pub fn totem_failed(&mut self, now: Instant, nodes: &MemberList) {
+        let quiet = self.quiet;
+        let mut changed = Vec::new();
+        for n in nodes.iter() {
+            let Some(p) = self.peers.get_mut(&n) else { continue };
+            let mut down = false;
+            let mut heard = false;
+            for cfg in &self.config.links {
+                let pl = &mut p.links[cfg.link.index()];
+                let waiting = if quiet {
+                    pl.probe_from.is_some()
+                } else {
+                    pl.last_pong.is_none_or(|at| now.saturating_since(at) > cfg.ping_timeout)
+                };
+                if pl.connected && waiting {
+                    heard |= pl.heard_unanswered.is_some();
+                    link_down(pl, now);
+                    self.events.push_back(LinkEvent::Changed { peer: n, link: cfg.link, connected: false });
+                    down = true;
+                }
+            }
+            if down {
+                p.lost_heard = heard;
+                changed.push(n);
+            }
+        }
+        for n in changed {
+            self.reachability_changed(now, n);
+        }
+        self.schedule_pings(now);
     }
 
     /// A ping or pong from `from` (already checked: our cluster, a configured peer, not us)
@@ -560,10 +760,15 @@ impl Links {
             }
             pl.latency = Some(now.saturating_since(sent));
             pl.last_pong = Some(now);
-            if !pl.connected {
+            pl.heard_unanswered = None;
+            if pl.connected {
+                // A probe is answered.
+                pl.probe_from = None;
+            } else {
                 pl.pongs += 1;
                 if pl.pongs >= cfg.pong_count {
                     pl.connected = true;
+                    pl.probe_from = None;
                     pl.pongs = 0;
                     pl.last_change = Some(now);
                     pl.counters.up += 1;
@@ -602,31 +807,66 @@ impl Links {
     /// Timers: pings to send, overdue pongs, held re-admissions.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.forgive_own_stall(now);
+        self.checked_at = now;
         let ids: Vec<LinkId> = self.config.ids().collect();
+        let (quiet, silence_limit) = (self.quiet, self.silence_limit);
         // Overdue pongs first, so that the pings below carry the new row.
         let mut changed = Vec::new();
         for (&n, peer) in &mut self.peers {
-            for &l in &ids {
+            let fresh: Vec<bool> = ids
+                .iter()
+                .map(|l| {
+                    let pl = &peer.links[l.index()];
+                    let timeout = self.config.get(*l).map_or(Duration::ZERO, |c| c.ping_timeout);
+                    pl.connected && pl.last_pong.is_some_and(|at| now.saturating_since(at) <= timeout)
+                })
+                .collect();
+            let (admitted, heard_at) = (peer.admitted, peer.heard_at);
+            let mut heard_unanswered = false;
+            let mut down = false;
+            for (i, &l) in ids.iter().enumerate() {
                 let Some(cfg) = self.config.get(l) else { continue };
                 let pl = &mut peer.links[l.index()];
-                let overdue = pl.last_pong.is_none_or(|at| now.saturating_since(at) > cfg.ping_timeout);
+                if !watched(quiet, admitted, pl) {
+                    continue;
+                }
+                let since = if quiet { pl.last_pong.max(pl.probe_from) } else { pl.last_pong };
+                let overdue = since.is_none_or(|at| now.saturating_since(at) > cfg.ping_timeout);
                 if !overdue {
                     continue;
                 }
                 pl.pongs = 0;
-                if pl.connected {
-                    pl.connected = false;
-                    pl.last_change = Some(now);
-                    pl.counters.down += 1;
-                    self.events.push_back(LinkEvent::Changed { peer: n, link: l, connected: false });
-                    changed.push(n);
+                if !pl.connected {
+                    continue;
                 }
+                // Judged down: when the peer still answers on another link (knet's failover),
+                // when it is heard but does not answer here (partial connectivity), or when it
+                // has been silent everywhere for the silence limit (a stall Totem would not
+                // survive either; Totem failing it is handled by `totem_failed`).
+                let other_fresh = fresh.iter().enumerate().any(|(j, f)| *f && j != i);
+                let unanswered =
+                    pl.heard_unanswered.is_some_and(|h| now.saturating_since(h) > cfg.ping_timeout);
+                let silent = heard_at.map_or(!quiet, |h| now.saturating_since(h) >= silence_limit);
+                if other_fresh || unanswered || silent {
+                    heard_unanswered |= unanswered;
+                    link_down(pl, now);
+                    self.events.push_back(LinkEvent::Changed { peer: n, link: l, connected: false });
+                    down = true;
+                }
+            }
+            if down {
+                peer.lost_heard = heard_unanswered;
+                changed.push(n);
             }
         }
         for n in changed {
             self.reachability_changed(now, n);
         }
         self.admit_held(now);
+        if self.pending_shrink.is_some_and(|at| at <= now) {
+            self.pending_shrink = None;
+            self.recompute(now, false, false);
+        }
         for l in ids {
             let Some(at) = self.next_ping[l.index()] else { continue };
             if at > now {
@@ -634,6 +874,7 @@ impl Links {
             }
             self.ping_all(now, l);
         }
+        self.schedule_pings(now);
     }
 
     /// Silence is judged on an on-time clock, as Totem judges it: when this node itself ran
@@ -649,11 +890,17 @@ impl Links {
         if late <= STALL_SLACK {
             return;
         }
+        let shift = |at: &mut Option<Instant>| {
+            if let Some(t) = *at {
+                *at = Some((t + late).min(now));
+            }
+        };
         for peer in self.peers.values_mut() {
+            shift(&mut peer.heard_at);
             for pl in &mut peer.links {
-                if let Some(at) = pl.last_pong {
-                    pl.last_pong = Some((at + late).min(now));
-                }
+                shift(&mut pl.last_pong);
+                shift(&mut pl.probe_from);
+                shift(&mut pl.heard_unanswered);
             }
         }
     }
@@ -666,13 +913,24 @@ impl Links {
         for peer in self.peers.values() {
             for cfg in &self.config.links {
                 let pl = &peer.links[cfg.link.index()];
-                if let (true, Some(at)) = (pl.connected, pl.last_pong) {
-                    consider(at + cfg.ping_timeout + Duration::from_micros(1));
+                if !pl.connected || !watched(self.quiet, peer.admitted, pl) {
+                    continue;
+                }
+                let since = if self.quiet { pl.last_pong.max(pl.probe_from) } else { pl.last_pong };
+                // A link overdue but kept up (its peer silent, not for long enough yet) is
+                // judged again at the next ping, not in a loop.
+                if let Some(at) = since.map(|at| at + cfg.ping_timeout + Duration::from_micros(1)) {
+                    if at > self.checked_at {
+                        consider(at);
+                    }
                 }
             }
             if let (false, Some(since)) = (peer.admitted, peer.reachable_since) {
                 consider(since + self.readmit_hold);
             }
+        }
+        if let Some(at) = self.pending_shrink {
+            consider(at);
         }
         next
     }
@@ -721,6 +979,22 @@ impl Links {
         chosen
     }
 
+    /// Every configured link to `peer` (counted as sent on each): where a retransmission
+    /// goes, so that it does not depend on the best link still working. Receivers drop the
+    /// duplicates as they do in `active` mode. With one link this is [`Links::route`].
+    pub fn route_every(&mut self, peer: NodeId) -> Vec<LinkId> {
+        if self.config.links.len() < 2 {
+            return self.route(peer);
+        }
+        let chosen: Vec<LinkId> = self.config.ids().collect();
+        if let Some(p) = self.peers.get_mut(&peer) {
+            for l in &chosen {
+                p.links[l.index()].counters.sent += 1;
+            }
+        }
+        chosen
+    }
+
     /// A snapshot for observers.
     pub fn status(&self) -> LinksStatus {
         let peers = self
@@ -728,7 +1002,8 @@ impl Links {
             .iter()
             .map(|(&node, p)| PeerLinks {
                 node,
-                reachable: p.reachable(),
+                // Quiet mode: a presumed link is shown connected once the peer was heard.
+                reachable: p.reachable() && (!self.quiet || p.heard_at.is_some()),
                 admitted: p.admitted,
                 links: self
                     .config
@@ -738,7 +1013,7 @@ impl Links {
                         let pl = &p.links[c.link.index()];
                         LinkStatus {
                             link: c.link,
-                            connected: pl.connected,
+                            connected: pl.connected && (!self.quiet || p.heard_at.is_some()),
                             latency: pl.latency,
                             last_change: pl.last_change,
                             counters: pl.counters,
@@ -761,6 +1036,9 @@ impl Links {
 
     fn push(&mut self, to: NodeId, link: LinkId, message: Message) {
         let header = Header { cluster_id: self.cluster_id, sender: self.me, ring_id: RingId::ZERO };
+        if let (Some(p), Message::Ping(hb)) = (self.peers.get_mut(&to), &message) {
+            p.links[link.index()].last_ping = Some(Instant::from_micros(hb.stamp));
+        }
         if let Some(p) = self.peers.get_mut(&to) {
             p.links[link.index()].counters.sent += 1;
         }
@@ -772,7 +1050,13 @@ impl Links {
         self.next_ping[link.index()] = Some(now + cfg.ping_interval);
         self.ping_seq += 1;
         let rows = self.rows_to_send();
-        let peers: Vec<NodeId> = self.peers.keys().copied().collect();
+        let quiet = self.quiet;
+        let peers: Vec<NodeId> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| watched(quiet, p.admitted, &p.links[link.index()]))
+            .map(|(n, _)| *n)
+            .collect();
         for to in peers {
             let (seq, stamp, incarnation) = (self.ping_seq, now.as_micros(), self.incarnation);
             let hb = Heartbeat { link, seq, stamp, incarnation, rows: rows.clone() };
@@ -787,11 +1071,38 @@ impl Links {
         self.push(to, link, Message::Ping(Heartbeat { link, seq, stamp, incarnation, rows }));
     }
 
-    /// Sends a ping round on every link now (this node's row changed: tell everyone).
+    /// Sends a ping round on every link now (this node's row changed: tell everyone). In
+    /// quiet mode one ping to every peer, without starting periodic pings.
     fn ping_now(&mut self, now: Instant) {
         let ids: Vec<LinkId> = self.config.ids().collect();
+        if self.quiet {
+            let peers: Vec<NodeId> = self.peers.keys().copied().collect();
+            for l in ids {
+                for &n in &peers {
+                    self.ping_one(now, n, l);
+                }
+            }
+            return;
+        }
         for l in ids {
             self.ping_all(now, l);
+        }
+    }
+
+    /// Quiet mode: starts the periodic pings of a link as soon as a peer on it is watched
+    /// (down, probed or held), and stops them when none is.
+    fn schedule_pings(&mut self, now: Instant) {
+        if !self.quiet {
+            return;
+        }
+        for cfg in &self.config.links {
+            let i = cfg.link.index();
+            let any = self.peers.values().any(|p| watched(true, p.admitted, &p.links[i]));
+            match (any, self.next_ping[i]) {
+                (true, None) => self.next_ping[i] = Some(now + cfg.ping_interval),
+                (false, Some(_)) => self.next_ping[i] = None,
+                _ => {}
+            }
         }
     }
 
@@ -821,15 +1132,14 @@ impl Links {
     fn merge_rows(&mut self, now: Instant, rows: &[ConnRow]) {
         let mut changed = false;
         let mut bumped = false;
+        let mut removal = false;
         for row in rows {
             if row.node == self.me {
-                // A row of an earlier boot of ours: publish above it, at once. Our own row
-                // relayed back by a peer (same version, same peers) is not one: bumping on it
-                // made every relay of it a new version, pinged at once, relayed back again —
-                // a heartbeat storm at the speed of the network.
-                let earlier = row.version > self.my_version
-                    || (row.version == self.my_version && row.peers != self.my_row().peers);
-                if earlier {
+                // A row of an earlier boot of ours: publish above it, at once. (Our current
+                // row relayed back to us is no news: bumping on it made every relay answer a
+                // relay, a storm of heartbeats.)
+                let ours = row.version == self.my_version && row.peers == self.my_row().peers;
+                if row.version >= self.my_version && !ours {
                     self.my_version = row.version + 1;
                     bumped = true;
                 }
@@ -840,13 +1150,18 @@ impl Links {
             }
             let newer = self.rows.get(&row.node).is_none_or(|old| row.version > old.version);
             if newer {
+                let old = self.rows.get(&row.node).map(|r| r.peers.clone());
+                let old = old.or_else(|| self.quiet.then(|| self.presumed_row(row.node)));
+                removal |= old.as_ref().is_some_and(|o| o.iter().any(|n| !row.peers.contains(n)));
                 let same = self.rows.get(&row.node).is_some_and(|old| old.peers == row.peers);
                 self.rows.insert(row.node, row.clone());
                 changed |= !same;
             }
         }
         if changed || bumped {
-            self.recompute(now, bumped);
+            // Quiet mode has no periodic pings to carry a new row on: it is relayed at once
+            // (each node relays each new row once).
+            self.recompute(now, bumped || (self.quiet && changed), !removal);
         }
     }
 
@@ -871,12 +1186,16 @@ impl Links {
             p.reachable_since = None;
             if p.admitted {
                 p.admitted = false;
-                p.lost_once = true;
+                // Only a peer lost while it was heard (partial connectivity, a flapping
+                // link) waits for the hold; one that fell silent (crash, stall, both
+                // directions cut) is taken back as soon as it answers, as Totem would.
+                p.lost_once = p.lost_heard;
+                p.lost_silent = !p.lost_heard;
                 row_changed = true;
             }
         }
         if row_changed {
-            self.row_changed(now);
+            self.row_changed(now, reachable);
         }
     }
 
@@ -893,18 +1212,34 @@ impl Links {
             }
         }
         if changed {
-            self.row_changed(now);
+            self.row_changed(now, true);
         }
     }
 
-    fn row_changed(&mut self, now: Instant) {
+    /// This node's row changed (`growth`: only by admitting peers).
+    fn row_changed(&mut self, now: Instant, growth: bool) {
         self.my_version += 1;
-        self.recompute(now, true);
+        self.recompute(now, true, growth);
     }
 
-    fn recompute(&mut self, now: Instant, tell: bool) {
+    /// Recomputes the clique after a row changed (`growth`: rows only gained peers). A clique
+    /// that loses members only because rows grew is transient: a peer admitted here before
+    /// the others admitted it too makes a clique with it tie with, and win over, the one the
+    /// ring already has. Such a change waits one ping interval for the others' rows (they
+    /// travel within a round trip) and is applied then if it still holds.
+    fn recompute(&mut self, now: Instant, tell: bool, growth: bool) {
         let clique = self.compute_clique();
-        if clique != self.clique {
+        let loses = self.clique.iter().any(|n| !clique.contains(n));
+        if clique == self.clique {
+            self.pending_shrink = None;
+        } else if loses && growth && !self.clique.is_empty() {
+            if self.pending_shrink.is_none() {
+                let settle =
+                    self.config.links.iter().map(|l| l.ping_interval).max().unwrap_or(Duration::ZERO);
+                self.pending_shrink = Some(now + settle);
+            }
+        } else {
+            self.pending_shrink = None;
             self.clique = clique.clone();
             self.events.push_back(LinkEvent::Clique(clique));
         }
@@ -913,13 +1248,27 @@ impl Links {
         }
     }
 
+    /// Quiet mode: the row presumed for a node not heard yet (it admits everyone).
+    fn presumed_row(&self, node: NodeId) -> MemberList {
+        self.nodelist.minus(&MemberList::single(node))
+    }
+
     fn compute_clique(&self) -> MemberList {
         let mine = self.my_row();
+        let presumed: BTreeMap<NodeId, MemberList> = if self.quiet {
+            self.nodelist
+                .iter()
+                .filter(|n| *n != self.me && !self.rows.contains_key(n))
+                .map(|n| (n, self.presumed_row(n)))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
         let rows = |n: NodeId| -> Option<&MemberList> {
             if n == self.me {
                 Some(&mine.peers)
             } else {
-                self.rows.get(&n).map(|r| &r.peers)
+                self.rows.get(&n).map(|r| &r.peers).or_else(|| presumed.get(&n))
             }
         };
         let nodes: Vec<NodeId> = self.nodelist.iter().collect();
@@ -1096,6 +1445,7 @@ mod tests {
                 let lost = cut.contains(&(src.me.get(), dst.me.get(), u32::from(t.link.get())));
                 if !lost {
                     let from = t.packet.header.sender;
+                    dst.heard(now, from, t.link);
                     dst.handle_heartbeat(now, t.link, from, t.packet.message).unwrap();
                 }
             }

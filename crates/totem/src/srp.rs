@@ -557,7 +557,11 @@ impl Totem {
         }
     }
 
-    fn send(&mut self, mut to: Vec<NodeId>, message: Message) {
+    fn send(&mut self, to: Vec<NodeId>, message: Message) {
+        self.send_marked(to, message, false);
+    }
+
+    fn send_marked(&mut self, mut to: Vec<NodeId>, message: Message, every_link: bool) {
         if let Some(r) = &self.reachable {
             to.retain(|n| r.contains(*n));
         }
@@ -565,7 +569,7 @@ impl Totem {
             return;
         }
         let packet = Packet { header: self.header(), message };
-        self.transmits.push_back(Transmit { to, packet });
+        self.transmits.push_back(Transmit { to, packet, every_link });
     }
 
     fn send_to_others(&mut self, message: Message) {
@@ -1584,7 +1588,8 @@ impl Totem {
                     self.stats.mcast_retransmits += 1;
                     let mcast =
                         Mcast { seq, origin: m.origin, encapsulated: m.encapsulated, payload: m.payload };
-                    self.send_to_ring(members, Message::Mcast(mcast));
+                    let to: Vec<NodeId> = members.iter().filter(|n| *n != self.my_id).collect();
+                    self.send_marked(to, Message::Mcast(mcast), true);
                 }
                 None => still_missing.push(seq),
             }
@@ -1707,7 +1712,7 @@ impl Totem {
         }
         let next = self.next_in(members);
         let packet = Packet { header: self.header(), message };
-        self.transmits.push_back(Transmit { to: vec![next], packet: packet.clone() });
+        self.transmits.push_back(Transmit { to: vec![next], packet: packet.clone(), every_link: true });
         self.last_forward = Some((next, packet));
         self.timers.arm(Timer::TokenRetransmit, now + self.cfg.token_retransmit);
     }
@@ -1739,7 +1744,7 @@ impl Totem {
             Timer::TokenRetransmit => {
                 if let Some((to, packet)) = self.last_forward.clone() {
                     self.stats.token_retransmits += 1;
-                    self.transmits.push_back(Transmit { to: vec![to], packet });
+                    self.transmits.push_back(Transmit { to: vec![to], packet, every_link: true });
                     self.timers.arm(Timer::TokenRetransmit, now + self.cfg.token_retransmit);
                 }
             }

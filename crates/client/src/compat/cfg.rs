@@ -3,11 +3,10 @@
 //! `kill_node`, and the `reload_cnfig` spelling it exports), so a port is one `use` line.
 #![forbid(unsafe_code)]
 
-use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use super::{dispatch_events, Sessions};
 pub use super::{CsError, DispatchFlags, NodeId, Result};
 use crate::cfg::CfgClient;
 
@@ -104,29 +103,22 @@ struct Entry {
     callbacks: Callbacks,
 }
 
-static TABLE: Mutex<BTreeMap<u64, Arc<Entry>>> = Mutex::new(BTreeMap::new());
-static NEXT: AtomicU64 = AtomicU64::new(1);
+static SESSIONS: Sessions<Entry> = Sessions::new();
 
 fn lookup(handle: &Handle) -> Result<Arc<Entry>> {
-    let t = TABLE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    t.get(&handle.cfg_handle).cloned().ok_or(CsError::CsErrBadHandle)
+    SESSIONS.get(handle.cfg_handle)
 }
 
 /// Opens a session.
 pub fn initialize(callbacks: &Callbacks) -> Result<Handle> {
     let client = CfgClient::connect().map_err(|e| CsError::from(e.code()))?;
-    let id = NEXT.fetch_add(1, Ordering::Relaxed);
-    TABLE
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(id, Arc::new(Entry { client, callbacks: *callbacks }));
+    let id = SESSIONS.insert(Entry { client, callbacks: *callbacks });
     Ok(Handle { cfg_handle: id })
 }
 
 /// Closes the session.
 pub fn finalize(handle: &Handle) -> Result<()> {
-    let mut t = TABLE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    t.remove(&handle.cfg_handle).map(|_| ()).ok_or(CsError::CsErrBadHandle)
+    SESSIONS.remove(handle.cfg_handle).map(|_| ())
 }
 
 /// The fd to poll: the session's event socket.
@@ -172,24 +164,12 @@ pub fn reply_to_shutdown(handle: &Handle, flags: ShutdownReply) -> Result<()> {
 /// Runs the shutdown callback for pending requests, as `flags` says.
 pub fn dispatch(handle: &Handle, flags: DispatchFlags) -> Result<()> {
     let e = lookup(handle)?;
-    loop {
-        let got = match flags {
-            DispatchFlags::One | DispatchFlags::Blocking => e.client.next_event().map(Some),
-            DispatchFlags::All | DispatchFlags::OneNonblocking => e.client.try_next_event(),
-        }?;
-        let Some(ev) = got else {
-            return match flags {
-                DispatchFlags::OneNonblocking => Err(CsError::CsErrTryAgain),
-                _ => Ok(()),
-            };
-        };
+    let next = |block: bool| if block { e.client.next_event().map(Some) } else { e.client.try_next_event() };
+    dispatch_events(flags, next, |ev| {
         if let Some(f) = e.callbacks.corosync_cfg_shutdown_callback_fn {
             f(handle, ev.flags);
         }
-        if matches!(flags, DispatchFlags::One | DispatchFlags::OneNonblocking) {
-            return Ok(());
-        }
-    }
+    })
 }
 
 /// `corosync_cfg_node_status_get`.

@@ -9,6 +9,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::{dispatch_events, Sessions};
 pub use super::{CsError, DispatchFlags, Result};
 use crate::cmap::{CmapClient, CmapMap, CmapValue};
 
@@ -157,12 +158,10 @@ struct Entry {
     tracks: Mutex<BTreeMap<u64, (NotifyCallback, u64)>>,
 }
 
-static TABLE: Mutex<BTreeMap<u64, Arc<Entry>>> = Mutex::new(BTreeMap::new());
-static NEXT: AtomicU64 = AtomicU64::new(1);
+static SESSIONS: Sessions<Entry> = Sessions::new();
 
 fn lookup(handle: &Handle) -> Result<Arc<Entry>> {
-    let t = TABLE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    t.get(&handle.cmap_handle).cloned().ok_or(CsError::CsErrBadHandle)
+    SESSIONS.get(handle.cmap_handle)
 }
 
 /// Opens a session on `map`.
@@ -172,16 +171,14 @@ pub fn initialize(map: &Map) -> Result<Handle> {
         Map::Stats => CmapMap::Stats,
     };
     let client = CmapClient::connect_map(crate::socket_path(), m).map_err(|e| CsError::from(e.code()))?;
-    let id = NEXT.fetch_add(1, Ordering::Relaxed);
-    let entry = Entry { client, context: AtomicU64::new(0), tracks: Mutex::new(BTreeMap::new()) };
-    TABLE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id, Arc::new(entry));
+    let id =
+        SESSIONS.insert(Entry { client, context: AtomicU64::new(0), tracks: Mutex::new(BTreeMap::new()) });
     Ok(Handle { cmap_handle: id })
 }
 
 /// Closes the session.
 pub fn finalize(handle: &Handle) -> Result<()> {
-    let mut t = TABLE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    t.remove(&handle.cmap_handle).map(|_| ()).ok_or(CsError::CsErrBadHandle)
+    SESSIONS.remove(handle.cmap_handle).map(|_| ())
 }
 
 /// The fd to poll: the session's event socket.
@@ -274,17 +271,8 @@ pub fn track_delete(handle: &Handle, track_handle: TrackHandle) -> Result<()> {
 /// Runs the callbacks of pending notifications, as `flags` says.
 pub fn dispatch(handle: &Handle, flags: DispatchFlags) -> Result<()> {
     let e = lookup(handle)?;
-    loop {
-        let got = match flags {
-            DispatchFlags::One | DispatchFlags::Blocking => e.client.next_event().map(Some),
-            DispatchFlags::All | DispatchFlags::OneNonblocking => e.client.try_next_event(),
-        }?;
-        let Some(n) = got else {
-            return match flags {
-                DispatchFlags::OneNonblocking => Err(CsError::CsErrTryAgain),
-                _ => Ok(()),
-            };
-        };
+    let next = |block: bool| if block { e.client.next_event().map(Some) } else { e.client.try_next_event() };
+    dispatch_events(flags, next, |n| {
         let cb = e.tracks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&n.track).copied();
         if let Some((NotifyCallback { notify_fn: Some(f) }, user_data)) = cb {
             let new = n.new.map_or(Data::Unknown, Data::from);
@@ -292,10 +280,7 @@ pub fn dispatch(handle: &Handle, flags: DispatchFlags) -> Result<()> {
             let event = TrackType::from_bits_truncate(n.event as i32);
             f(handle, &TrackHandle { track_handle: n.track }, event, &n.key, &new, &old, user_data);
         }
-        if matches!(flags, DispatchFlags::One | DispatchFlags::OneNonblocking) {
-            return Ok(());
-        }
-    }
+    })
 }
 
 /// One key of an iteration: its name and value.

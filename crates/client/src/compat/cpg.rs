@@ -9,13 +9,13 @@
 //! (`rust-corosync` passes it to `cpg_iteration_initialize`, which then refuses the call).
 #![forbid(unsafe_code)]
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use super::{dispatch_events, Sessions};
 pub use super::{CsError, DispatchFlags, NodeId, Result};
 use crate::cpg::{self as imp, CpgClient, CpgEvent, GroupName, IterationType, ModelFlags};
 
@@ -173,12 +173,10 @@ struct Entry {
     context: AtomicU64,
 }
 
-static TABLE: Mutex<BTreeMap<u64, Arc<Entry>>> = Mutex::new(BTreeMap::new());
-static NEXT: AtomicU64 = AtomicU64::new(1);
+static SESSIONS: Sessions<Entry> = Sessions::new();
 
 fn lookup(handle: &Handle) -> Result<Arc<Entry>> {
-    let t = TABLE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    t.get(&handle.cpg_handle).cloned().ok_or(CsError::CsErrBadHandle)
+    SESSIONS.get(handle.cpg_handle)
 }
 
 fn group_name(group: &str) -> Result<GroupName> {
@@ -192,19 +190,13 @@ fn group_name(group: &str) -> Result<GroupName> {
 pub fn initialize(model_data: &ModelData, context: u64) -> Result<Handle> {
     let ModelData::ModelV1(model) = model_data else { return Err(CsError::CsErrInvalidParam) };
     let client = CpgClient::connect(ModelFlags::empty()).map_err(|e| CsError::from(e.code()))?;
-    let id = NEXT.fetch_add(1, Ordering::Relaxed);
-    let entry = Entry { client, model: *model, context: AtomicU64::new(context) };
-    TABLE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id, Arc::new(entry));
+    let id = SESSIONS.insert(Entry { client, model: *model, context: AtomicU64::new(context) });
     Ok(Handle { cpg_handle: id })
 }
 
 /// Closes the session (its member leaves its group).
 pub fn finalize(handle: &Handle) -> Result<()> {
-    let e = TABLE
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .remove(&handle.cpg_handle)
-        .ok_or(CsError::CsErrBadHandle)?;
+    let e = SESSIONS.remove(handle.cpg_handle)?;
     Ok(e.client.finalize()?)
 }
 
@@ -216,17 +208,8 @@ pub fn fd_get(handle: &Handle) -> Result<i32> {
 /// Runs the callbacks of pending events, as `flags` says.
 pub fn dispatch(handle: &Handle, flags: DispatchFlags) -> Result<()> {
     let e = lookup(handle)?;
-    loop {
-        let got = match flags {
-            DispatchFlags::One | DispatchFlags::Blocking => e.client.next_event().map(Some),
-            DispatchFlags::All | DispatchFlags::OneNonblocking => e.client.try_next_event(),
-        }?;
-        let Some(ev) = got else {
-            return match flags {
-                DispatchFlags::OneNonblocking => Err(CsError::CsErrTryAgain),
-                _ => Ok(()),
-            };
-        };
+    let next = |block: bool| if block { e.client.next_event().map(Some) } else { e.client.try_next_event() };
+    dispatch_events(flags, next, |ev| {
         let m = &e.model;
         match ev {
             CpgEvent::Deliver { group, nodeid, pid, data } => {
@@ -246,10 +229,7 @@ pub fn dispatch(handle: &Handle, flags: DispatchFlags) -> Result<()> {
                 }
             }
         }
-        if matches!(flags, DispatchFlags::One | DispatchFlags::OneNonblocking) {
-            return Ok(());
-        }
-    }
+    })
 }
 
 /// Joins `group`.

@@ -163,3 +163,64 @@ impl From<NodeId> for u32 {
         nodeid.id
     }
 }
+
+/// The open sessions of one service, by handle number: what every module's handle names.
+/// A handle is never reused; a finalized or unknown one is `CsErrBadHandle`.
+pub(crate) struct Sessions<E> {
+    table: std::sync::Mutex<std::collections::BTreeMap<u64, std::sync::Arc<E>>>,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl<E> Sessions<E> {
+    pub(crate) const fn new() -> Sessions<E> {
+        Sessions {
+            table: std::sync::Mutex::new(std::collections::BTreeMap::new()),
+            next: std::sync::atomic::AtomicU64::new(1),
+        }
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<u64, std::sync::Arc<E>>> {
+        self.table.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers a new session and returns its handle number.
+    pub(crate) fn insert(&self, entry: E) -> u64 {
+        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.table().insert(id, std::sync::Arc::new(entry));
+        id
+    }
+
+    /// The session `id` names.
+    pub(crate) fn get(&self, id: u64) -> Result<std::sync::Arc<E>> {
+        self.table().get(&id).cloned().ok_or(CsError::CsErrBadHandle)
+    }
+
+    /// Forgets the session `id` names and returns it.
+    pub(crate) fn remove(&self, id: u64) -> Result<std::sync::Arc<E>> {
+        self.table().remove(&id).ok_or(CsError::CsErrBadHandle)
+    }
+}
+
+/// The dispatch loop every service shares: takes events (`next(true)` blocks for one,
+/// `next(false)` returns what is already there) and runs `run` on each, as `flags` says: `One`
+/// and `OneNonblocking` stop after one event, `All` when none is left, `Blocking` never while
+/// the session lives. `OneNonblocking` with nothing pending is `CsErrTryAgain`.
+pub(crate) fn dispatch_events<Ev>(
+    flags: DispatchFlags,
+    mut next: impl FnMut(bool) -> std::result::Result<Option<Ev>, crate::CsError>,
+    mut run: impl FnMut(Ev),
+) -> Result<()> {
+    loop {
+        let blocking = matches!(flags, DispatchFlags::One | DispatchFlags::Blocking);
+        let Some(ev) = next(blocking)? else {
+            return match flags {
+                DispatchFlags::OneNonblocking => Err(CsError::CsErrTryAgain),
+                _ => Ok(()),
+            };
+        };
+        run(ev);
+        if matches!(flags, DispatchFlags::One | DispatchFlags::OneNonblocking) {
+            return Ok(());
+        }
+    }
+}

@@ -3,11 +3,11 @@
 //! `trackstart(handle, context, TrackFlags)`, the qdevice calls), so a port is one `use` line.
 #![forbid(unsafe_code)]
 
-use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use super::{dispatch_events, Sessions};
 pub use super::{CsError, DispatchFlags, NodeId, Result, TrackFlags};
 use crate::votequorum::{QdeviceOp, VotequorumClient, VqEvent};
 
@@ -131,27 +131,22 @@ struct Entry {
     context: AtomicU64,
 }
 
-static TABLE: Mutex<BTreeMap<u64, Arc<Entry>>> = Mutex::new(BTreeMap::new());
-static NEXT: AtomicU64 = AtomicU64::new(1);
+static SESSIONS: Sessions<Entry> = Sessions::new();
 
 fn lookup(handle: &Handle) -> Result<Arc<Entry>> {
-    let t = TABLE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    t.get(&handle.votequorum_handle).cloned().ok_or(CsError::CsErrBadHandle)
+    SESSIONS.get(handle.votequorum_handle)
 }
 
 /// Opens a session.
 pub fn initialize(callbacks: &Callbacks) -> Result<Handle> {
     let client = VotequorumClient::connect().map_err(|e| CsError::from(e.code()))?;
-    let id = NEXT.fetch_add(1, Ordering::Relaxed);
-    let entry = Entry { client, callbacks: *callbacks, context: AtomicU64::new(0) };
-    TABLE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id, Arc::new(entry));
+    let id = SESSIONS.insert(Entry { client, callbacks: *callbacks, context: AtomicU64::new(0) });
     Ok(Handle { votequorum_handle: id })
 }
 
 /// Closes the session.
 pub fn finalize(handle: &Handle) -> Result<()> {
-    let mut t = TABLE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    t.remove(&handle.votequorum_handle).map(|_| ()).ok_or(CsError::CsErrBadHandle)
+    SESSIONS.remove(handle.votequorum_handle).map(|_| ())
 }
 
 /// The fd to poll: the session's event socket.
@@ -178,17 +173,8 @@ pub fn get_info(handle: &Handle, nodeid: NodeId) -> Result<NodeInfo> {
 /// Runs the callbacks of pending notifications, as `flags` says.
 pub fn dispatch(handle: &Handle, flags: DispatchFlags) -> Result<()> {
     let e = lookup(handle)?;
-    loop {
-        let got = match flags {
-            DispatchFlags::One | DispatchFlags::Blocking => e.client.next_event().map(Some),
-            DispatchFlags::All | DispatchFlags::OneNonblocking => e.client.try_next_event(),
-        }?;
-        let Some(ev) = got else {
-            return match flags {
-                DispatchFlags::OneNonblocking => Err(CsError::CsErrTryAgain),
-                _ => Ok(()),
-            };
-        };
+    let next = |block: bool| if block { e.client.next_event().map(Some) } else { e.client.try_next_event() };
+    dispatch_events(flags, next, |ev| {
         let cb = &e.callbacks;
         match ev {
             VqEvent::Quorum { context, quorate, nodes } => {
@@ -212,10 +198,7 @@ pub fn dispatch(handle: &Handle, flags: DispatchFlags) -> Result<()> {
                 }
             }
         }
-        if matches!(flags, DispatchFlags::One | DispatchFlags::OneNonblocking) {
-            return Ok(());
-        }
-    }
+    })
 }
 
 /// Starts tracking; `context` comes back in every notification.

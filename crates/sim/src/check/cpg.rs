@@ -13,13 +13,16 @@
 //! * **members only**: a message is delivered only from a member of the receiver's view;
 //! * **reasons**: a process is reported `LEAVE` only if it asked to leave, `PROCDOWN` only if
 //!   its connection closed or its node went down, and a live process only `NODEDOWN`;
-//! * **ring id**: a totem confchg carries the ring the node's quorum service reports (or the
-//!   ring Totem installed), with its members;
+//! * **ring id**: a totem confchg carries the ring (and members) of the regular configuration
+//!   its node installed last before CPG's sync completed, as Corosync's does; a session's
+//!   totem confchgs never go back to an older ring; and once the membership settles,
+//!   each session's last totem confchg names its node's quorum ring and members (what
+//!   dlm_controld compares);
 //! * **payloads** arrive whole (every byte of the deterministic pattern).
 //!
 //! At the end of a converged run [`CpgChecker::at_end`] requires every surviving sender to have
-//! delivered everything it sent, and every live member to see exactly the live joined
-//! processes of its group (so a closed client was removed everywhere).
+//! delivered everything it sent, every live member to see exactly the live joined processes of
+//! its group (so a closed client was removed everywhere), and the ring ids to agree.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -37,15 +40,19 @@ pub type MsgId = (u32, u32, u64);
 pub const HEADER: usize = 16;
 
 /// The payload of message `seq` of process `pid` on `node`, `len` bytes (at least
-/// [`HEADER`]): its id, then a pattern that depends on the id, the length and the offset.
+/// [`HEADER`]): its id, then a pattern of 8-byte words that depends on the id, the length and
+/// the word's offset (the last word cut to the length).
 pub fn payload(node: u32, pid: u32, seq: u64, len: usize) -> Vec<u8> {
-    let mut p = Vec::with_capacity(len.max(HEADER));
+    let len = len.max(HEADER);
+    let mut p = Vec::with_capacity(len + 8);
     p.extend_from_slice(&node.to_be_bytes());
     p.extend_from_slice(&pid.to_be_bytes());
     p.extend_from_slice(&seq.to_be_bytes());
-    // The length is in the pattern: a truncated or extended payload does not parse.
-    let salt = (pid as u64).wrapping_mul(31).wrapping_add(seq).wrapping_add(len.max(HEADER) as u64 * 7);
-    p.extend((HEADER..len.max(HEADER)).map(|i| (salt.wrapping_add(i as u64 / 7) as u8) ^ (i as u8)));
+    let salt = salt(node, pid, seq, len);
+    for k in 0..(len - HEADER).div_ceil(8) {
+        p.extend_from_slice(&word(salt, k).to_le_bytes());
+    }
+    p.truncate(len);
     p
 }
 
@@ -54,7 +61,24 @@ pub fn parse(p: &[u8]) -> Option<MsgId> {
     let node = u32::from_be_bytes(p.get(0..4)?.try_into().ok()?);
     let pid = u32::from_be_bytes(p.get(4..8)?.try_into().ok()?);
     let seq = u64::from_be_bytes(p.get(8..16)?.try_into().ok()?);
-    (payload(node, pid, seq, p.len()) == p).then_some((node, pid, seq))
+    let salt = salt(node, pid, seq, p.len());
+    let body = &p[HEADER..];
+    let mut words = body.chunks_exact(8);
+    let whole = words.by_ref().enumerate().all(|(k, w)| w == word(salt, k).to_le_bytes());
+    let rest = words.remainder();
+    let tail = rest.is_empty() || *rest == word(salt, body.len() / 8).to_le_bytes()[..rest.len()];
+    (whole && tail).then_some((node, pid, seq))
+}
+
+/// The length is in the pattern: a truncated or extended payload does not parse.
+fn salt(node: u32, pid: u32, seq: u64, len: usize) -> u64 {
+    let id = (u64::from(node) << 32 | u64::from(pid)) ^ seq.rotate_left(17) ^ (len as u64).rotate_left(41);
+    id.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// Word `k` of the pattern salted with `salt`.
+fn word(salt: u64, k: usize) -> u64 {
+    (salt ^ (k as u64).wrapping_mul(0xbf58_476d_1ce4_e5b9)).rotate_left(23).wrapping_add(k as u64)
 }
 
 type Addr = (u32, u32);
@@ -90,6 +114,8 @@ struct Sess {
     self_delivered: usize,
     seen: BTreeSet<MsgId>,
     ring: Option<RingId>,
+    /// The members of `ring`, as its last totem confchg said.
+    ring_members: Vec<u32>,
     view: Option<ViewKey>,
     segment: Vec<MsgId>,
     /// Something of the current segment happened in a membership change (see
@@ -146,6 +172,7 @@ impl CpgChecker {
                 self_delivered: 0,
                 seen: BTreeSet::new(),
                 ring: None,
+                ring_members: Vec::new(),
                 view: None,
                 segment: Vec::new(),
                 tainted: false,
@@ -192,7 +219,11 @@ impl CpgChecker {
     }
 
     /// Session `pid` got a totem confchg for `ring` with `members`; `accepted` are the
-    /// (ring, members) its node's quorum service and Totem report now.
+    /// (ring, members) its node may name now: the regular configuration it installed last
+    /// before CPG's sync completed (see `World::cpg_rings`). A session's totem confchgs never
+    /// go back to an older ring: each sync completes once. The same ring may come twice in a
+    /// row, as in Corosync: the sync's totem confchg goes to every session, joined or not, and
+    /// a session whose join is applied after it still gets its initial one.
     pub fn on_totem(
         &mut self,
         now: Instant,
@@ -207,12 +238,20 @@ impl CpgChecker {
                 NAME,
                 now,
                 format!(
-                    "process {pid} on node {} got totem confchg ring {ring} members {members:?}; the node reports {accepted:?}",
+                    "process {pid} on node {} got totem confchg ring {ring} members {members:?}; the node's last regular configuration is {accepted:?}",
                     s.node
                 ),
             ));
         }
+        if let Some(before) = s.ring.filter(|b| *b != ring && b.seq >= ring.seq) {
+            return Err(violation(
+                NAME,
+                now,
+                format!("process {pid} on node {} got totem confchg ring {ring} after ring {before}", s.node),
+            ));
+        }
         s.ring = Some(ring);
+        s.ring_members = members.to_vec();
         Ok(())
     }
 
@@ -337,8 +376,16 @@ impl CpgChecker {
     }
 
     /// The end of a converged, quiet run: `live` are the pids of sessions whose node runs and
-    /// whose connection is open.
-    pub fn at_end(&self, now: Instant, live: &BTreeSet<u32>) -> Result<(), Violation> {
+    /// whose connection is open; `quorum` the ring and members of each running node's last
+    /// quorum notification (nodes with a quorum provider). Once the membership has settled,
+    /// each live session's last totem confchg names its node's quorum ring with the same
+    /// members: what dlm_controld waits for before it acts on a change.
+    pub fn at_end(
+        &self,
+        now: Instant,
+        live: &BTreeSet<u32>,
+        quorum: &BTreeMap<u32, (RingId, Vec<u32>)>,
+    ) -> Result<(), Violation> {
         for pid in live {
             let Some(s) = self.sessions.get(pid) else { continue };
             if s.fate != Fate::Live || !s.joined {
@@ -366,6 +413,14 @@ impl CpgChecker {
             let have = s.view.as_ref().map(|v| v.members.clone()).unwrap_or_default();
             if have != want {
                 return err(format!("its view is {have:?}, the live members are {want:?}"));
+            }
+            if let Some((ring, members)) = quorum.get(&s.node) {
+                if s.ring != Some(*ring) || s.ring_members != *members {
+                    return err(format!(
+                        "its last totem confchg is ring {:?} members {:?}, the quorum service's ring {ring} members {members:?}",
+                        s.ring, s.ring_members
+                    ));
+                }
             }
         }
         Ok(())
@@ -451,7 +506,7 @@ mod tests {
         // At the end a surviving sender must have all of its messages back.
         let mut c = three();
         c.sent(10, (1, 10, 1));
-        let v = c.at_end(t(9), &[10, 20].into()).unwrap_err();
+        let v = c.at_end(t(9), &[10, 20].into(), &BTreeMap::new()).unwrap_err();
         assert!(v.message.contains("delivered 0 of the 1"), "{v}");
     }
 
@@ -467,12 +522,42 @@ mod tests {
         let v = c.on_totem(t(3), 10, ring(2, 9), &[1, 2], &[(r, vec![1, 2])]).unwrap_err();
         assert!(v.message.contains("totem confchg"), "{v}");
         // Closed 20 is gone from 10's view: fine. 20 never saw the change: not live.
-        c.at_end(t(9), &[10].into()).unwrap();
+        c.at_end(t(9), &[10].into(), &BTreeMap::new()).unwrap();
         // A live joined process missing from a view is caught.
         let mut c = three();
         c.opened(3, 40, b"g");
         c.joined(40);
-        let v = c.at_end(t(9), &[10, 20, 30, 40].into()).unwrap_err();
+        let v = c.at_end(t(9), &[10, 20, 30, 40].into(), &BTreeMap::new()).unwrap_err();
         assert!(v.message.contains("live members"), "{v}");
+    }
+
+    #[test]
+    fn an_older_ring_and_a_final_ring_unlike_quorum_are_caught() {
+        // three(): every session got ring 1.8 with members 1, 2, 3.
+        let mut c = three();
+        let (r8, r12) = (ring(1, 8), ring(1, 12));
+        // The same ring again (the initial totem confchg after the sync's): fine; an older
+        // one, or another ring of the same seq, is not.
+        c.on_totem(t(2), 10, r8, &[1, 2, 3], &[(r8, vec![1, 2, 3])]).unwrap();
+        let v = c.on_totem(t(2), 10, ring(2, 8), &[1, 2, 3], &[(ring(2, 8), vec![1, 2, 3])]).unwrap_err();
+        assert!(v.message.contains("after ring"), "{v}");
+        let v = c.on_totem(t(2), 10, ring(1, 4), &[1, 2, 3], &[(ring(1, 4), vec![1, 2, 3])]).unwrap_err();
+        assert!(v.message.contains("after ring"), "{v}");
+        // The right ring with other members is not the node's configuration.
+        let v = c.on_totem(t(2), 10, r12, &[1, 2], &[(r12, vec![1, 2, 3])]).unwrap_err();
+        assert!(v.message.contains("last regular configuration"), "{v}");
+        c.on_totem(t(2), 10, r12, &[1, 2, 3], &[(r12, vec![1, 2, 3])]).unwrap();
+        // At the end, node 1's quorum service reports 1.12: session 10 agrees; node 2's
+        // reports 1.12 too but session 20 last heard of 1.8 (dlm_controld would wait forever).
+        let quorum: BTreeMap<u32, (RingId, Vec<u32>)> =
+            [(1, (r12, vec![1, 2, 3])), (3, (r8, vec![1, 2, 3]))].into();
+        c.at_end(t(9), &[10, 20, 30].into(), &quorum).unwrap();
+        let quorum: BTreeMap<u32, (RingId, Vec<u32>)> = [(2, (r12, vec![1, 2, 3]))].into();
+        let v = c.at_end(t(9), &[10, 20, 30].into(), &quorum).unwrap_err();
+        assert!(v.message.contains("quorum service's ring"), "{v}");
+        // Same ring, other members: caught too.
+        let quorum: BTreeMap<u32, (RingId, Vec<u32>)> = [(1, (r12, vec![1, 2]))].into();
+        let v = c.at_end(t(9), &[10, 20, 30].into(), &quorum).unwrap_err();
+        assert!(v.message.contains("quorum service's ring"), "{v}");
     }
 }

@@ -1,5 +1,6 @@
 //! The C types of `quorum.h` / `corotypes.h` (corosync-behaviour §1.1–§1.2), with their sizes and offsets
 //! checked at compile time against the x86_64 figures of docs/corosync-behaviour.md §1.2.
+//! (`libquorum.so.5`'s types; [`crate::quorum`] has its functions.)
 #![forbid(unsafe_code)]
 
 use std::mem::{offset_of, size_of};
