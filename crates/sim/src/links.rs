@@ -103,6 +103,11 @@ impl LinkFaults {
         !self.cut.contains(&(from, to, link)) && !self.flaps.contains_key(&pair(from, to, link))
     }
 
+    /// Whether `from → to` on `link` is cut (for good, not flapping).
+    pub fn is_cut(&self, from: NodeId, to: NodeId, link: LinkId) -> bool {
+        self.cut.contains(&(from, to, link))
+    }
+
     /// Whether a datagram sent on `link` from `from` to `to` at `now` passes the link faults.
     pub fn passes(&self, now: Instant, from: NodeId, to: NodeId, link: LinkId) -> bool {
         if self.is_empty() {
@@ -149,6 +154,13 @@ pub struct LinkEnv {
     /// Some pair of running nodes has no working link at all now (cut or flapping in some
     /// direction on every link, or apart at node level): partial connectivity or a partition.
     pub partial: bool,
+    /// The pairs without a working link make a plain split: the running nodes fall into
+    /// groups whose pairs all have a working link, and every direction of every link between
+    /// two groups is cut (at node level or on that link; none passes one way, none flaps).
+    /// Totem alone handles it (each side fails the other at consensus) and may first form a
+    /// sub-ring of a side and then merge it; the partial-connectivity rule promises nothing
+    /// there.
+    pub split: bool,
 }
 
 impl LinkEnv {
@@ -201,6 +213,10 @@ impl LinkWatch {
         let mut connected_from = Some(Instant::ZERO);
         let mut whole_from = Some(Instant::ZERO);
         let mut partial = false;
+        // Pairs with a working link, and whether some pair without one still has a direction
+        // that is not cut for good (a one-way remnant or a flapping link).
+        let mut working: BTreeSet<(NodeId, NodeId)> = BTreeSet::new();
+        let mut remnant = false;
         for (i, &a) in running.iter().enumerate() {
             for &b in &running[i + 1..] {
                 let mut best: Option<Instant> = None;
@@ -228,12 +244,33 @@ impl LinkWatch {
                     };
                 }
                 partial |= !any;
+                if any {
+                    working.insert((a, b));
+                    working.insert((b, a));
+                } else {
+                    remnant |= links.iter().any(|&l| {
+                        [(a, b), (b, a)]
+                            .iter()
+                            .any(|&(x, y)| net.connected(x, y) && !net.links.is_cut(x, y, l))
+                    });
+                }
                 connected_from = match (connected_from, best) {
                     (Some(c), Some(b)) => Some(c.max(b)),
                     _ => None,
                 };
             }
         }
+        // Transitive: whoever shares a working link with a node shares one with its partners.
+        let transitive = running.iter().all(|&a| {
+            running.iter().all(|&b| {
+                a == b
+                    || !working.contains(&(a, b))
+                    || running
+                        .iter()
+                        .all(|&c| c == a || c == b || !working.contains(&(b, c)) || working.contains(&(a, c)))
+            })
+        });
+        let split = partial && !remnant && transitive;
         let disturbed = std::mem::take(&mut self.disturbed);
         if disturbed {
             self.last_disturbed = Some(now);
@@ -250,6 +287,7 @@ impl LinkWatch {
             connected_from,
             whole_from,
             partial,
+            split,
         }
     }
 }
@@ -292,6 +330,39 @@ mod tests {
     }
 
     #[test]
+    fn only_groups_cut_apart_in_every_direction_make_a_plain_split() {
+        let mut net = Network::default();
+        let mut w = LinkWatch::new(2, Duration::from_millis(1000));
+        let running = [n(1), n(2), n(3)];
+        // 3 apart from 1 and 2 both ways at node level: a plain split.
+        for (a, b) in [(n(1), n(3)), (n(3), n(1)), (n(2), n(3)), (n(3), n(2))] {
+            net.set_link(a, b, false);
+        }
+        let e = w.env(ms(0), &net, &running, false);
+        assert!(e.partial && e.split);
+        // 3 → 2 passes again: a one-way remnant, no plain split.
+        net.set_link(n(3), n(2), true);
+        assert!(!w.env(ms(10), &net, &running, false).split);
+        // 2 and 3 cut both ways on link 0 only: they keep link 1, so 1–3 apart while both
+        // see 2 is not transitive.
+        net.set_link(n(2), n(3), true);
+        net.links.set(n(2), n(3), l(0), false);
+        net.links.set(n(3), n(2), l(0), false);
+        let e = w.env(ms(20), &net, &running, false);
+        assert!(e.partial && !e.split);
+        // Every direction of every link between 1 and 2 cut instead, with 3 apart: {1}, {2},
+        // {3} is a plain split.
+        net.links.clear();
+        net.set_link(n(2), n(3), false);
+        net.set_link(n(3), n(2), false);
+        for link in [l(0), l(1)] {
+            net.links.set(n(1), n(2), link, false);
+            net.links.set(n(2), n(1), link, false);
+        }
+        assert!(w.env(ms(30), &net, &running, false).split);
+    }
+
+    #[test]
     fn the_environment_needs_a_steady_two_way_link_per_pair() {
         let mut net = Network::default();
         let mut w = LinkWatch::new(2, Duration::from_millis(1000));
@@ -312,7 +383,7 @@ mod tests {
             Some(Flap { since: ms(1000), down: Duration::from_millis(1), up: Duration::from_millis(1) }),
         );
         let e = w.env(ms(1100), &net, &running, false);
-        assert!(e.connected_from.is_none() && e.partial);
+        assert!(e.connected_from.is_none() && e.partial && !e.split);
         // Link 0 restored: working again one grace later.
         net.links.set(n(1), n(2), l(0), true);
         let e = w.env(ms(2000), &net, &running, false);
@@ -321,7 +392,7 @@ mod tests {
         // A node-level cut holds for every link.
         net.set_link(n(3), n(1), false);
         let e = w.env(ms(3000), &net, &running, false);
-        assert!(e.connected_from.is_none() && e.partial);
+        assert!(e.connected_from.is_none() && e.partial && !e.split);
         net.params.loss = 0.1;
         assert!(!w.env(ms(3000), &net, &running, false).lossless);
     }

@@ -11,9 +11,12 @@
 //!   way or both, flapping);
 //! - **partial-connectivity**: a network change that leaves some pair of running nodes with no
 //!   working link at all (a one-way cut of every link to a node, a non-transitive partition, a
-//!   pair whose every link flaps, a split) opens a fault window that lasts until the next
-//!   change of the network or of a node's status; in it each node installs at most one new
-//!   regular configuration (one view change per fault, then a stable view).
+//!   pair whose every link flaps), but is no plain split, opens a fault window that lasts
+//!   until the next change of the network or of a node's status; in it each node installs at
+//!   most one new regular configuration (one view change per fault, then a stable view). A
+//!   plain split (groups connected within, every direction between them cut: see
+//!   [`LinkEnv::split`]) is Totem's alone: a side may first form a sub-ring and then merge, as
+//!   in corosync, and the rule promises nothing there.
 //!
 //! Anything else (a node started, crashed, stopped, paused or resumed, an adversary's burst, a
 //! loss change, a second fault before the cluster settled) disarms the checker until the
@@ -84,7 +87,7 @@ impl Checker for LinkChecker {
         if let (false, Some(armed)) = (env.disturbed, was_armed) {
             if env.protected_at(now) {
                 self.armed = Some(armed);
-            } else if env.partial && env.lossless && !env.paused && was_whole {
+            } else if env.partial && !env.split && env.lossless && !env.paused && was_whole {
                 self.window = Some((now, BTreeMap::new()));
             }
         }
@@ -170,6 +173,7 @@ mod tests {
             connected_from: connected_from.map(t),
             whole_from: connected_from.map(t),
             partial,
+            split: false,
         }
     }
 
@@ -220,6 +224,21 @@ mod tests {
         c.on_event(t(10), n(1), &regular(ring(1, 1), ring(1, 4), &[1, 2])).unwrap();
         c.on_event(t(10), n(2), &regular(ring(1, 1), ring(1, 4), &[1, 2])).unwrap();
         c.on_event(t(20), n(1), &regular(ring(1, 4), ring(1, 8), &[1, 2, 3])).unwrap();
+    }
+
+    #[test]
+    fn a_plain_split_opens_no_window() {
+        let mut c = settled();
+        // {1,2} and {3} apart both ways on every link: Totem's, two views are allowed.
+        c.on_links(t(20), &LinkEnv { split: true, ..env(&[1, 2, 3], None, true) }).unwrap();
+        c.on_event(t(900), n(3), &regular(ring(1, 4), ring(3, 8), &[3])).unwrap();
+        c.on_event(t(950), n(3), &regular(ring(3, 8), ring(3, 12), &[3])).unwrap();
+        // The same view changes after a fault that is no plain split are violations.
+        let mut c = settled();
+        c.on_links(t(20), &env(&[1, 2, 3], None, true)).unwrap();
+        c.on_event(t(900), n(3), &regular(ring(1, 4), ring(3, 8), &[3])).unwrap();
+        let v = c.on_event(t(950), n(3), &regular(ring(3, 8), ring(3, 12), &[3])).unwrap_err();
+        assert_eq!(v.checker, "partial-connectivity");
     }
 
     #[test]
