@@ -1508,10 +1508,9 @@ mod tests {
         assert_eq!(a.route(id(2)), vec![link(1)]);
         assert_eq!(a.clique(), &list(&[1, 2]));
         assert_eq!(b.clique(), &list(&[1, 2]));
-        // Both links cut: the peer leaves the clique (here, hearing nothing, on the other's
-        // row: a drop of a peer this node still admits waits one ping interval); once healed
-        // it is admitted again only after the hold.
-        step(&mut a, &mut b, &[(1, 2, 0), (1, 2, 1)], 900);
+        // Both links cut: the peer leaves the clique; once healed it is admitted again only
+        // after the hold.
+        step(&mut a, &mut b, &[(1, 2, 0), (1, 2, 1)], 600);
         assert_eq!(a.clique(), &list(&[1]));
         step(&mut a, &mut b, &[], 600);
         assert_eq!(a.clique(), &list(&[1]), "re-admitted before the hold");
