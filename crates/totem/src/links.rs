@@ -864,13 +864,8 @@ impl Links {
         }
         self.admit_held(now);
         if self.pending_shrink.is_some_and(|at| at <= now) {
-            // The wait is over: the clique the rows give now is applied, whatever it drops.
             self.pending_shrink = None;
-            let clique = self.compute_clique();
-            if clique != self.clique {
-                self.clique = clique.clone();
-                self.events.push_back(LinkEvent::Clique(clique));
-            }
+            self.recompute(now, false, false);
         }
         for l in ids {
             let Some(at) = self.next_ping[l.index()] else { continue };
@@ -1235,19 +1230,9 @@ impl Links {
     fn recompute(&mut self, now: Instant, tell: bool, growth: bool) {
         let clique = self.compute_clique();
         let loses = self.clique.iter().any(|n| !clique.contains(n));
-        // With permanent heartbeats, a clique that drops a peer this node still admits is
-        // another node's doing, and can be transient too: when one node drops a peer before
-        // the others (a one-way cut of every link to 4: each one's ping timeout ends at its
-        // own moment), the clique holding the peer ties with the one holding the early node,
-        // and the lower ids shut the early node out (and shut it in alone, on its side)
-        // although the others drop the peer too a moment later. Such a change waits too.
-        // (Quiet mode pushes rows at once and relies on applying them at once.)
-        let mine = self.my_row().peers;
-        let drops_admitted = !self.quiet
-            && self.clique.iter().any(|n| n != self.me && !clique.contains(n) && mine.contains(n));
         if clique == self.clique {
             self.pending_shrink = None;
-        } else if loses && (growth || drops_admitted) && !self.clique.is_empty() {
+        } else if loses && growth && !self.clique.is_empty() {
             if self.pending_shrink.is_none() {
                 let settle =
                     self.config.links.iter().map(|l| l.ping_interval).max().unwrap_or(Duration::ZERO);
