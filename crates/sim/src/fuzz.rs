@@ -36,6 +36,7 @@ use crate::world::{SimMutant, World, WorldParams, WorldStats};
 
 mod faults;
 pub mod hostile;
+pub mod links;
 
 use faults::{apply, choose_fault, Fault};
 
@@ -44,6 +45,7 @@ const STREAM_NET: u64 = 2;
 const STREAM_SCHEDULE: u64 = 3;
 const STREAM_QUORUM: u64 = 4;
 const STREAM_CPG: u64 = 5;
+const STREAM_LINKS: u64 = 6;
 
 /// How long the liveness phase lets a quiet ring deliver one restoring request (a few
 /// rotations of nine nodes at the simulated latencies) before it sends the next.
@@ -91,6 +93,11 @@ pub struct FuzzOptions {
     pub freezes: bool,
     /// Every node seals and opens its datagrams (authenticated transport, one cluster key).
     pub crypto: bool,
+    /// Fewest and most links per node (inclusive); each seed picks a count, and with two or
+    /// more a link mode, and draws link faults.
+    pub links: (u32, u32),
+    /// Build every node's link layer with this mutant.
+    pub link_mutant: Option<quorumd_totem::LinkMutant>,
 }
 
 impl Default for FuzzOptions {
@@ -115,6 +122,8 @@ impl Default for FuzzOptions {
             hostile: true,
             requests: true,
             freezes: true,
+            links: (1, 1),
+            link_mutant: None,
         }
     }
 }
@@ -173,6 +182,20 @@ pub fn nodes_for_seed(seed: u64, opts: &FuzzOptions) -> usize {
     Rng::stream(seed, STREAM_NODES).between(lo as u64, hi as u64) as usize
 }
 
+/// The link count and mode `seed` runs with (drawn from a stream of its own only when the
+/// range has more than one count, so single-link seeds replay).
+pub fn links_for_seed(seed: u64, opts: &FuzzOptions) -> (u32, quorumd_totem::LinkMode) {
+    let (lo, hi) = opts.links;
+    if lo >= hi {
+        return (lo.max(1), quorumd_totem::LinkMode::Passive);
+    }
+    let mut r = Rng::stream(seed, STREAM_LINKS);
+    let count = r.between(u64::from(lo), u64::from(hi)) as u32;
+    let modes =
+        [quorumd_totem::LinkMode::Passive, quorumd_totem::LinkMode::Active, quorumd_totem::LinkMode::Rr];
+    (count.max(1), modes[r.below(3) as usize])
+}
+
 /// The quorum preset and configuration `seed` runs with on `nodes` nodes.
 pub fn quorum_for_seed(seed: u64, nodes: usize, opts: &FuzzOptions) -> (Preset, QuorumSetup) {
     let ids = (1..=nodes as u32).filter_map(|i| NodeId::new(i).ok());
@@ -224,6 +247,12 @@ pub fn repro_command(seed: u64, nodes: usize, opts: &FuzzOptions) -> String {
     if opts.crypto {
         cmd += " --crypto";
     }
+    if let Some(m) = opts.link_mutant {
+        cmd += &format!(" --mutant {}", m.name());
+    }
+    if opts.links != (1, 1) {
+        cmd += &format!(" --links {}..={}", opts.links.0, opts.links.1);
+    }
     cmd
 }
 
@@ -252,6 +281,9 @@ fn world_params(seed: u64, nodes: usize, opts: &FuzzOptions) -> WorldParams {
         cluster_id: 0x5155,
         quorum: quorum_for_seed(seed, nodes, opts).1,
         crypto: opts.crypto.then(crate::latency::sim_key),
+        links: links_for_seed(seed, opts).0,
+        link_mode: links_for_seed(seed, opts).1,
+        link_mutant: opts.link_mutant,
     }
 }
 
@@ -370,7 +402,10 @@ fn safety_phase(world: &mut World, rng: &mut Rng, cpg_rng: &mut Rng, opts: &Fuzz
                 }
                 apply(world, fault);
             }
-            next_fault = world.now() + Duration::from_millis(rng.between(100, 1000));
+            // Redundant links: faults four times further apart, long enough for a link fault's
+            // detection (a ping timeout) and what follows to be judged before the next fault.
+            let spread = if world.link_count() > 1 { 4 } else { 1 };
+            next_fault = world.now() + Duration::from_millis(spread * rng.between(100, 1000));
         }
     }
 }
@@ -447,6 +482,8 @@ pub enum AnyMutant {
     Sim(SimMutant),
     /// A CPG mutant (the first node's CPG service; the run has CPG clients).
     Cpg(quorumd_node::CpgMutant),
+    /// A link-layer mutant (every node; the run has two or three links).
+    Link(quorumd_totem::LinkMutant),
 }
 
 impl AnyMutant {
@@ -457,6 +494,8 @@ impl AnyMutant {
             .map(AnyMutant::Totem)
             .chain(SimMutant::ALL.into_iter().map(AnyMutant::Sim))
             .chain(crate::cpg::MUTANTS.into_iter().map(AnyMutant::Cpg))
+            // no-readmit-hold is not caught yet (docs/simulator.md, "Redundant links").
+            .chain([quorumd_totem::LinkMutant::FailOnOneLink].into_iter().map(AnyMutant::Link))
             .collect()
     }
 
@@ -466,6 +505,7 @@ impl AnyMutant {
             AnyMutant::Totem(m) => m.name(),
             AnyMutant::Sim(m) => m.name(),
             AnyMutant::Cpg(m) => crate::cpg::mutant_name(m),
+            AnyMutant::Link(m) => m.name(),
         }
     }
 
@@ -486,9 +526,16 @@ impl AnyMutant {
             AnyMutant::Totem(m) => (Some(m), None, None),
             AnyMutant::Sim(m) => (None, Some(m), None),
             AnyMutant::Cpg(m) => (None, None, Some(m)),
+            AnyMutant::Link(_) => (None, None, None),
         };
+        let link_mutant = match self {
+            AnyMutant::Link(m) => Some(m),
+            _ => None,
+        };
+        // A link mutant needs redundant links to show.
+        let links = if link_mutant.is_some() && opts.links.1 < 2 { (2, 3) } else { opts.links };
         let cpg = opts.cpg || cpg_mutant.is_some();
-        FuzzOptions { mutant, sim_mutant, cpg_mutant, cpg, ..opts.clone() }
+        FuzzOptions { mutant, sim_mutant, cpg_mutant, link_mutant, links, cpg, ..opts.clone() }
     }
 }
 
@@ -533,7 +580,8 @@ pub fn catch_mutant(
     seeds: std::ops::RangeInclusive<u64>,
 ) -> Option<Catch> {
     let broken = mutant.apply(opts);
-    let clean = FuzzOptions { mutant: None, sim_mutant: None, cpg_mutant: None, ..broken.clone() };
+    let clean =
+        FuzzOptions { mutant: None, sim_mutant: None, cpg_mutant: None, link_mutant: None, ..broken.clone() };
     let first = *seeds.start();
     seeds.into_iter().find_map(|seed| {
         let o = run_seed(seed, &broken);

@@ -7,6 +7,7 @@
 //! - [`quorum`]: the quorum configuration of a world (provider, keys, votes) and the fuzzer's
 //!   presets of it;
 //! - [`net`]: loss, duplication, latency + jitter (reordering), partitions, one-way cuts;
+//! - [`links`]: redundant links: one path per link, single-link cuts and flaps;
 //! - [`world`]: virtual clock, arrival queue, node timers and lifecycles (start, restart from
 //!   the persisted ring seq, crash, graceful stop, pause/resume), draining of node outputs;
 //! - [`check`]: one invariant per file, fed with every event;
@@ -25,6 +26,7 @@ pub mod check;
 pub mod cpg;
 pub mod fuzz;
 pub mod latency;
+pub mod links;
 pub mod net;
 pub mod quorum;
 pub mod rng;

@@ -114,6 +114,10 @@ struct FuzzArgs {
     /// CPG clients on the nodes (join, leave, multicast, close), checked for virtual synchrony.
     #[arg(long)]
     cpg: bool,
+    /// Links per node: `N`, `A..B` or `A..=B`; each seed picks one (and a link mode), and
+    /// worlds with two or more draw link faults (cuts, one-way cuts, flaps, switch failures).
+    #[arg(long, default_value = "1")]
+    links: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -175,13 +179,24 @@ fn fuzz_options(args: &FuzzArgs) -> Result<FuzzOptions> {
     }
     let sim_mutant = args.mutant.as_deref().and_then(SimMutant::from_name);
     let cpg_mutant = args.mutant.as_deref().and_then(quorumd_sim::cpg::mutant_from_name);
+    let link_mutant = args.mutant.as_deref().and_then(quorumd_totem::LinkMutant::from_name);
+    let (links_lo, links_hi) = parse_range(&args.links)?;
+    if links_lo < 1 || links_hi > quorumd_proto::limits::LINKS_MAX as u64 {
+        bail!("--links must be between 1 and {}", quorumd_proto::limits::LINKS_MAX);
+    }
+    // A link mutant needs redundant links to show.
+    let links = match (link_mutant, links_hi) {
+        (Some(_), 1) => (2, 3),
+        _ => (links_lo as u32, links_hi as u32),
+    };
     let mutant = match &args.mutant {
         None => None,
-        Some(_) if sim_mutant.is_some() || cpg_mutant.is_some() => None,
+        Some(_) if sim_mutant.is_some() || cpg_mutant.is_some() || link_mutant.is_some() => None,
         Some(name) => Some(Mutant::from_name(name).with_context(|| {
             let mut names: Vec<&str> = Mutant::ALL.iter().map(|m| m.name()).collect();
             names.extend(SimMutant::ALL.iter().map(|m| m.name()));
             names.extend(quorumd_sim::cpg::MUTANTS.iter().map(|m| quorumd_sim::cpg::mutant_name(*m)));
+            names.extend(quorumd_totem::LinkMutant::ALL.iter().map(|m| m.name()));
             format!("unknown mutant `{name}` (known: {})", names.join(", "))
         })?),
     };
@@ -212,6 +227,8 @@ fn fuzz_options(args: &FuzzArgs) -> Result<FuzzOptions> {
         requests: !args.no_requests,
         freezes: !args.no_freezes,
         crypto: args.crypto,
+        links,
+        link_mutant,
     })
 }
 
@@ -261,13 +278,15 @@ fn run_fuzz(args: &FuzzArgs) -> Result<bool> {
         let failed = !o.violations.is_empty() || o.unconverged.is_some();
         if args.verbose {
             println!(
-                "seed {} nodes {} quorum {}: {} virtual {} ms, {} datagrams, {} events, {} deliveries, digest {:016x}",
+                "seed {} nodes {} quorum {}: {} virtual {} ms, {} datagrams ({} heartbeats), {} events, {} \
+                 deliveries, digest {:016x}",
                 o.seed,
                 o.nodes,
                 o.preset.name(),
                 if failed { "FAILED" } else { "ok" },
                 o.end.as_micros() / 1000,
                 o.stats.scheduled,
+                o.stats.by_type[6] + o.stats.by_type[7],
                 o.stats.events,
                 o.stats.messages_delivered,
                 o.digest
@@ -322,6 +341,7 @@ fn name_of_mutant(opts: &FuzzOptions) -> Option<&'static str> {
         .map(Mutant::name)
         .or(opts.sim_mutant.map(SimMutant::name))
         .or(opts.cpg_mutant.map(quorumd_sim::cpg::mutant_name))
+        .or(opts.link_mutant.map(quorumd_totem::LinkMutant::name))
 }
 
 fn run_latency(args: &LatencyArgs) -> Result<bool> {

@@ -49,12 +49,14 @@ pub struct Network {
     groups: Option<BTreeMap<NodeId, usize>>,
     /// Cut directions `(from, to)`.
     down: BTreeSet<(NodeId, NodeId)>,
+    /// Faults of single links (redundant-link worlds), on top of the above.
+    pub links: crate::links::LinkFaults,
 }
 
 impl Network {
     /// A fully connected network with these parameters.
     pub fn new(params: NetParams) -> Network {
-        Network { params, groups: None, down: BTreeSet::new() }
+        Network { params, groups: None, down: BTreeSet::new(), links: Default::default() }
     }
 
     /// Partitions the network into `groups`; nodes in no group are alone. Replaces any earlier
@@ -69,10 +71,11 @@ impl Network {
         self.groups = Some(map);
     }
 
-    /// Removes the partition and restores every cut link.
+    /// Removes the partition and restores every cut link (and every single-link fault).
     pub fn heal(&mut self) {
         self.groups = None;
         self.down.clear();
+        self.links.clear();
     }
 
     /// Cuts (`up == false`) or restores the direction `from → to`.
@@ -100,12 +103,35 @@ impl Network {
 
     /// Whether the network is fully connected (no partition, no cut link).
     pub fn is_whole(&self) -> bool {
+        self.groups.is_none() && self.down.is_empty() && self.links.is_empty()
+    }
+
+    /// Whether the network is whole at node level (no partition, no cut direction); single
+    /// links may still be cut or flapping.
+    pub fn nodes_whole(&self) -> bool {
         self.groups.is_none() && self.down.is_empty()
     }
 
     /// The cut directions, sorted.
     pub fn cut_links(&self) -> impl Iterator<Item = (NodeId, NodeId)> + '_ {
         self.down.iter().copied()
+    }
+
+    /// [`Network::route`] for a datagram sent on `link` at `now`: lost when that link is cut in
+    /// this direction or in the down phase of a flap. With no link fault it draws exactly as
+    /// `route` does (a single-link world replays its seeds).
+    pub fn route_link(
+        &self,
+        rng: &mut Rng,
+        now: quorumd_proto::Instant,
+        from: NodeId,
+        to: NodeId,
+        link: quorumd_proto::LinkId,
+    ) -> Vec<Duration> {
+        if !self.links.passes(now, from, to, link) {
+            return Vec::new();
+        }
+        self.route(rng, from, to)
     }
 
     /// The arrival delays of one datagram: empty when it is lost or cannot pass, one entry

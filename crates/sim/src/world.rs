@@ -81,6 +81,9 @@ pub enum SimError {
     /// A simulated client request that cannot be made or was not answered.
     #[error("{0}")]
     Client(String),
+    /// A link count or link setting the nodes cannot run with.
+    #[error("links: {0}")]
+    Links(String),
 }
 
 /// Everything a world is built from.
@@ -107,6 +110,12 @@ pub struct WorldParams {
     /// Authenticated transport for every node (`None`: plaintext). Each start draws its
     /// per-boot nonce from a stream of `seed` of its own.
     pub crypto: Option<ClusterKey>,
+    /// Links per node (1 to 8; 1: a single network, as before links existed).
+    pub links: u32,
+    /// `totem.link_mode` with two links or more.
+    pub link_mode: quorumd_totem::LinkMode,
+    /// Broken link layer on every node (link checker tests).
+    pub link_mutant: Option<quorumd_totem::LinkMutant>,
 }
 
 impl WorldParams {
@@ -123,6 +132,9 @@ impl WorldParams {
             cluster_id: 0x5155,
             quorum: QuorumSetup::default(),
             crypto: None,
+            links: 1,
+            link_mode: quorumd_totem::LinkMode::Passive,
+            link_mutant: None,
         }
     }
 }
@@ -148,6 +160,9 @@ pub struct WorldStats {
     pub events: u64,
     /// Ordered messages delivered to nodes (`Deliver` events).
     pub messages_delivered: u64,
+    /// Datagram copies of each wire message type (by the type byte of the plaintext header;
+    /// 6 and 7 are the link layer's pings and pongs).
+    pub by_type: [u64; 8],
 }
 
 #[derive(Debug)]
@@ -159,7 +174,7 @@ struct Slot {
     /// Older copies of the state directory, oldest first (at most [`STATE_COPIES_MAX`]): the
     /// values persisted before the current one, for a restart from a restored backup.
     older: VecDeque<u64>,
-    inbox: VecDeque<Rc<[u8]>>,
+    inbox: VecDeque<(quorumd_proto::LinkId, Rc<[u8]>)>,
     timer: Option<Instant>,
     /// `stop` was called; the node is dropped when it reports `NodeEvent::Left`.
     stopping: bool,
@@ -174,6 +189,8 @@ struct Slot {
 #[derive(Debug)]
 struct Arrival {
     to: NodeId,
+    /// The link it travels on.
+    link: quorumd_proto::LinkId,
     incarnation: u64,
     /// Shared by every copy of one transmit.
     bytes: Rc<[u8]>,
@@ -220,6 +237,9 @@ pub struct World {
     stuck: bool,
     log: Option<VecDeque<String>>,
     stats: WorldStats,
+    /// Redundant links: their count, mode and mutant, and the environment of the link
+    /// checkers (`world/links.rs`).
+    links: links::WorldLinks,
 }
 
 impl World {
@@ -232,6 +252,7 @@ impl World {
         let settings = params.quorum.settings(&params.nodelist).map_err(SimError::Quorum)?;
         let n = params.nodelist.len();
         let in_flight_max = IN_FLIGHT_MIN.max(2 * n * n * n);
+        let links = links::WorldLinks::new(&params, totem.token)?;
         let slots = params
             .nodelist
             .iter()
@@ -256,7 +277,7 @@ impl World {
             now: Instant::ZERO,
             rng: Rng::stream(params.seed, 0x6e6574),
             net: Network::new(params.net),
-            checkers: check::safety_checkers(&params.nodelist, &params.quorum, &totem),
+            checkers: links.with_checkers(check::safety_checkers(&params.nodelist, &params.quorum, &totem)),
             nodelist: params.nodelist,
             totem,
             cluster_id: params.cluster_id,
@@ -285,6 +306,7 @@ impl World {
             stuck: false,
             log: None,
             stats: WorldStats::default(),
+            links,
         })
     }
 
@@ -334,6 +356,7 @@ impl World {
 
     /// The network, to partition, cut links or change loss.
     pub fn net_mut(&mut self) -> &mut Network {
+        self.links.watch_dirty(false);
         &mut self.net
     }
 
@@ -558,6 +581,7 @@ mod clients;
 mod drive;
 mod from_config;
 mod lifecycle;
+mod links;
 mod page;
 
 pub use lifecycle::StateDir;

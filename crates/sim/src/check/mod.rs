@@ -26,6 +26,7 @@ pub mod configured;
 pub mod cpg;
 pub mod evs;
 pub mod frozen_getquorate;
+pub mod links;
 pub mod liveness;
 pub mod memory_bound;
 pub mod ordering;
@@ -225,6 +226,12 @@ pub trait Checker: fmt::Debug {
 
     /// `node` went through a lifecycle step.
     fn on_lifecycle(&mut self, _now: Instant, _node: NodeId, _step: Lifecycle) {}
+
+    /// The network or a node's status changed (worlds with redundant links only): what the
+    /// link checkers judge the next view changes by.
+    fn on_links(&mut self, _now: Instant, _env: &crate::links::LinkEnv) -> Result<(), Violation> {
+        Ok(())
+    }
 
     /// The end of a phase: a last look at every node.
     fn at_end(&mut self, _now: Instant, _nodes: &[NodeView]) -> Result<(), Violation> {

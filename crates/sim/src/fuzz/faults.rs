@@ -48,6 +48,8 @@ pub enum Fault {
     Heal,
     /// New loss probability.
     Loss(f64),
+    /// A fault of single links (worlds with two links or more).
+    Links(super::links::LinkFault),
 }
 
 impl fmt::Display for Fault {
@@ -76,6 +78,7 @@ impl fmt::Display for Fault {
             Fault::LinkUp(a, b) => write!(f, "link {a}>{b} up"),
             Fault::Heal => write!(f, "heal"),
             Fault::Loss(p) => write!(f, "loss {p}"),
+            Fault::Links(l) => write!(f, "{l}"),
         }
     }
 }
@@ -90,7 +93,8 @@ pub fn choose_fault(rng: &mut Rng, world: &World, opts: &FuzzOptions) -> Option<
     let cut: Vec<(NodeId, NodeId)> = world.net().cut_links().collect();
     let with_clients: Vec<NodeId> = running.iter().copied().filter(|n| world.has_clients(*n)).collect();
     // (weight, applicable) in a fixed order: the draw below depends on this table only.
-    let menu: [(u64, bool); 14] = [
+    let links = super::links::menu(world);
+    let menu: [(u64, bool); 20] = [
         (3, !running.is_empty()),
         (4, !down.is_empty()),
         (2, !running.is_empty()),
@@ -105,6 +109,12 @@ pub fn choose_fault(rng: &mut Rng, world: &World, opts: &FuzzOptions) -> Option<
         (3, !running.is_empty() && nodes.len() >= 2 && opts.hostile),
         (3, !with_clients.is_empty() && opts.requests),
         (2, !running.is_empty() && opts.freezes),
+        links[0],
+        links[1],
+        links[2],
+        links[3],
+        links[4],
+        links[5],
     ];
     let total: u64 = menu.iter().filter(|(_, ok)| *ok).map(|(w, _)| w).sum();
     let mut draw = rng.below(total);
@@ -146,6 +156,7 @@ pub fn choose_fault(rng: &mut Rng, world: &World, opts: &FuzzOptions) -> Option<
             let target = *rng.pick(&running)?;
             Fault::Hostile(hostile::draw(rng, &nodes, target)?)
         }
+        14.. => Fault::Links(super::links::draw(rng, world, kind - 14)?),
         13 => {
             let token = world.totem_config().token.as_millis();
             Fault::Freeze(*rng.pick(&running)?, Duration::from_millis(rng.between(token + 1, 4 * token)))
@@ -233,6 +244,10 @@ pub fn apply(world: &mut World, fault: Fault) {
         }
         Fault::Loss(p) => {
             world.net_mut().params.loss = p;
+            Ok(())
+        }
+        Fault::Links(l) => {
+            super::links::apply(world, &l);
             Ok(())
         }
     };

@@ -106,6 +106,7 @@ impl World {
         if self.stuck {
             return false;
         }
+        self.feed_links();
         if is_arrival {
             if let Some((_, a)) = self.queue.pop_first() {
                 self.deliver(a);
@@ -195,8 +196,10 @@ impl World {
             return;
         }
         match slot.status {
-            Status::Running => self.handle_bytes(a.to, &a.bytes),
-            Status::Paused if slot.inbox.len() < super::PAUSED_INBOX_MAX => slot.inbox.push_back(a.bytes),
+            Status::Running => self.handle_link_bytes(a.to, a.link, &a.bytes),
+            Status::Paused if slot.inbox.len() < super::PAUSED_INBOX_MAX => {
+                slot.inbox.push_back((a.link, a.bytes))
+            }
             _ => self.stats.undeliverable += 1,
         }
         self.drain(a.to);
@@ -207,6 +210,7 @@ impl World {
     /// queues them in its bounded inbox, a down one loses them. Then the node is drained once
     /// and the footprints are checked.
     pub fn inject(&mut self, to: NodeId, datagrams: &[Vec<u8>]) {
+        self.links_disturbed();
         let Some(slot) = self.slots.get_mut(&to) else { return };
         match slot.status {
             Status::Running => {
@@ -219,7 +223,7 @@ impl World {
                     if slot.inbox.len() >= super::PAUSED_INBOX_MAX {
                         break;
                     }
-                    slot.inbox.push_back(d.as_slice().into());
+                    slot.inbox.push_back((quorumd_proto::LinkId::ZERO, d.as_slice().into()));
                 }
             }
             _ => self.stats.undeliverable += datagrams.len() as u64,
@@ -240,10 +244,15 @@ impl World {
 
     /// Hands one datagram to a running node (its outputs are drained by the caller).
     pub(super) fn handle_bytes(&mut self, id: NodeId, bytes: &[u8]) {
+        self.handle_link_bytes(id, quorumd_proto::LinkId::ZERO, bytes);
+    }
+
+    /// Hands one datagram that arrived on `link` to a running node.
+    pub(super) fn handle_link_bytes(&mut self, id: NodeId, link: quorumd_proto::LinkId, bytes: &[u8]) {
         let now = self.now;
         if let Some(node) = self.slots.get_mut(&id).and_then(|s| s.node.as_mut()) {
             self.stats.delivered += 1;
-            if node.handle_datagram(now, bytes).is_err() {
+            if node.handle_link_datagram(now, link, bytes).is_err() {
                 self.stats.dropped_by_node += 1;
             }
         }
@@ -476,7 +485,7 @@ impl World {
                 self.stats.misaddressed += 1;
                 continue;
             }
-            let delays = self.net.route(&mut self.rng, from, to);
+            let delays = self.net.route_link(&mut self.rng, self.now, from, to, t.link);
             if delays.is_empty() {
                 self.stats.lost += 1;
             }
@@ -484,7 +493,10 @@ impl World {
                 let bytes = Rc::clone(&shared);
                 self.counter += 1;
                 self.stats.scheduled += 1;
-                let arrival = Arrival { to, incarnation, bytes };
+                if let Some(k) = shared.get(3).and_then(|t| self.stats.by_type.get_mut(usize::from(*t))) {
+                    *k += 1;
+                }
+                let arrival = Arrival { to, link: t.link, incarnation, bytes };
                 self.queue.insert((self.now + d, self.counter), arrival);
             }
         }

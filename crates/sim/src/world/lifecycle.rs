@@ -42,6 +42,7 @@ impl World {
         }
         self.changed = true;
         self.quorum_dirty = true;
+        self.links_disturbed();
         if step != Lifecycle::Started {
             // A node going away can only make rings count as quorate: look now.
             self.check_quorum_views();
@@ -83,6 +84,7 @@ impl World {
             }
         };
         params.mutant = self.mutant;
+        self.links.node_params(&mut params);
         // The CPG mutants break one node (every node broken alike would agree with itself).
         params.cpg_mutant = self.cpg_mutant.filter(|_| self.nodelist.iter().next() == Some(id));
         if let Some((key, rng)) = self.crypto.as_mut() {
@@ -169,6 +171,7 @@ impl World {
         }
         self.note(&format!("pause {id}"));
         self.changed = true;
+        self.links_disturbed();
         Ok(())
     }
 
@@ -185,8 +188,9 @@ impl World {
         };
         self.note(&format!("resume {id} ({} queued datagrams)", inbox.len()));
         self.changed = true;
-        for bytes in inbox {
-            self.handle_bytes(id, &bytes);
+        self.links_disturbed();
+        for (link, bytes) in inbox {
+            self.handle_link_bytes(id, link, &bytes);
         }
         self.drain(id);
         // The calls that waited get what the daemon answers once it runs again.
