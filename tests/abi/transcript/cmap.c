@@ -353,14 +353,4 @@ static void nodaemon(void)
 	T(cmap_initialize_map(&h, CMAP_MAP_STATS), "");
 }
 
-int main(int argc, char **argv)
-{
-	const char *phase = tr_phase(argc, argv);
-	if (!strcmp(phase, "walk"))
-		walk();
-	else if (!strcmp(phase, "hold"))
-		hold();
-	else
-		nodaemon();
-	return 0;
-}
+TR_MAIN(walk, hold, nodaemon)

@@ -163,14 +163,4 @@ static void nodaemon(void)
 	T(quorum_model_initialize(&h, QUORUM_MODEL_V1, NULL, &type, NULL), "type=%u", type);
 }
 
-int main(int argc, char **argv)
-{
-	const char *phase = tr_phase(argc, argv);
-	if (!strcmp(phase, "walk"))
-		walk();
-	else if (!strcmp(phase, "hold"))
-		hold();
-	else
-		nodaemon();
-	return 0;
-}
+TR_MAIN(walk, hold, nodaemon)

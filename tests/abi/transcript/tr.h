@@ -161,6 +161,20 @@ static const char *tr_phase(int argc, char **argv)
 	return argv[1];
 }
 
+/* Every program's main: the phase its one argument names (walk, hold or nodaemon). */
+#define TR_MAIN(walk_fn, hold_fn, nodaemon_fn) \
+int main(int argc, char **argv) \
+{ \
+	const char *phase = tr_phase(argc, argv); \
+	if (!strcmp(phase, "walk")) \
+		walk_fn(); \
+	else if (!strcmp(phase, "hold")) \
+		hold_fn(); \
+	else \
+		nodaemon_fn(); \
+	return 0; \
+}
+
 /* hold: tell the caller the session is open, then wait for the daemon to go. */
 static inline void tr_ready(void)
 {
