@@ -14,12 +14,17 @@
 //! bench/abi removes its namespaces and processes on exit, pass or fail.
 #![allow(clippy::disallowed_methods)] // a test harness: processes, files
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
 #[path = "../../../tests/support/prereq.rs"]
 mod prereq;
+
+#[path = "../../../tests/support/built.rs"]
+mod built;
+
+use built::{build_daemon_and_libraries, profile_dir, repo_root};
 
 const SERVICES: [&str; 5] = ["quorum", "votequorum", "cmap", "cfg", "cpg"];
 
@@ -52,29 +57,6 @@ fn needs() -> Option<String> {
     ])
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
-
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
-}
-
-/// The daemon and the six libraries of this profile (cargo test builds no cdylib).
-fn build() {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "-p", "quorumd", "-p", "quorumd-capi", "-p", "quorumd-libcmap"])
-        .args(["-p", "quorumd-libvotequorum", "-p", "quorumd-libcfg", "-p", "quorumd-libcorosync_common"])
-        .args(["-p", "quorumd-libcpg"])
-        .current_dir(repo_root());
-    if profile_dir().ends_with("release") {
-        cmd.arg("--release");
-    }
-    assert!(cmd.status().expect("cargo build").success(), "cargo build failed");
-}
-
 /// One run of bench/abi for the five tests: the transcripts per service, or why it failed.
 struct Run {
     corosync: Vec<String>,
@@ -85,7 +67,7 @@ struct Run {
 fn run() -> &'static Result<Run, String> {
     static RUN: OnceLock<Result<Run, String>> = OnceLock::new();
     RUN.get_or_init(|| {
-        build();
+        build_daemon_and_libraries();
         let out = std::env::temp_dir().join(format!("quorumd-abi-corosync-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&out);
         let bench = Command::new("timeout")

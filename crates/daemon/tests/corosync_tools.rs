@@ -11,11 +11,16 @@
 //! bench/tools removes its namespaces and processes on exit, pass or fail.
 #![allow(clippy::disallowed_methods)] // a test harness: processes, files
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 #[path = "../../../tests/support/prereq.rs"]
 mod prereq;
+
+#[path = "../../../tests/support/built.rs"]
+mod built;
+
+use built::{build_daemon_and_libraries, profile_dir, repo_root};
 
 fn main() {
     prereq::run(vec![prereq::needs(
@@ -43,28 +48,6 @@ fn needs() -> Option<String> {
     ])
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
-
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
-}
-
-/// The daemon and the five libraries of this profile (cargo test builds no cdylib).
-fn build() {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "-p", "quorumd", "-p", "quorumd-capi", "-p", "quorumd-libcmap"])
-        .args(["-p", "quorumd-libvotequorum", "-p", "quorumd-libcfg", "-p", "quorumd-libcorosync_common"])
-        .current_dir(repo_root());
-    if profile_dir().ends_with("release") {
-        cmd.arg("--release");
-    }
-    assert!(cmd.status().expect("cargo build").success(), "cargo build failed");
-}
-
 /// The documented differences (docs/deviations.md), made equal.
 fn deviations_aside(text: &str) -> String {
     text.lines()
@@ -78,7 +61,7 @@ fn deviations_aside(text: &str) -> String {
 }
 
 fn debian_tools_print_on_quorumd_what_they_print_on_corosync() {
-    build();
+    build_daemon_and_libraries();
     let out = std::env::temp_dir().join(format!("quorumd-corosync-tools-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let run = Command::new("timeout")

@@ -20,6 +20,11 @@ use std::process::Command;
 #[path = "../../../tests/support/prereq.rs"]
 mod prereq;
 
+#[path = "../../../tests/support/built.rs"]
+mod built;
+
+use built::{build_daemon_and_libraries, profile_dir, repo_root};
+
 fn main() {
     prereq::run(vec![prereq::needs(
         "pacemaker_forms_starts_dummy_and_fails_over_after_a_node_crash",
@@ -38,38 +43,6 @@ fn runnable() -> Option<String> {
     ])
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
-
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
-}
-
-/// `cargo test` builds neither the cdylib packages nor their files: build them (a no-op when
-/// fresh) in this test's profile.
-fn build_libraries() {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.arg("build").current_dir(repo_root());
-    for p in [
-        "quorumd",
-        "quorumd-capi",
-        "quorumd-libcmap",
-        "quorumd-libcfg",
-        "quorumd-libvotequorum",
-        "quorumd-libcorosync_common",
-        "quorumd-libcpg",
-    ] {
-        cmd.args(["-p", p]);
-    }
-    if profile_dir().ends_with("release") {
-        cmd.arg("--release");
-    }
-    assert!(cmd.status().expect("cargo build").success(), "cargo build failed");
-}
-
 /// The value of `key` in the side-by-side table the script prints (`key | value`).
 fn table_value<'a>(table: &'a str, key: &str) -> Option<&'a str> {
     table.lines().find_map(|l| {
@@ -79,7 +52,7 @@ fn table_value<'a>(table: &'a str, key: &str) -> Option<&'a str> {
 }
 
 fn pacemaker_forms_starts_dummy_and_fails_over_after_a_node_crash() {
-    build_libraries();
+    build_daemon_and_libraries();
     let out = Command::new("bash")
         .arg(repo_root().join("bench/pacemaker"))
         .args(["--stack", "quorumd", "--short", "--keep"])
