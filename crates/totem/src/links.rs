@@ -951,13 +951,25 @@ impl Links {
     /// The links a datagram to `peer` goes over now (counted as sent on each). A peer with
     /// no up link is tried on every link, so that a link coming back is found by traffic too.
     pub fn route(&mut self, peer: NodeId) -> Vec<LinkId> {
+        self.route_by_mode(peer, false)
+    }
+
+    /// Every configured link to `peer` (counted as sent on each): where the token and a
+    /// retransmission go, so that they do not depend on the best link still working.
+    /// Receivers drop the duplicates as they do in `active` mode. With one link this is
+    /// [`Links::route`].
+    pub fn route_every(&mut self, peer: NodeId) -> Vec<LinkId> {
+        self.route_by_mode(peer, true)
+    }
+
+    fn route_by_mode(&mut self, peer: NodeId, every: bool) -> Vec<LinkId> {
         let mode = self.config.mode;
         let Some(p) = self.peers.get_mut(&peer) else {
             return self.config.ids().take(1).collect();
         };
         let up: Vec<&LinkConfig> =
             self.config.links.iter().filter(|c| p.links[c.link.index()].connected).collect();
-        let chosen: Vec<LinkId> = if up.is_empty() {
+        let chosen: Vec<LinkId> = if up.is_empty() || every {
             self.config.ids().collect()
         } else {
             match mode {
@@ -975,22 +987,6 @@ impl Links {
         };
         for l in &chosen {
             p.links[l.index()].counters.sent += 1;
-        }
-        chosen
-    }
-
-    /// Every configured link to `peer` (counted as sent on each): where a retransmission
-    /// goes, so that it does not depend on the best link still working. Receivers drop the
-    /// duplicates as they do in `active` mode. With one link this is [`Links::route`].
-    pub fn route_every(&mut self, peer: NodeId) -> Vec<LinkId> {
-        if self.config.links.len() < 2 {
-            return self.route(peer);
-        }
-        let chosen: Vec<LinkId> = self.config.ids().collect();
-        if let Some(p) = self.peers.get_mut(&peer) {
-            for l in &chosen {
-                p.links[l.index()].counters.sent += 1;
-            }
         }
         chosen
     }
