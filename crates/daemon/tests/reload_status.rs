@@ -4,80 +4,20 @@
 //! One real daemon on 127.0.0.1; its process and files are removed also when the test fails.
 #![allow(clippy::disallowed_methods)] // a test harness: processes, sockets, clocks, files
 
-use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use quorumd_client::cfg::CfgClient;
 use quorumd_client::cmap::{CmapClient, CmapMap, CmapValue};
 use quorumd_client::CsError;
 
-const BIN: &str = env!("CARGO_BIN_EXE_quorumd");
+#[path = "../../../tests/support/one_daemon.rs"]
+mod one_daemon;
+
+use one_daemon::Daemon;
+
 const CS_OK: i32 = 1;
 const CS_ERR_INVALID_PARAM: i32 = 7;
-
-struct Daemon {
-    dir: PathBuf,
-    child: Child,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl Daemon {
-    fn start(name: &str) -> Daemon {
-        let dir = std::env::temp_dir().join(format!("quorumd-reload-status-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let conf = format!(
-            "totem {{\n  version: 2\n  cluster_name: {name}\n  crypto_cipher: none\n  crypto_hash: none\n  interface {{\n    linknumber: 0\n    mcastport: {port}\n  }}\n}}\nnodelist {{\n  node {{\n    nodeid: 1\n    ring0_addr: 127.0.0.1\n    name: n1\n  }}\n}}\nquorum {{\n  provider: corosync_votequorum\n}}\nlogging {{\n  to_syslog: no\n}}\n"
-        );
-        std::fs::write(dir.join("corosync.conf"), conf).unwrap();
-        let log = std::fs::File::create(dir.join("log")).unwrap();
-        let child = Command::new(BIN)
-            .arg("--config")
-            .arg(dir.join("corosync.conf"))
-            .args(["--nodeid", "1", "--socket"])
-            .arg(dir.join("sock"))
-            .arg("--state-dir")
-            .arg(dir.join("state"))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let d = Daemon { dir, child };
-        let start = Instant::now();
-        while CmapClient::connect_map(d.socket(), CmapMap::Default).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(10), "daemon never served:\n{}", d.log());
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        d
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.dir.join("sock")
-    }
-
-    fn conf(&self) -> PathBuf {
-        self.dir.join("corosync.conf")
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
-    }
-
-    fn hup(&self) {
-        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
-        rustix::process::kill_process(pid, rustix::process::Signal::HUP).unwrap();
-    }
-}
 
 /// The value of `key`, or the error reading it.
 fn get(cmap: &CmapClient, key: &str) -> Result<CmapValue, CsError> {
@@ -107,7 +47,7 @@ fn write(path: &Path, text: &str) {
 
 #[test]
 fn sighup_sets_reload_status_and_error_message_as_cfg_reload_config_does() {
-    let d = Daemon::start("hupstatus");
+    let d = Daemon::start("hupstatus", "logging {\n  to_syslog: no\n}\n");
     let cmap = CmapClient::connect_map(d.socket(), CmapMap::Default).unwrap();
     let good = std::fs::read_to_string(d.conf()).unwrap();
     assert_eq!(get(&cmap, "config.reload_status"), Err(CsError::NotExist), "no reload yet");

@@ -12,6 +12,11 @@
 #[path = "../../../tests/support/prereq.rs"]
 mod prereq;
 
+#[path = "../../../tests/support/one_daemon.rs"]
+mod one_daemon;
+
+use one_daemon::Daemon;
+
 use std::net::UdpSocket;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
@@ -59,74 +64,6 @@ fn needs_root() -> Option<String> {
     prereq::missing(&[(prereq::is_root(), "root (the fd's peer must be uid 0 / gid 0, as Pacemaker checks)")])
 }
 
-/// One daemon on 127.0.0.1 in its own temp dir.
-#[derive(Debug)]
-pub struct Daemon {
-    pub dir: PathBuf,
-    child: Option<Child>,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-impl Daemon {
-    /// Starts a one-node cluster with `extra` appended to corosync.conf, and waits until it
-    /// accepts clients.
-    pub fn start(name: &str, extra: &str) -> Daemon {
-        let dir = std::env::temp_dir().join(format!("quorumd-services-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let conf = format!(
-            "totem {{\n  version: 2\n  cluster_name: {name}\n  crypto_cipher: none\n  crypto_hash: none\n  interface {{\n    linknumber: 0\n    mcastport: {port}\n  }}\n}}\nnodelist {{\n  node {{\n    nodeid: 1\n    ring0_addr: 127.0.0.1\n    name: n1\n  }}\n}}\nquorum {{\n  provider: corosync_votequorum\n}}\n{extra}"
-        );
-        std::fs::write(dir.join("corosync.conf"), conf).unwrap();
-        let log = std::fs::File::create(dir.join("log")).unwrap();
-        let child = Command::new(BIN)
-            .arg("--config")
-            .arg(dir.join("corosync.conf"))
-            .args(["--nodeid", "1", "--socket"])
-            .arg(dir.join("sock"))
-            .arg("--state-dir")
-            .arg(dir.join("state"))
-            .env("QUORUMD_LOG", "debug")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let d = Daemon { dir, child: Some(child) };
-        let start = Instant::now();
-        while QuorumClient::connect_with(d.socket(), Model::V1).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(10), "daemon never served:\n{}", d.log());
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        d
-    }
-
-    pub fn socket(&self) -> PathBuf {
-        self.dir.join("sock")
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
-    }
-
-    /// kill -9.
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 /// Held while a test points `$QUORUMD_SOCKET` at its daemon and connects through it (the
 /// rust-corosync shaped modules read it), so parallel tests never connect to each other's.
 static ENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -162,7 +99,7 @@ pub fn assert_peer_is_root_daemon(fd: BorrowedFd<'_>, daemon_pid: Option<u32>) {
 
 fn quorum_fd_peer_is_the_daemon_readable_exactly_when_events_wait_and_hangs_up_on_kill() {
     let mut d = Daemon::start("quorumfd", "");
-    let pid = d.child.as_ref().map(Child::id);
+    let pid = d.pid();
     let client = QuorumClient::connect_with(d.socket(), Model::V1).unwrap();
     let fd = client.as_fd();
     assert_peer_is_root_daemon(fd, pid);
@@ -188,7 +125,7 @@ fn cmap_over_a_real_daemon_rust_client_and_rust_corosync_compat() {
     use quorumd_client::cmap::{track, CmapClient, CmapMap, CmapValue};
     use quorumd_client::compat::cmap as ccmap;
     let mut d = Daemon::start("cmaprust", "");
-    let pid = d.child.as_ref().map(Child::id);
+    let pid = d.pid();
     let c = CmapClient::connect_map(d.socket(), CmapMap::Default).unwrap();
     assert_peer_is_root_daemon(c.as_fd(), pid);
     assert_eq!(c.get("nodelist.node.0.nodeid").unwrap(), CmapValue::U32(1));
@@ -253,7 +190,7 @@ fn cmap_over_a_real_daemon_rust_client_and_rust_corosync_compat() {
 fn votequorum_rust_client_on_a_real_daemon() {
     use quorumd_client::votequorum::{VotequorumClient, VqEvent};
     let mut d = Daemon::start("vqrust", "");
-    let pid = d.child.as_ref().map(Child::id);
+    let pid = d.pid();
     let c = VotequorumClient::connect_with(d.socket()).unwrap();
     assert_peer_is_root_daemon(c.as_fd(), pid);
     let info = c.getinfo(0).unwrap();
